@@ -1,0 +1,673 @@
+//! Settings: built-in defaults → TOML file → environment
+//! (`TOUCHPOINT__SECTION__KEY`) → command-line flags. Unknown keys are
+//! rejected; every value is checked before anything runs.
+
+use chrono_tz::Tz;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The annotated default configuration, as shipped in `config/touchpoint.toml`.
+pub const EXAMPLE: &str = include_str!("../config/touchpoint.toml");
+/// The default 36-touchpoint plan template, as shipped in `config/plan.toml`.
+pub const DEFAULT_PLAN: &str = include_str!("../config/plan.toml");
+
+/// A configuration that cannot be used: the key and the reason (exit 78).
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {key}: {reason}")]
+pub struct ConfigError {
+    pub key: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    pub database: Database,
+    pub outbox: Outbox,
+    pub http: Http,
+    pub import: Import,
+    pub prediction: Prediction,
+    pub plan: PlanSettings,
+    pub schedule: Schedule,
+    /// Per make (and optionally model) schedules; the first match wins.
+    pub schedules: Vec<ModelSchedule>,
+    pub caps: Caps,
+    pub quiet_hours: QuietHours,
+}
+
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Database {
+    /// `sqlite://PATH` (relative to the config file's folder) or `postgres://…`.
+    pub url: String,
+    /// Pool size for PostgreSQL; SQLite always uses one writer.
+    pub max_connections: u32,
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Database")
+            .field("url", &redact_url(&self.url))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// Hides the password of `scheme://user:password@host`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &creds[..c], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Outbox {
+    /// Where messages go while no SMTP server or SMS gateway is configured.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Http {
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DistanceUnit {
+    Km,
+    Miles,
+}
+
+impl DistanceUnit {
+    /// Kilometres in one unit.
+    pub fn km(self) -> f64 {
+        match self {
+            DistanceUnit::Km => 1.0,
+            DistanceUnit::Miles => 1.609_344,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Import {
+    /// Region (ISO 3166 alpha-2) in which national phone numbers are read.
+    pub default_region: String,
+    /// Unit of the odometer and mileage columns of import files.
+    pub distance_unit: DistanceUnit,
+    /// Rows written per database statement.
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Prediction {
+    /// Rate used when neither readings nor a declared rate are known.
+    pub default_monthly_km: f64,
+    /// Two readings must be at least this far apart to measure a rate.
+    pub min_span_days: i64,
+    /// Weight of a reading halves with every this many days of age.
+    pub half_life_days: f64,
+    /// Extra reminder lead per day of forecast uncertainty (0 turns it off).
+    pub lead_per_uncertainty_day: f64,
+    /// The most extra lead the uncertainty may add.
+    pub max_extra_lead_days: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlanSettings {
+    /// The plan template; empty uses the built-in default (`config/plan.toml`).
+    pub template: PathBuf,
+    /// Touchpoints in each cycle.
+    pub touchpoints_per_cycle: usize,
+    /// Length of a cycle in months.
+    pub cycle_months: u32,
+    /// A touchpoint more than this many days past when first planned is skipped.
+    pub grace_days: i64,
+    /// Warranty length from the purchase date, in months.
+    pub warranty_months: u32,
+    /// Tyre-change dates, `MM-DD`.
+    pub spring: String,
+    pub autumn: String,
+    /// Time zone for customers whose own is not known.
+    pub default_timezone: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Schedule {
+    pub interval_km: u32,
+    pub interval_months: u32,
+    pub first_interval_km: Option<u32>,
+    pub first_interval_months: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSchedule {
+    pub make: String,
+    #[serde(default)]
+    pub model: Option<String>,
+    pub interval_km: u32,
+    pub interval_months: u32,
+    #[serde(default)]
+    pub first_interval_km: Option<u32>,
+    #[serde(default)]
+    pub first_interval_months: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Caps {
+    /// Emails and SMS together, per person, in any rolling 7 × 24 h.
+    pub messages_per_7_days: u32,
+    /// Emails and SMS together, per person, in any rolling 30 × 24 h.
+    pub messages_per_30_days: u32,
+    /// Call tasks per person in any rolling 14 × 24 h.
+    pub calls_per_14_days: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuietHours {
+    pub email: Window,
+    pub sms: Window,
+    pub call: Window,
+}
+
+/// The local hours in which a channel may be used.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Window {
+    /// `HH:MM`, recipient's local time.
+    pub start: String,
+    /// `HH:MM`, recipient's local time (exclusive).
+    pub end: String,
+    pub sundays: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database: Database {
+                url: "sqlite://touchpoint.db".into(),
+                max_connections: 8,
+            },
+            outbox: Outbox {
+                dir: PathBuf::from("outbox"),
+            },
+            http: Http {
+                listen: "127.0.0.1:8080".into(),
+            },
+            import: Import::default(),
+            prediction: Prediction::default(),
+            plan: PlanSettings::default(),
+            schedule: Schedule::default(),
+            schedules: Vec::new(),
+            caps: Caps::default(),
+            quiet_hours: QuietHours::default(),
+        }
+    }
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Settings::default().database
+    }
+}
+
+impl Default for Outbox {
+    fn default() -> Self {
+        Settings::default().outbox
+    }
+}
+
+impl Default for Http {
+    fn default() -> Self {
+        Settings::default().http
+    }
+}
+
+impl Default for Import {
+    fn default() -> Self {
+        Self {
+            default_region: "DE".into(),
+            distance_unit: DistanceUnit::Km,
+            batch_size: 500,
+        }
+    }
+}
+
+impl Default for Prediction {
+    fn default() -> Self {
+        Self {
+            default_monthly_km: 1250.0,
+            min_span_days: 30,
+            half_life_days: 365.0,
+            lead_per_uncertainty_day: 1.0,
+            max_extra_lead_days: 30,
+        }
+    }
+}
+
+impl Default for PlanSettings {
+    fn default() -> Self {
+        Self {
+            template: PathBuf::new(),
+            touchpoints_per_cycle: 36,
+            cycle_months: 36,
+            grace_days: 7,
+            warranty_months: 36,
+            spring: "04-01".into(),
+            autumn: "10-15".into(),
+            default_timezone: "Europe/Berlin".into(),
+        }
+    }
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Self {
+            interval_km: 15_000,
+            interval_months: 12,
+            first_interval_km: None,
+            first_interval_months: None,
+        }
+    }
+}
+
+impl Default for Caps {
+    fn default() -> Self {
+        Self {
+            messages_per_7_days: 1,
+            messages_per_30_days: 4,
+            calls_per_14_days: 1,
+        }
+    }
+}
+
+impl Default for QuietHours {
+    fn default() -> Self {
+        Self {
+            email: Window {
+                start: "00:00".into(),
+                end: "24:00".into(),
+                sundays: true,
+            },
+            sms: Window::default(),
+            call: Window::default(),
+        }
+    }
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Self {
+            start: "09:00".into(),
+            end: "20:00".into(),
+            sundays: false,
+        }
+    }
+}
+
+/// A loaded, checked configuration and where it came from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub settings: Settings,
+    /// The folder relative paths are resolved against.
+    pub base_dir: PathBuf,
+    pub source: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads `path` (which must exist when given) over the defaults, then the
+    /// environment, and validates the result.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with_env(path, Env::prefixed("TOUCHPOINT__").split("__"))
+    }
+
+    fn load_with_env(path: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = path {
+            if !path.is_file() {
+                return Err(ConfigError::new(
+                    path.display().to_string(),
+                    "the configuration file does not exist",
+                ));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(env);
+        let settings: Settings = figment.extract().map_err(from_figment)?;
+        let base_dir = path
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let config = Self {
+            settings,
+            base_dir,
+            source: path.map(Path::to_path_buf),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value a command relies on.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let s = &self.settings;
+        if !(s.database.url.starts_with("sqlite:") || s.database.url.starts_with("postgres")) {
+            return Err(ConfigError::new(
+                "database.url",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        crate::domain::parse_region(&s.import.default_region)
+            .map_err(|e| ConfigError::new("import.default_region", e.0))?;
+        if s.import.batch_size == 0 {
+            return Err(ConfigError::new("import.batch_size", "must be at least 1"));
+        }
+        let p = &s.prediction;
+        if !(p.default_monthly_km.is_finite() && p.default_monthly_km > 0.0) {
+            return Err(ConfigError::new(
+                "prediction.default_monthly_km",
+                "must be a positive number",
+            ));
+        }
+        if p.min_span_days < 1 {
+            return Err(ConfigError::new("prediction.min_span_days", "must be at least 1"));
+        }
+        if !(p.half_life_days.is_finite() && p.half_life_days > 0.0) {
+            return Err(ConfigError::new("prediction.half_life_days", "must be positive"));
+        }
+        if !(p.lead_per_uncertainty_day.is_finite() && p.lead_per_uncertainty_day >= 0.0) {
+            return Err(ConfigError::new(
+                "prediction.lead_per_uncertainty_day",
+                "must be zero or positive",
+            ));
+        }
+        if p.max_extra_lead_days < 0 {
+            return Err(ConfigError::new(
+                "prediction.max_extra_lead_days",
+                "must be zero or positive",
+            ));
+        }
+        let plan = &s.plan;
+        if plan.touchpoints_per_cycle == 0 {
+            return Err(ConfigError::new("plan.touchpoints_per_cycle", "must be at least 1"));
+        }
+        if plan.cycle_months == 0 {
+            return Err(ConfigError::new("plan.cycle_months", "must be at least 1"));
+        }
+        if plan.grace_days < 0 {
+            return Err(ConfigError::new("plan.grace_days", "must be zero or positive"));
+        }
+        parse_month_day(&plan.spring).map_err(|r| ConfigError::new("plan.spring", r))?;
+        parse_month_day(&plan.autumn).map_err(|r| ConfigError::new("plan.autumn", r))?;
+        crate::domain::parse_timezone(&plan.default_timezone)
+            .map_err(|e| ConfigError::new("plan.default_timezone", e.0))?;
+        check_schedule("schedule", s.schedule.interval_km, s.schedule.interval_months, s.schedule.first_interval_km, s.schedule.first_interval_months)?;
+        for (i, m) in s.schedules.iter().enumerate() {
+            if m.make.trim().is_empty() {
+                return Err(ConfigError::new(format!("schedules[{i}].make"), "is empty"));
+            }
+            check_schedule(
+                &format!("schedules[{i}]"),
+                m.interval_km,
+                m.interval_months,
+                m.first_interval_km,
+                m.first_interval_months,
+            )?;
+        }
+        for (name, w) in [
+            ("email", &s.quiet_hours.email),
+            ("sms", &s.quiet_hours.sms),
+            ("call", &s.quiet_hours.call),
+        ] {
+            let start = parse_hhmm(&w.start)
+                .map_err(|r| ConfigError::new(format!("quiet_hours.{name}.start"), r))?;
+            let end = parse_hhmm(&w.end)
+                .map_err(|r| ConfigError::new(format!("quiet_hours.{name}.end"), r))?;
+            if start >= end {
+                return Err(ConfigError::new(
+                    format!("quiet_hours.{name}.end"),
+                    "must be later than start",
+                ));
+            }
+        }
+        self.plan_template()?;
+        Ok(())
+    }
+
+    /// A path from the configuration, resolved against the config file's folder.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+
+    /// The database URL with a relative SQLite path resolved.
+    pub fn database_url(&self) -> String {
+        let url = &self.settings.database.url;
+        match url.strip_prefix("sqlite://") {
+            Some(rest) if !rest.starts_with('/') && !rest.starts_with(":memory:") => {
+                format!("sqlite://{}", self.resolve(Path::new(rest)).display())
+            }
+            _ => url.clone(),
+        }
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.resolve(&self.settings.outbox.dir)
+    }
+
+    /// The plan template text: the configured file, or the built-in default.
+    pub fn plan_template_text(&self) -> Result<String, ConfigError> {
+        let template = &self.settings.plan.template;
+        if template.as_os_str().is_empty() {
+            return Ok(DEFAULT_PLAN.to_string());
+        }
+        let path = self.resolve(template);
+        std::fs::read_to_string(&path).map_err(|e| {
+            ConfigError::new("plan.template", format!("cannot read {}: {e}", path.display()))
+        })
+    }
+
+    /// The parsed plan template.
+    pub fn plan_template(&self) -> Result<crate::plan::Template, ConfigError> {
+        let text = self.plan_template_text()?;
+        crate::plan::Template::parse(&text).map_err(|e| ConfigError::new("plan.template", e.to_string()))
+    }
+
+    /// The service schedule of a make and model.
+    pub fn schedule_for(&self, make: &str, model: &str) -> crate::predict::Schedule {
+        let s = &self.settings;
+        let found = s.schedules.iter().find(|m| {
+            m.make.eq_ignore_ascii_case(make)
+                && m.model.as_deref().is_none_or(|mm| mm.eq_ignore_ascii_case(model))
+        });
+        match found {
+            Some(m) => crate::predict::Schedule {
+                interval_km: m.interval_km,
+                interval_months: m.interval_months,
+                first_interval_km: m.first_interval_km,
+                first_interval_months: m.first_interval_months,
+            },
+            None => crate::predict::Schedule {
+                interval_km: s.schedule.interval_km,
+                interval_months: s.schedule.interval_months,
+                first_interval_km: s.schedule.first_interval_km,
+                first_interval_months: s.schedule.first_interval_months,
+            },
+        }
+    }
+
+    pub fn default_timezone(&self) -> Tz {
+        crate::domain::parse_timezone(&self.settings.plan.default_timezone).unwrap_or(Tz::UTC)
+    }
+}
+
+fn check_schedule(
+    key: &str,
+    km: u32,
+    months: u32,
+    first_km: Option<u32>,
+    first_months: Option<u32>,
+) -> Result<(), ConfigError> {
+    if km == 0 {
+        return Err(ConfigError::new(format!("{key}.interval_km"), "must be at least 1"));
+    }
+    if months == 0 {
+        return Err(ConfigError::new(format!("{key}.interval_months"), "must be at least 1"));
+    }
+    if first_km == Some(0) {
+        return Err(ConfigError::new(format!("{key}.first_interval_km"), "must be at least 1"));
+    }
+    if first_months == Some(0) {
+        return Err(ConfigError::new(
+            format!("{key}.first_interval_months"),
+            "must be at least 1",
+        ));
+    }
+    Ok(())
+}
+
+/// `MM-DD` → (month, day); Feb 29 is refused (it is not in every year).
+pub fn parse_month_day(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("'{s}' is not a date in MM-DD form");
+    let (m, d) = s.split_once('-').ok_or_else(bad)?;
+    let m: u32 = m.parse().map_err(|_| bad())?;
+    let d: u32 = d.parse().map_err(|_| bad())?;
+    if chrono::NaiveDate::from_ymd_opt(2023, m, d).is_none() {
+        return Err(bad());
+    }
+    Ok((m, d))
+}
+
+/// `HH:MM` → minutes after midnight; `24:00` is the end of the day.
+pub fn parse_hhmm(s: &str) -> Result<u32, String> {
+    let bad = || format!("'{s}' is not a time in HH:MM form");
+    let (h, m) = s.split_once(':').ok_or_else(bad)?;
+    let h: u32 = h.parse().map_err(|_| bad())?;
+    let m: u32 = m.parse().map_err(|_| bad())?;
+    if m >= 60 || h > 24 || (h == 24 && m != 0) {
+        return Err(bad());
+    }
+    Ok(h * 60 + m)
+}
+
+fn from_figment(e: figment::Error) -> ConfigError {
+    let key = if e.path.is_empty() {
+        "(top level)".to_string()
+    } else {
+        e.path.join(".")
+    };
+    let origin = e
+        .metadata
+        .as_ref()
+        .map(|m| match &m.source {
+            Some(src) => format!(" (from {src})"),
+            None => format!(" (from {})", m.name),
+        })
+        .unwrap_or_default();
+    ConfigError::new(key, format!("{}{origin}", e.kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let path = dir.join("touchpoint.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn shipped_example_is_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), EXAMPLE);
+        let loaded = Config::load_with_env(Some(&path), Env::prefixed("TP_TEST_NONE__")).unwrap();
+        assert_eq!(loaded.settings, Settings::default());
+    }
+
+    #[test]
+    fn unknown_key_is_rejected_with_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "[http]\nlisten = \"127.0.0.1:9\"\nlisen = 1\n");
+        let err = Config::load_with_env(Some(&path), Env::prefixed("TP_TEST_NONE__")).unwrap_err();
+        assert!(err.to_string().contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "[http]\nlisten = \"127.0.0.1:9\"\n");
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TPT__HTTP__LISTEN", "0.0.0.0:1234");
+            let c = Config::load_with_env(Some(&path), Env::prefixed("TPT__").split("__")).unwrap();
+            assert_eq!(c.settings.http.listen, "0.0.0.0:1234");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn invalid_values_name_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, key) in [
+            ("[prediction]\ndefault_monthly_km = -3\n", "prediction.default_monthly_km"),
+            ("[import]\ndefault_region = \"XX\"\n", "import.default_region"),
+            ("[schedule]\ninterval_km = 0\n", "schedule.interval_km"),
+            ("[quiet_hours.sms]\nstart = \"21:00\"\nend = \"20:00\"\n", "quiet_hours.sms.end"),
+            ("[prediction]\ndefault_monthly_km = \"lots\"\n", "prediction.default_monthly_km"),
+        ] {
+            let path = write(dir.path(), text);
+            let err = Config::load_with_env(Some(&path), Env::prefixed("TP_TEST_NONE__")).unwrap_err();
+            assert_eq!(err.key, key, "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn model_schedules_match_make_then_model() {
+        let mut c = Config::load_with_env(None, Env::prefixed("TP_TEST_NONE__")).unwrap();
+        c.settings.schedules = vec![ModelSchedule {
+            make: "Skoda".into(),
+            model: Some("Octavia".into()),
+            interval_km: 30_000,
+            interval_months: 24,
+            first_interval_km: None,
+            first_interval_months: None,
+        }];
+        assert_eq!(c.schedule_for("SKODA", "octavia").interval_km, 30_000);
+        assert_eq!(c.schedule_for("Skoda", "Fabia").interval_km, 15_000);
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

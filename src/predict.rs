@@ -1,0 +1,358 @@
+//! The maintenance predictor (SPEC §2): pure functions over the facts of one
+//! vehicle, no I/O. Dates are calendar dates in the owner's time zone.
+
+use crate::domain::VisitKind;
+use chrono::{Days, Months, NaiveDate};
+use serde::Serialize;
+
+/// Days in an average month (365.25 / 12).
+pub const DAYS_PER_MONTH: f64 = 365.25 / 12.0;
+
+/// When maintenance is due: a distance or a time since the last service,
+/// whichever comes first; the first service may differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Schedule {
+    pub interval_km: u32,
+    pub interval_months: u32,
+    pub first_interval_km: Option<u32>,
+    pub first_interval_months: Option<u32>,
+}
+
+impl Default for Schedule {
+    fn default() -> Self {
+        Self {
+            interval_km: 15_000,
+            interval_months: 12,
+            first_interval_km: None,
+            first_interval_months: None,
+        }
+    }
+}
+
+/// One dated odometer reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    pub date: NaiveDate,
+    pub odometer_km: i64,
+    pub kind: VisitKind,
+}
+
+/// Everything the predictor knows of a vehicle.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'a> {
+    pub purchase_date: NaiveDate,
+    pub purchase_odometer_km: i64,
+    /// Readings sorted by date (ties in any order).
+    pub readings: &'a [Reading],
+    pub declared_monthly_km: Option<f64>,
+    pub schedule: Schedule,
+}
+
+/// Tuning of the predictor (config `[prediction]`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Params {
+    pub default_monthly_km: f64,
+    pub min_span_days: i64,
+    pub half_life_days: f64,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self {
+            default_monthly_km: 1250.0,
+            min_span_days: 30,
+            half_life_days: 365.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DecidedBy {
+    Km,
+    Time,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RateSource {
+    Readings,
+    Declared,
+    Default,
+}
+
+/// An average monthly mileage and how sure we are of it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub km_per_month: f64,
+    pub source: RateSource,
+    /// Standard deviation of the rate, km per month.
+    pub sigma_km_per_month: f64,
+}
+
+impl Rate {
+    pub fn km_per_day(&self) -> f64 {
+        self.km_per_month / DAYS_PER_MONTH
+    }
+}
+
+/// The next service of a vehicle.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prediction {
+    /// 1 for the first service after purchase, 2 for the next, …
+    pub service_number: u32,
+    pub due_date: NaiveDate,
+    pub decided_by: DecidedBy,
+    /// Odometer expected on the due date.
+    pub due_odometer_km: i64,
+    pub km_due_date: Option<NaiveDate>,
+    pub time_due_date: NaiveDate,
+    pub rate: Rate,
+    pub last_service_date: Option<NaiveDate>,
+    /// One standard deviation of the mileage due date, days.
+    pub uncertainty_days: f64,
+}
+
+/// Relative rate uncertainty when it is not measured from several segments.
+const REL_SIGMA_SINGLE_SEGMENT: f64 = 0.15;
+const REL_SIGMA_DECLARED: f64 = 0.3;
+const REL_SIGMA_DEFAULT: f64 = 0.5;
+
+/// The average monthly mileage from the readings (the purchase counts as a
+/// reading), else the declared value, else the configured default.
+///
+/// With readings spanning at least `min_span_days` it is a recency-weighted
+/// least-squares slope; for exactly two points that is the slope between them.
+pub fn estimate_rate(points: &[(NaiveDate, i64)], declared: Option<f64>, params: &Params) -> Rate {
+    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+        return fallback_rate(declared, params);
+    };
+    let span = (last.0 - first.0).num_days();
+    if points.len() < 2 || span < params.min_span_days {
+        return fallback_rate(declared, params);
+    }
+    let latest = last.0;
+    let weight = |d: NaiveDate| 0.5f64.powf((latest - d).num_days() as f64 / params.half_life_days);
+    let t = |d: NaiveDate| (d - first.0).num_days() as f64;
+    let (mut sw, mut st, mut sy) = (0.0, 0.0, 0.0);
+    for &(d, y) in points {
+        let w = weight(d);
+        sw += w;
+        st += w * t(d);
+        sy += w * y as f64;
+    }
+    let (tm, ym) = (st / sw, sy / sw);
+    let (mut stt, mut sty) = (0.0, 0.0);
+    for &(d, y) in points {
+        let w = weight(d);
+        let dt = t(d) - tm;
+        stt += w * dt * dt;
+        sty += w * dt * (y as f64 - ym);
+    }
+    let per_day = if stt > 0.0 { (sty / stt).max(0.0) } else { 0.0 };
+    let km_per_month = per_day * DAYS_PER_MONTH;
+    Rate {
+        km_per_month,
+        source: RateSource::Readings,
+        sigma_km_per_month: segment_spread(points, &weight, km_per_month),
+    }
+}
+
+/// Weighted spread of the rates of consecutive segments of at least a week,
+/// or a fixed share of the rate when there is only one such segment.
+fn segment_spread(points: &[(NaiveDate, i64)], weight: &dyn Fn(NaiveDate) -> f64, rate: f64) -> f64 {
+    let mut n = 0usize;
+    let (mut sw, mut swr, mut swrr) = (0.0, 0.0, 0.0);
+    let mut prev = points[0];
+    for &p in &points[1..] {
+        let days = (p.0 - prev.0).num_days();
+        if days < 7 {
+            continue;
+        }
+        let r = (p.1 - prev.1) as f64 / days as f64 * DAYS_PER_MONTH;
+        let w = weight(p.0) * days as f64;
+        sw += w;
+        swr += w * r;
+        swrr += w * r * r;
+        n += 1;
+        prev = p;
+    }
+    if n < 2 || sw <= 0.0 {
+        return rate * REL_SIGMA_SINGLE_SEGMENT;
+    }
+    let mean = swr / sw;
+    let var = (swrr / sw - mean * mean).max(0.0);
+    var.sqrt().max(rate * 0.02)
+}
+
+fn fallback_rate(declared: Option<f64>, params: &Params) -> Rate {
+    match declared {
+        Some(km) if km.is_finite() && km > 0.0 => Rate {
+            km_per_month: km,
+            source: RateSource::Declared,
+            sigma_km_per_month: km * REL_SIGMA_DECLARED,
+        },
+        _ => Rate {
+            km_per_month: params.default_monthly_km,
+            source: RateSource::Default,
+            sigma_km_per_month: params.default_monthly_km * REL_SIGMA_DEFAULT,
+        },
+    }
+}
+
+/// Adds calendar months, clamped to the month's end (Jan 31 + 1 = Feb 28/29).
+pub fn add_months(date: NaiveDate, months: u32) -> NaiveDate {
+    date.checked_add_months(Months::new(months)).unwrap_or(NaiveDate::MAX)
+}
+
+/// Adds a signed number of days, saturating at the calendar's ends.
+pub fn add_days(date: NaiveDate, days: i64) -> NaiveDate {
+    let result = if days >= 0 {
+        date.checked_add_days(Days::new(days.unsigned_abs()))
+    } else {
+        date.checked_sub_days(Days::new(days.unsigned_abs()))
+    };
+    result.unwrap_or(if days >= 0 { NaiveDate::MAX } else { NaiveDate::MIN })
+}
+
+/// The prediction of the next service as of `as_of`: facts dated after it
+/// are ignored.
+pub fn predict(facts: &Facts<'_>, params: &Params, as_of: NaiveDate) -> Prediction {
+    let known: Vec<Reading> = facts
+        .readings
+        .iter()
+        .filter(|r| r.date <= as_of && r.date >= facts.purchase_date)
+        .copied()
+        .collect();
+    let mut points = Vec::with_capacity(known.len() + 1);
+    points.push((facts.purchase_date, facts.purchase_odometer_km));
+    points.extend(known.iter().map(|r| (r.date, r.odometer_km)));
+    let rate = estimate_rate(&points, facts.declared_monthly_km, params);
+
+    let services = known.iter().filter(|r| r.kind == VisitKind::Service);
+    let service_count = services.clone().count() as u32;
+    let last_service = services.last();
+    let s = facts.schedule;
+    let (base_date, base_odo, interval_km, interval_months) = match last_service {
+        Some(r) => (r.date, r.odometer_km, s.interval_km, s.interval_months),
+        None => (
+            facts.purchase_date,
+            facts.purchase_odometer_km,
+            s.first_interval_km.unwrap_or(s.interval_km),
+            s.first_interval_months.unwrap_or(s.interval_months),
+        ),
+    };
+    let after_base: Vec<(NaiveDate, i64)> =
+        points.iter().copied().filter(|p| p.0 >= base_date).collect();
+    let mut prediction = due_from(
+        base_date,
+        base_odo,
+        &after_base,
+        interval_km,
+        interval_months,
+        rate,
+    );
+    prediction.service_number = service_count + 1;
+    prediction.last_service_date = last_service.map(|r| r.date);
+    prediction
+}
+
+/// The service after `prev`, assuming it is done on its due date.
+pub fn next_after(prev: &Prediction, schedule: &Schedule) -> Prediction {
+    let mut next = due_from(
+        prev.due_date,
+        prev.due_odometer_km,
+        &[(prev.due_date, prev.due_odometer_km)],
+        schedule.interval_km,
+        schedule.interval_months,
+        prev.rate,
+    );
+    next.service_number = prev.service_number + 1;
+    next.last_service_date = Some(prev.due_date);
+    // Uncertainty accumulates over the chain.
+    next.uncertainty_days = (prev.uncertainty_days.powi(2) + next.uncertainty_days.powi(2)).sqrt();
+    next
+}
+
+/// The due date from a base (last service or purchase), the readings since
+/// it (sorted, first being the base itself), the intervals and a rate.
+fn due_from(
+    base_date: NaiveDate,
+    base_odo: i64,
+    points: &[(NaiveDate, i64)],
+    interval_km: u32,
+    interval_months: u32,
+    rate: Rate,
+) -> Prediction {
+    let target = base_odo + i64::from(interval_km);
+    let per_day = rate.km_per_day();
+    let latest = points.last().copied().unwrap_or((base_date, base_odo));
+    let time_due = add_months(base_date, interval_months);
+
+    let crossed = points.windows(2).find(|w| w[1].1 >= target && w[0].1 < target);
+    let km_due = if let Some(w) = crossed {
+        // Interpolate between the readings on either side of the threshold.
+        let (a, b) = (w[0], w[1]);
+        let frac = (target - a.1) as f64 / (b.1 - a.1) as f64;
+        Some(add_days(a.0, ((b.0 - a.0).num_days() as f64 * frac).round() as i64))
+    } else if latest.1 >= target {
+        Some(latest.0)
+    } else if per_day > 0.0 {
+        let days = ((target - latest.1) as f64 / per_day).round();
+        if days < 365.0 * 200.0 {
+            Some(add_days(latest.0, days as i64))
+        } else {
+            None
+        }
+    } else {
+        None
+    };
+
+    let (due_date, decided_by) = match km_due {
+        Some(k) if k < time_due => (k, DecidedBy::Km),
+        _ => (time_due, DecidedBy::Time),
+    };
+    let due_odometer_km = match decided_by {
+        DecidedBy::Km => target,
+        DecidedBy::Time => {
+            let days = (due_date - latest.0).num_days() as f64;
+            latest.1 + (days * per_day).round().max(0.0) as i64
+        }
+    };
+    let uncertainty_days = match km_due {
+        Some(k) if per_day > 0.0 && k > latest.0 => {
+            let horizon = (k - latest.0).num_days() as f64;
+            horizon * rate.sigma_km_per_month / rate.km_per_month.max(f64::EPSILON)
+        }
+        _ => 0.0,
+    };
+    Prediction {
+        service_number: 1,
+        due_date,
+        decided_by,
+        due_odometer_km,
+        km_due_date: km_due,
+        time_due_date: time_due,
+        rate,
+        last_service_date: None,
+        uncertainty_days,
+    }
+}
+
+impl Prediction {
+    /// Days to move the service reminders earlier so that an owner who
+    /// drives faster than forecast is still reminded in time: `per_sigma`
+    /// standard deviations of the mileage date, less the margin by which the
+    /// time limit comes first, at most `max_days`.
+    pub fn extra_lead_days(&self, per_sigma: f64, max_days: i64) -> i64 {
+        let Some(km) = self.km_due_date else {
+            return 0;
+        };
+        let margin = (km - self.due_date).num_days() as f64;
+        let extra = (per_sigma * self.uncertainty_days - margin).max(0.0).round() as i64;
+        extra.min(max_days)
+    }
+}
+
+#[cfg(test)]
+mod tests;
