@@ -1,1 +1,15 @@
+//! The schema of touchpoint, one file per migration (`up` and `down`).
+//! Foreign keys are declared inside `create_table`: SQLite cannot add them later.
+
 pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_core;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_core::Migration)]
+    }
+}

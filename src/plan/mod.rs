@@ -2,6 +2,7 @@
 //! turns a vehicle's facts into its dated touchpoints.
 
 mod builder;
+pub mod replan;
 mod template;
 
 pub use builder::*;

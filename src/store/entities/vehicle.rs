@@ -1,0 +1,47 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "vehicles")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    #[sea_orm(unique)]
+    pub vin: String,
+    pub customer_id: i64,
+    pub make: String,
+    pub model: String,
+    pub model_year: Option<i32>,
+    pub purchase_date: Date,
+    pub purchase_odometer_km: i64,
+    pub avg_monthly_km: Option<f64>,
+    pub active: bool,
+    pub facts_version: i64,
+    pub planned_version: i64,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::customer::Entity",
+        from = "Column::CustomerId",
+        to = "super::customer::Column::Id"
+    )]
+    Customer,
+    #[sea_orm(has_many = "super::reading::Entity")]
+    Reading,
+}
+
+impl Related<super::customer::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Customer.def()
+    }
+}
+
+impl Related<super::reading::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Reading.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

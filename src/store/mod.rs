@@ -1,0 +1,141 @@
+//! The database: sea-orm entities and the queries the commands need. The only
+//! place that knows SQL.
+
+pub mod entities;
+mod plans;
+
+pub use plans::*;
+
+use crate::domain::VisitKind;
+use crate::predict::Reading;
+use entities::{customer, reading, vehicle};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QueryOrder,
+};
+use std::time::Duration;
+
+/// A database failure, with what was being done.
+#[derive(Debug, thiserror::Error)]
+#[error("database error while {context}: {source}")]
+pub struct StoreError {
+    pub context: String,
+    #[source]
+    pub source: DbErr,
+}
+
+/// Adds what was being done to a database error.
+pub trait Context<T> {
+    fn context(self, what: &str) -> Result<T, StoreError>;
+}
+
+impl<T> Context<T> for Result<T, DbErr> {
+    fn context(self, what: &str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError {
+            context: what.to_string(),
+            source,
+        })
+    }
+}
+
+/// Opens the database. SQLite gets one connection (one writer), a busy
+/// timeout set before WAL, and foreign keys on; PostgreSQL gets a pool.
+pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, StoreError> {
+    let mut opts = ConnectOptions::new(url.to_string());
+    opts.sqlx_logging(false).connect_timeout(Duration::from_secs(10));
+    if url.starts_with("sqlite:") {
+        opts.max_connections(1).min_connections(1).map_sqlx_sqlite_opts(|o| {
+            o.create_if_missing(true)
+                .busy_timeout(Duration::from_secs(30))
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+        });
+    } else {
+        opts.max_connections(max_connections.max(1));
+    }
+    Database::connect(opts)
+        .await
+        .context(&format!("connecting to {}", crate::config::redact_url(url)))
+}
+
+/// Applies pending migrations; returns how many ran.
+pub async fn migrate(db: &DatabaseConnection) -> Result<usize, StoreError> {
+    let pending = Migrator::get_pending_migrations(db)
+        .await
+        .context("reading the migration status")?
+        .len();
+    Migrator::up(db, None).await.context("applying migrations")?;
+    Ok(pending)
+}
+
+/// Fails when migrations are pending, so that commands never run on an old schema.
+pub async fn require_migrated(db: &DatabaseConnection) -> Result<(), StoreError> {
+    let pending = Migrator::get_pending_migrations(db)
+        .await
+        .context("reading the migration status")?;
+    if pending.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError {
+            context: "checking the schema".into(),
+            source: DbErr::Custom(format!(
+                "{} migration(s) pending: run `touchpoint migrate`",
+                pending.len()
+            )),
+        })
+    }
+}
+
+pub fn backend(db: &DatabaseConnection) -> DbBackend {
+    db.get_database_backend()
+}
+
+/// A vehicle with its owner and readings (sorted by date).
+#[derive(Debug, Clone)]
+pub struct VehicleRecord {
+    pub vehicle: vehicle::Model,
+    pub customer: customer::Model,
+    pub readings: Vec<Reading>,
+}
+
+/// Loads one vehicle by VIN.
+pub async fn vehicle_by_vin<C: ConnectionTrait>(
+    db: &C,
+    vin: &str,
+) -> Result<Option<VehicleRecord>, StoreError> {
+    let found = vehicle::Entity::find()
+        .filter(vehicle::Column::Vin.eq(vin))
+        .find_also_related(customer::Entity)
+        .one(db)
+        .await
+        .context("loading the vehicle")?;
+    let Some((vehicle, Some(customer))) = found else {
+        return Ok(None);
+    };
+    let readings = reading::Entity::find()
+        .filter(reading::Column::VehicleId.eq(vehicle.id))
+        .order_by_asc(reading::Column::Date)
+        .order_by_asc(reading::Column::OdometerKm)
+        .all(db)
+        .await
+        .context("loading the readings")?
+        .into_iter()
+        .filter_map(to_reading)
+        .collect();
+    Ok(Some(VehicleRecord {
+        vehicle,
+        customer,
+        readings,
+    }))
+}
+
+pub fn to_reading(r: reading::Model) -> Option<Reading> {
+    Some(Reading {
+        date: r.date,
+        odometer_km: r.odometer_km,
+        kind: VisitKind::parse(&r.kind).ok()?,
+    })
+}

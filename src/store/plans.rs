@@ -1,0 +1,191 @@
+use super::entities::{plan_change, touchpoint};
+use super::{Context, StoreError, VehicleRecord};
+use crate::plan::replan::{self, Change, Diff, Stored, Wanted};
+use crate::plan::{Plan, Touchpoint};
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, TransactionTrait,
+};
+use std::collections::HashMap;
+
+/// A touchpoint as stored.
+pub type StoredTouchpoint = touchpoint::Model;
+
+struct Row<'p> {
+    key: String,
+    tp: &'p Touchpoint<'p>,
+    state: &'static str,
+    reason: Option<String>,
+}
+
+fn rows<'p>(vin: &str, plan: &'p Plan<'p>) -> Vec<Row<'p>> {
+    let kept = plan.touchpoints.iter().map(|t| (t, t.state.as_str()));
+    let displaced = plan.displaced.iter().map(|t| (t, "displaced"));
+    kept.chain(displaced)
+        .map(|(tp, state)| Row {
+            key: tp.dedup_key(vin, plan.cycle),
+            tp,
+            state,
+            reason: tp.reason.map(|r| r.to_string()),
+        })
+        .collect()
+}
+
+/// Stores one cycle of a vehicle's plan: new occurrences are inserted,
+/// replannable ones follow the new plan, the rest are kept as they are.
+/// What changed is recorded in `plan_changes` (not on the first planning).
+pub async fn save_plan(
+    db: &DatabaseConnection,
+    record: &VehicleRecord,
+    plan: &Plan<'_>,
+    now: DateTime<Utc>,
+) -> Result<Diff, StoreError> {
+    let txn = db.begin().await.context("starting the plan transaction")?;
+    let vehicle = &record.vehicle;
+    let existing = touchpoint::Entity::find()
+        .filter(touchpoint::Column::VehicleId.eq(vehicle.id))
+        .filter(touchpoint::Column::Cycle.eq(plan.cycle as i32))
+        .all(&txn)
+        .await
+        .context("loading the stored plan")?;
+    let wanted_rows = rows(&vehicle.vin, plan);
+    let wanted: HashMap<&str, Wanted<'_>> = wanted_rows
+        .iter()
+        .map(|r| {
+            (
+                r.key.as_str(),
+                Wanted {
+                    key: &r.key,
+                    due_date: r.tp.date,
+                    state: r.state,
+                    reason: r.reason.as_deref(),
+                },
+            )
+        })
+        .collect();
+    let mut diff = Diff::default();
+    for model in &existing {
+        let stored = Stored {
+            key: &model.dedup_key,
+            due_date: model.due_date,
+            state: &model.state,
+            reason: model.reason.as_deref(),
+        };
+        let Some(change) = replan::decide(&stored, wanted.get(model.dedup_key.as_str())) else {
+            continue;
+        };
+        diff.note(&stored, &change);
+        let mut active: touchpoint::ActiveModel = model.clone().into();
+        match change {
+            Change::Drop => {
+                active.state = Set("cancelled".into());
+                active.reason = Set(Some(replan::DROPPED_REASON.into()));
+            }
+            Change::Update {
+                due_date,
+                state,
+                reason,
+            } => {
+                active.due_date = Set(due_date);
+                active.state = Set(state);
+                active.reason = Set(reason);
+            }
+        }
+        active.updated_at = Set(now);
+        active.update(&txn).await.context("updating a touchpoint")?;
+    }
+    let known: std::collections::HashSet<&str> =
+        existing.iter().map(|m| m.dedup_key.as_str()).collect();
+    let new: Vec<touchpoint::ActiveModel> = wanted_rows
+        .iter()
+        .filter(|r| !known.contains(r.key.as_str()))
+        .map(|r| touchpoint::ActiveModel {
+            dedup_key: Set(r.key.clone()),
+            vehicle_id: Set(vehicle.id),
+            customer_id: Set(vehicle.customer_id),
+            cycle: Set(plan.cycle as i32),
+            code: Set(r.tp.code().to_string()),
+            occurrence: Set(r.tp.occurrence as i32),
+            channel: Set(r.tp.channel().as_str().into()),
+            category: Set(r.tp.category().as_str().into()),
+            priority: Set(r.tp.entry.priority),
+            due_date: Set(r.tp.date),
+            state: Set(r.state.into()),
+            reason: Set(r.reason.clone()),
+            message: Set(r.tp.entry.message.clone()),
+            attempts: Set(0),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .collect();
+    diff.added = new.len();
+    for chunk in new.chunks(200) {
+        touchpoint::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&txn)
+            .await
+            .context("inserting touchpoints")?;
+    }
+    if !existing.is_empty() && !diff.is_empty() {
+        plan_change::ActiveModel {
+            vehicle_id: Set(vehicle.id),
+            cycle: Set(plan.cycle as i32),
+            at: Set(now),
+            summary: Set(diff.summary()),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .context("recording the plan change")?;
+    }
+    txn.commit().await.context("committing the plan")?;
+    Ok(diff)
+}
+
+/// The stored touchpoints of one cycle of a vehicle, by date.
+pub async fn stored_plan<C: ConnectionTrait>(
+    db: &C,
+    vehicle_id: i64,
+    cycle: u32,
+) -> Result<Vec<StoredTouchpoint>, StoreError> {
+    touchpoint::Entity::find()
+        .filter(touchpoint::Column::VehicleId.eq(vehicle_id))
+        .filter(touchpoint::Column::Cycle.eq(cycle as i32))
+        .order_by_asc(touchpoint::Column::DueDate)
+        .order_by_asc(touchpoint::Column::Code)
+        .all(db)
+        .await
+        .context("loading the stored plan")
+}
+
+/// The recorded re-plans of a vehicle, newest first.
+pub async fn plan_changes<C: ConnectionTrait>(
+    db: &C,
+    vehicle_id: i64,
+) -> Result<Vec<plan_change::Model>, StoreError> {
+    plan_change::Entity::find()
+        .filter(plan_change::Column::VehicleId.eq(vehicle_id))
+        .order_by_desc(plan_change::Column::Id)
+        .all(db)
+        .await
+        .context("loading the plan changes")
+}
+
+/// Touchpoints planned in `[from, to]`, by date and priority.
+pub async fn due_between<C: ConnectionTrait>(
+    db: &C,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<StoredTouchpoint>, StoreError> {
+    touchpoint::Entity::find()
+        .filter(touchpoint::Column::State.eq("planned"))
+        .filter(touchpoint::Column::DueDate.gte(from))
+        .filter(touchpoint::Column::DueDate.lte(to))
+        .order_by_asc(touchpoint::Column::DueDate)
+        .order_by_desc(touchpoint::Column::Priority)
+        .order_by_asc(touchpoint::Column::DedupKey)
+        .all(db)
+        .await
+        .context("loading the queue")
+}
