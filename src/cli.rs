@@ -1,0 +1,103 @@
+//! The command line (SPEC §7): `touchpoint [--config PATH] COMMAND`.
+
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "touchpoint", version, about = "Keeps every vehicle owner in touch with the dealer's service department")]
+pub struct Cli {
+    /// Configuration file [default: $TOUCHPOINT_CONFIG, then ./config/touchpoint.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write DIR/touchpoint.toml (database DIR/touchpoint.db, outbox DIR/outbox) and create the database
+    Init {
+        dir: PathBuf,
+    },
+    /// Apply pending database migrations
+    Migrate,
+    /// Validate and load a CSV export (all or nothing)
+    Import {
+        kind: ImportKind,
+        file: PathBuf,
+        /// Validate only; change nothing
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// The prediction of a vehicle's next service
+    NextService {
+        vin: String,
+        #[command(flatten)]
+        when: AsOf,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// A vehicle's touchpoints for the current cycle with dates and states
+    Plan {
+        vin: String,
+        #[command(flatten)]
+        when: AsOf,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// What is due in the next N days, per channel
+    Queue {
+        #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=366))]
+        days: u32,
+        #[command(flatten)]
+        when: AsOf,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// One planning and dispatch pass now, then exit
+    Dispatch {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Prediction accuracy on a dealer's history (touches no database)
+    Backtest {
+        #[arg(long, value_name = "FILE")]
+        vehicles: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        visits: PathBuf,
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        interval_km: Option<u32>,
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        interval_months: Option<u32>,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ImportKind {
+    Customers,
+    Vehicles,
+    Visits,
+}
+
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Output {
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, Args)]
+pub struct AsOf {
+    /// Answer as of this day (YYYY-MM-DD) instead of today; later facts are ignored
+    #[arg(long, value_name = "DATE", value_parser = parse_as_of)]
+    pub as_of: Option<NaiveDate>,
+}
+
+fn parse_as_of(s: &str) -> Result<NaiveDate, String> {
+    crate::domain::parse_date(s).map_err(|e| e.0)
+}
