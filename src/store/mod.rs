@@ -44,15 +44,18 @@ impl<T> Context<T> for Result<T, DbErr> {
 /// timeout set before WAL, and foreign keys on; PostgreSQL gets a pool.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, StoreError> {
     let mut opts = ConnectOptions::new(url.to_string());
-    opts.sqlx_logging(false).connect_timeout(Duration::from_secs(10));
+    opts.sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10));
     if url.starts_with("sqlite:") {
-        opts.max_connections(1).min_connections(1).map_sqlx_sqlite_opts(|o| {
-            o.create_if_missing(true)
-                .busy_timeout(Duration::from_secs(30))
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .foreign_keys(true)
-        });
+        opts.max_connections(1)
+            .min_connections(1)
+            .map_sqlx_sqlite_opts(|o| {
+                o.create_if_missing(true)
+                    .busy_timeout(Duration::from_secs(30))
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .foreign_keys(true)
+            });
     } else {
         opts.max_connections(max_connections.max(1));
     }
@@ -67,7 +70,9 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<usize, StoreError> {
         .await
         .context("reading the migration status")?
         .len();
-    Migrator::up(db, None).await.context("applying migrations")?;
+    Migrator::up(db, None)
+        .await
+        .context("applying migrations")?;
     Ok(pending)
 }
 
