@@ -2,3 +2,4 @@
 //! `cargo test`. PostgreSQL variants run when TOUCHPOINT_TEST_POSTGRES_URL is set.
 
 mod commands;
+mod planning;
