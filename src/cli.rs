@@ -5,7 +5,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "touchpoint", version, about = "Keeps every vehicle owner in touch with the dealer's service department")]
+#[command(
+    name = "touchpoint",
+    version,
+    about = "Keeps every vehicle owner in touch with the dealer's service department"
+)]
 pub struct Cli {
     /// Configuration file [default: $TOUCHPOINT_CONFIG, then ./config/touchpoint.toml]
     #[arg(long, global = true, value_name = "PATH")]
@@ -17,9 +21,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write DIR/touchpoint.toml (database DIR/touchpoint.db, outbox DIR/outbox) and create the database
-    Init {
-        dir: PathBuf,
-    },
+    Init { dir: PathBuf },
     /// Apply pending database migrations
     Migrate,
     /// Validate and load a CSV export (all or nothing)

@@ -396,10 +396,16 @@ impl Config {
             ));
         }
         if p.min_span_days < 1 {
-            return Err(ConfigError::new("prediction.min_span_days", "must be at least 1"));
+            return Err(ConfigError::new(
+                "prediction.min_span_days",
+                "must be at least 1",
+            ));
         }
         if !(p.half_life_days.is_finite() && p.half_life_days > 0.0) {
-            return Err(ConfigError::new("prediction.half_life_days", "must be positive"));
+            return Err(ConfigError::new(
+                "prediction.half_life_days",
+                "must be positive",
+            ));
         }
         if !(p.lead_per_uncertainty_day.is_finite() && p.lead_per_uncertainty_day >= 0.0) {
             return Err(ConfigError::new(
@@ -415,19 +421,31 @@ impl Config {
         }
         let plan = &s.plan;
         if plan.touchpoints_per_cycle == 0 {
-            return Err(ConfigError::new("plan.touchpoints_per_cycle", "must be at least 1"));
+            return Err(ConfigError::new(
+                "plan.touchpoints_per_cycle",
+                "must be at least 1",
+            ));
         }
         if plan.cycle_months == 0 {
             return Err(ConfigError::new("plan.cycle_months", "must be at least 1"));
         }
         if plan.grace_days < 0 {
-            return Err(ConfigError::new("plan.grace_days", "must be zero or positive"));
+            return Err(ConfigError::new(
+                "plan.grace_days",
+                "must be zero or positive",
+            ));
         }
         parse_month_day(&plan.spring).map_err(|r| ConfigError::new("plan.spring", r))?;
         parse_month_day(&plan.autumn).map_err(|r| ConfigError::new("plan.autumn", r))?;
         crate::domain::parse_timezone(&plan.default_timezone)
             .map_err(|e| ConfigError::new("plan.default_timezone", e.0))?;
-        check_schedule("schedule", s.schedule.interval_km, s.schedule.interval_months, s.schedule.first_interval_km, s.schedule.first_interval_months)?;
+        check_schedule(
+            "schedule",
+            s.schedule.interval_km,
+            s.schedule.interval_months,
+            s.schedule.first_interval_km,
+            s.schedule.first_interval_months,
+        )?;
         for (i, m) in s.schedules.iter().enumerate() {
             if m.make.trim().is_empty() {
                 return Err(ConfigError::new(format!("schedules[{i}].make"), "is empty"));
@@ -492,14 +510,18 @@ impl Config {
         }
         let path = self.resolve(template);
         std::fs::read_to_string(&path).map_err(|e| {
-            ConfigError::new("plan.template", format!("cannot read {}: {e}", path.display()))
+            ConfigError::new(
+                "plan.template",
+                format!("cannot read {}: {e}", path.display()),
+            )
         })
     }
 
     /// The parsed plan template.
     pub fn plan_template(&self) -> Result<crate::plan::Template, ConfigError> {
         let text = self.plan_template_text()?;
-        crate::plan::Template::parse(&text).map_err(|e| ConfigError::new("plan.template", e.to_string()))
+        crate::plan::Template::parse(&text)
+            .map_err(|e| ConfigError::new("plan.template", e.to_string()))
     }
 
     /// The service schedule of a make and model.
@@ -507,7 +529,9 @@ impl Config {
         let s = &self.settings;
         let found = s.schedules.iter().find(|m| {
             m.make.eq_ignore_ascii_case(make)
-                && m.model.as_deref().is_none_or(|mm| mm.eq_ignore_ascii_case(model))
+                && m.model
+                    .as_deref()
+                    .is_none_or(|mm| mm.eq_ignore_ascii_case(model))
         });
         match found {
             Some(m) => crate::predict::Schedule {
@@ -538,13 +562,22 @@ fn check_schedule(
     first_months: Option<u32>,
 ) -> Result<(), ConfigError> {
     if km == 0 {
-        return Err(ConfigError::new(format!("{key}.interval_km"), "must be at least 1"));
+        return Err(ConfigError::new(
+            format!("{key}.interval_km"),
+            "must be at least 1",
+        ));
     }
     if months == 0 {
-        return Err(ConfigError::new(format!("{key}.interval_months"), "must be at least 1"));
+        return Err(ConfigError::new(
+            format!("{key}.interval_months"),
+            "must be at least 1",
+        ));
     }
     if first_km == Some(0) {
-        return Err(ConfigError::new(format!("{key}.first_interval_km"), "must be at least 1"));
+        return Err(ConfigError::new(
+            format!("{key}.first_interval_km"),
+            "must be at least 1",
+        ));
     }
     if first_months == Some(0) {
         return Err(ConfigError::new(
@@ -623,6 +656,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's own Jail error type
     fn environment_overrides_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(dir.path(), "[http]\nlisten = \"127.0.0.1:9\"\n");
@@ -638,14 +672,27 @@ mod tests {
     fn invalid_values_name_the_key() {
         let dir = tempfile::tempdir().unwrap();
         for (text, key) in [
-            ("[prediction]\ndefault_monthly_km = -3\n", "prediction.default_monthly_km"),
-            ("[import]\ndefault_region = \"XX\"\n", "import.default_region"),
+            (
+                "[prediction]\ndefault_monthly_km = -3\n",
+                "prediction.default_monthly_km",
+            ),
+            (
+                "[import]\ndefault_region = \"XX\"\n",
+                "import.default_region",
+            ),
             ("[schedule]\ninterval_km = 0\n", "schedule.interval_km"),
-            ("[quiet_hours.sms]\nstart = \"21:00\"\nend = \"20:00\"\n", "quiet_hours.sms.end"),
-            ("[prediction]\ndefault_monthly_km = \"lots\"\n", "prediction.default_monthly_km"),
+            (
+                "[quiet_hours.sms]\nstart = \"21:00\"\nend = \"20:00\"\n",
+                "quiet_hours.sms.end",
+            ),
+            (
+                "[prediction]\ndefault_monthly_km = \"lots\"\n",
+                "prediction.default_monthly_km",
+            ),
         ] {
             let path = write(dir.path(), text);
-            let err = Config::load_with_env(Some(&path), Env::prefixed("TP_TEST_NONE__")).unwrap_err();
+            let err =
+                Config::load_with_env(Some(&path), Env::prefixed("TP_TEST_NONE__")).unwrap_err();
             assert_eq!(err.key, key, "{text}: {err}");
         }
     }
@@ -667,7 +714,10 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
     }
 }

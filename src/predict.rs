@@ -160,7 +160,11 @@ pub fn estimate_rate(points: &[(NaiveDate, i64)], declared: Option<f64>, params:
 
 /// Weighted spread of the rates of consecutive segments of at least a week,
 /// or a fixed share of the rate when there is only one such segment.
-fn segment_spread(points: &[(NaiveDate, i64)], weight: &dyn Fn(NaiveDate) -> f64, rate: f64) -> f64 {
+fn segment_spread(
+    points: &[(NaiveDate, i64)],
+    weight: &dyn Fn(NaiveDate) -> f64,
+    rate: f64,
+) -> f64 {
     let mut n = 0usize;
     let (mut sw, mut swr, mut swrr) = (0.0, 0.0, 0.0);
     let mut prev = points[0];
@@ -202,7 +206,8 @@ fn fallback_rate(declared: Option<f64>, params: &Params) -> Rate {
 
 /// Adds calendar months, clamped to the month's end (Jan 31 + 1 = Feb 28/29).
 pub fn add_months(date: NaiveDate, months: u32) -> NaiveDate {
-    date.checked_add_months(Months::new(months)).unwrap_or(NaiveDate::MAX)
+    date.checked_add_months(Months::new(months))
+        .unwrap_or(NaiveDate::MAX)
 }
 
 /// Adds a signed number of days, saturating at the calendar's ends.
@@ -212,7 +217,11 @@ pub fn add_days(date: NaiveDate, days: i64) -> NaiveDate {
     } else {
         date.checked_sub_days(Days::new(days.unsigned_abs()))
     };
-    result.unwrap_or(if days >= 0 { NaiveDate::MAX } else { NaiveDate::MIN })
+    result.unwrap_or(if days >= 0 {
+        NaiveDate::MAX
+    } else {
+        NaiveDate::MIN
+    })
 }
 
 /// The prediction of the next service as of `as_of`: facts dated after it
@@ -231,7 +240,7 @@ pub fn predict(facts: &Facts<'_>, params: &Params, as_of: NaiveDate) -> Predicti
 
     let services = known.iter().filter(|r| r.kind == VisitKind::Service);
     let service_count = services.clone().count() as u32;
-    let last_service = services.last();
+    let last_service = known.iter().rev().find(|r| r.kind == VisitKind::Service);
     let s = facts.schedule;
     let (base_date, base_odo, interval_km, interval_months) = match last_service {
         Some(r) => (r.date, r.odometer_km, s.interval_km, s.interval_months),
@@ -242,8 +251,11 @@ pub fn predict(facts: &Facts<'_>, params: &Params, as_of: NaiveDate) -> Predicti
             s.first_interval_months.unwrap_or(s.interval_months),
         ),
     };
-    let after_base: Vec<(NaiveDate, i64)> =
-        points.iter().copied().filter(|p| p.0 >= base_date).collect();
+    let after_base: Vec<(NaiveDate, i64)> = points
+        .iter()
+        .copied()
+        .filter(|p| p.0 >= base_date)
+        .collect();
     let mut prediction = due_from(
         base_date,
         base_odo,
@@ -289,12 +301,17 @@ fn due_from(
     let latest = points.last().copied().unwrap_or((base_date, base_odo));
     let time_due = add_months(base_date, interval_months);
 
-    let crossed = points.windows(2).find(|w| w[1].1 >= target && w[0].1 < target);
+    let crossed = points
+        .windows(2)
+        .find(|w| w[1].1 >= target && w[0].1 < target);
     let km_due = if let Some(w) = crossed {
         // Interpolate between the readings on either side of the threshold.
         let (a, b) = (w[0], w[1]);
         let frac = (target - a.1) as f64 / (b.1 - a.1) as f64;
-        Some(add_days(a.0, ((b.0 - a.0).num_days() as f64 * frac).round() as i64))
+        Some(add_days(
+            a.0,
+            ((b.0 - a.0).num_days() as f64 * frac).round() as i64,
+        ))
     } else if latest.1 >= target {
         Some(latest.0)
     } else if per_day > 0.0 {
@@ -349,7 +366,9 @@ impl Prediction {
             return 0;
         };
         let margin = (km - self.due_date).num_days() as f64;
-        let extra = (per_sigma * self.uncertainty_days - margin).max(0.0).round() as i64;
+        let extra = (per_sigma * self.uncertainty_days - margin)
+            .max(0.0)
+            .round() as i64;
         extra.min(max_days)
     }
 }

@@ -86,7 +86,12 @@ enum PlanChanges {
 }
 
 fn id<T: IntoIden>(col: T) -> ColumnDef {
-    ColumnDef::new(col).big_integer().not_null().auto_increment().primary_key().to_owned()
+    ColumnDef::new(col)
+        .big_integer()
+        .not_null()
+        .auto_increment()
+        .primary_key()
+        .to_owned()
 }
 
 fn fk<T: IntoIden>(col: T) -> ColumnDef {
@@ -102,15 +107,25 @@ fn text_null<T: IntoIden>(col: T) -> ColumnDef {
 }
 
 fn flag<T: IntoIden>(col: T, default: bool) -> ColumnDef {
-    ColumnDef::new(col).boolean().not_null().default(default).to_owned()
+    ColumnDef::new(col)
+        .boolean()
+        .not_null()
+        .default(default)
+        .to_owned()
 }
 
 fn stamp<T: IntoIden>(col: T) -> ColumnDef {
-    ColumnDef::new(col).timestamp_with_time_zone().not_null().to_owned()
+    ColumnDef::new(col)
+        .timestamp_with_time_zone()
+        .not_null()
+        .to_owned()
 }
 
 fn stamp_null<T: IntoIden>(col: T) -> ColumnDef {
-    ColumnDef::new(col).timestamp_with_time_zone().null().to_owned()
+    ColumnDef::new(col)
+        .timestamp_with_time_zone()
+        .null()
+        .to_owned()
 }
 
 #[async_trait::async_trait]
@@ -148,13 +163,27 @@ impl MigrationTrait for Migration {
                     .col(text(Vehicles::Model))
                     .col(ColumnDef::new(Vehicles::ModelYear).integer().null())
                     .col(ColumnDef::new(Vehicles::PurchaseDate).date().not_null())
-                    .col(ColumnDef::new(Vehicles::PurchaseOdometerKm).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(Vehicles::PurchaseOdometerKm)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(ColumnDef::new(Vehicles::AvgMonthlyKm).double().null())
                     .col(flag(Vehicles::Active, true))
                     // Bumped whenever the facts change; the planner re-plans
                     // the vehicles whose planned version lags behind.
-                    .col(ColumnDef::new(Vehicles::FactsVersion).big_integer().not_null().default(1))
-                    .col(ColumnDef::new(Vehicles::PlannedVersion).big_integer().not_null().default(0))
+                    .col(
+                        ColumnDef::new(Vehicles::FactsVersion)
+                            .big_integer()
+                            .not_null()
+                            .default(1),
+                    )
+                    .col(
+                        ColumnDef::new(Vehicles::PlannedVersion)
+                            .big_integer()
+                            .not_null()
+                            .default(0),
+                    )
                     .col(stamp(Vehicles::UpdatedAt))
                     .foreign_key(
                         ForeignKey::create()
@@ -183,7 +212,11 @@ impl MigrationTrait for Migration {
                     .col(id(Readings::Id))
                     .col(fk(Readings::VehicleId))
                     .col(ColumnDef::new(Readings::Date).date().not_null())
-                    .col(ColumnDef::new(Readings::OdometerKm).big_integer().not_null())
+                    .col(
+                        ColumnDef::new(Readings::OdometerKm)
+                            .big_integer()
+                            .not_null(),
+                    )
                     .col(text(Readings::Kind))
                     .foreign_key(
                         ForeignKey::create()
@@ -226,7 +259,12 @@ impl MigrationTrait for Migration {
                     .col(text(Touchpoints::State))
                     .col(text_null(Touchpoints::Reason))
                     .col(text(Touchpoints::Message))
-                    .col(ColumnDef::new(Touchpoints::Attempts).integer().not_null().default(0))
+                    .col(
+                        ColumnDef::new(Touchpoints::Attempts)
+                            .integer()
+                            .not_null()
+                            .default(0),
+                    )
                     .col(stamp_null(Touchpoints::NextAttemptAt))
                     .col(stamp_null(Touchpoints::LeaseUntil))
                     .col(stamp_null(Touchpoints::SentAt))
@@ -251,11 +289,20 @@ impl MigrationTrait for Migration {
             )
             .await?;
         for (name, cols) in [
-            ("ix_touchpoints_state_due", vec![Touchpoints::State, Touchpoints::DueDate]),
-            ("ix_touchpoints_vehicle_cycle", vec![Touchpoints::VehicleId, Touchpoints::Cycle]),
+            (
+                "ix_touchpoints_state_due",
+                vec![Touchpoints::State, Touchpoints::DueDate],
+            ),
+            (
+                "ix_touchpoints_vehicle_cycle",
+                vec![Touchpoints::VehicleId, Touchpoints::Cycle],
+            ),
             ("ix_touchpoints_customer", vec![Touchpoints::CustomerId]),
         ] {
-            let mut index = Index::create().name(name).table(Touchpoints::Table).to_owned();
+            let mut index = Index::create()
+                .name(name)
+                .table(Touchpoints::Table)
+                .to_owned();
             for c in cols {
                 index.col(c);
             }
@@ -300,7 +347,9 @@ impl MigrationTrait for Migration {
             Vehicles::Table.into_iden(),
             Customers::Table.into_iden(),
         ] {
-            manager.drop_table(Table::drop().table(table).to_owned()).await?;
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -33,17 +33,26 @@ pub struct PhoneNumber(String);
 impl PhoneNumber {
     /// Parses international numbers as they are and national numbers in
     /// `default_region` (ISO 3166 alpha-2, e.g. `DE`).
-    pub fn parse(s: &str, default_region: Option<phonenumber::country::Id>) -> Result<Self, Invalid> {
+    pub fn parse(
+        s: &str,
+        default_region: Option<phonenumber::country::Id>,
+    ) -> Result<Self, Invalid> {
         let s = s.trim();
         let number = phonenumber::parse(default_region, s)
             .map_err(|_| Invalid::new(format!("'{s}' is not a phone number")))?;
         if !phonenumber::is_valid(&number) {
             return Err(Invalid::new(format!(
                 "'{s}' is not a valid phone number{}",
-                if s.starts_with('+') { "" } else { " (national numbers are read in the configured default region)" }
+                if s.starts_with('+') {
+                    ""
+                } else {
+                    " (national numbers are read in the configured default region)"
+                }
             )));
         }
-        Ok(Self(number.format().mode(phonenumber::Mode::E164).to_string()))
+        Ok(Self(
+            number.format().mode(phonenumber::Mode::E164).to_string(),
+        ))
     }
 
     pub fn as_str(&self) -> &str {
@@ -80,8 +89,18 @@ mod tests {
     #[test]
     fn phones_normalise_to_e164() {
         let de = parse_region("de").unwrap();
-        assert_eq!(PhoneNumber::parse("0151 12345678", Some(de)).unwrap().as_str(), "+4915112345678");
-        assert_eq!(PhoneNumber::parse("+1 (415) 555-2671", Some(de)).unwrap().as_str(), "+14155552671");
+        assert_eq!(
+            PhoneNumber::parse("0151 12345678", Some(de))
+                .unwrap()
+                .as_str(),
+            "+4915112345678"
+        );
+        assert_eq!(
+            PhoneNumber::parse("+1 (415) 555-2671", Some(de))
+                .unwrap()
+                .as_str(),
+            "+14155552671"
+        );
         assert!(PhoneNumber::parse("12", Some(de)).is_err());
         assert!(PhoneNumber::parse("hello", None).is_err());
     }

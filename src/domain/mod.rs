@@ -21,7 +21,9 @@ impl Invalid {
 }
 
 /// Channels a touchpoint can go out on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
     Email,
@@ -116,7 +118,9 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, Invalid> {
             .enumerate()
             .all(|(i, b)| i == 4 || i == 7 || b.is_ascii_digit());
     if !shaped {
-        return Err(Invalid::new(format!("'{s}' is not a date in YYYY-MM-DD form")));
+        return Err(Invalid::new(format!(
+            "'{s}' is not a date in YYYY-MM-DD form"
+        )));
     }
     NaiveDate::parse_from_str(s, "%Y-%m-%d")
         .map_err(|_| Invalid::new(format!("'{s}' is not a real calendar date")))
@@ -182,10 +186,20 @@ mod tests {
     #[test]
     fn dates_must_be_real_and_iso() {
         assert!(parse_date("2024-02-29").is_ok());
-        assert!(parse_date("2023-02-29").unwrap_err().0.contains("not a real"));
+        assert!(
+            parse_date("2023-02-29")
+                .unwrap_err()
+                .0
+                .contains("not a real")
+        );
         assert!(parse_date("2023-2-1").unwrap_err().0.contains("YYYY-MM-DD"));
         assert!(parse_date("01/02/2023").is_err());
-        assert!(parse_past_date("2030-01-01", d("2026-01-01")).unwrap_err().0.contains("future"));
+        assert!(
+            parse_past_date("2030-01-01", d("2026-01-01"))
+                .unwrap_err()
+                .0
+                .contains("future")
+        );
     }
 
     #[test]

@@ -16,10 +16,9 @@ impl Vin {
                 s.chars().count()
             )));
         }
-        if let Some(bad) = upper
-            .chars()
-            .find(|c| !(c.is_ascii_digit() || c.is_ascii_uppercase()) || matches!(c, 'I' | 'O' | 'Q'))
-        {
+        if let Some(bad) = upper.chars().find(|c| {
+            !(c.is_ascii_digit() || c.is_ascii_uppercase()) || matches!(c, 'I' | 'O' | 'Q')
+        }) {
             return Err(Invalid::new(format!(
                 "'{s}' contains '{bad}'; a VIN uses A-Z without I, O, Q and 0-9"
             )));
@@ -45,13 +44,26 @@ mod tests {
 
     #[test]
     fn accepts_a_real_vin_and_upper_cases() {
-        assert_eq!(Vin::parse("wvwzzz1jzxw000001").unwrap().as_str(), "WVWZZZ1JZXW000001");
+        assert_eq!(
+            Vin::parse("wvwzzz1jzxw000001").unwrap().as_str(),
+            "WVWZZZ1JZXW000001"
+        );
     }
 
     #[test]
     fn rejects_wrong_length_and_letters() {
-        assert!(Vin::parse("WVWZZZ1JZXW00000").unwrap_err().0.contains("16 characters"));
-        assert!(Vin::parse("WVWZZZ1JZXW00000O").unwrap_err().0.contains("'O'"));
+        assert!(
+            Vin::parse("WVWZZZ1JZXW00000")
+                .unwrap_err()
+                .0
+                .contains("16 characters")
+        );
+        assert!(
+            Vin::parse("WVWZZZ1JZXW00000O")
+                .unwrap_err()
+                .0
+                .contains("'O'")
+        );
         assert!(Vin::parse("WVWZZZ1JZXW00000I").is_err());
         assert!(Vin::parse("WVWZZZ1JZXW00000Q").is_err());
         assert!(Vin::parse("WVWZZZ1JZXW00000-").is_err());

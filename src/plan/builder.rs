@@ -176,7 +176,8 @@ pub fn cycle_of(purchase: NaiveDate, date: NaiveDate, cycle_months: u32) -> u32 
     if date <= purchase {
         return 0;
     }
-    let months = (date.year() - purchase.year()) * 12 + date.month() as i32 - purchase.month() as i32;
+    let months =
+        (date.year() - purchase.year()) * 12 + date.month() as i32 - purchase.month() as i32;
     let mut k = (months.max(0) as u32) / cycle_months;
     while k > 0 && cycle_bounds(purchase, k, cycle_months).0 > date {
         k -= 1;
@@ -198,12 +199,16 @@ fn add_signed_months(date: NaiveDate, months: i32) -> NaiveDate {
 }
 
 fn offset(entry: &Entry, anchor: NaiveDate) -> NaiveDate {
-    add_days(add_signed_months(anchor, entry.offset_months), entry.offset_days)
+    add_days(
+        add_signed_months(anchor, entry.offset_months),
+        entry.offset_days,
+    )
 }
 
 /// Month and day in `year`, Feb 29 falling on Feb 28 in common years.
 fn in_year(year: i32, (m, d): (u32, u32)) -> Option<NaiveDate> {
-    NaiveDate::from_ymd_opt(year, m, d).or_else(|| NaiveDate::from_ymd_opt(year, m, d.saturating_sub(1)))
+    NaiveDate::from_ymd_opt(year, m, d)
+        .or_else(|| NaiveDate::from_ymd_opt(year, m, d.saturating_sub(1)))
 }
 
 /// The services the plan of a cycle anchors on: the recorded ones near the
@@ -295,7 +300,11 @@ pub fn build<'t>(
     let mut regular: Vec<Touchpoint<'t>> = Vec::with_capacity(template.entries.len() + 8);
     let mut reserve: Vec<Touchpoint<'t>> = Vec::new();
     for entry in &template.entries {
-        let out = if entry.reserve { &mut reserve } else { &mut regular };
+        let out = if entry.reserve {
+            &mut reserve
+        } else {
+            &mut regular
+        };
         let mut push = |occurrence: u32, date: NaiveDate, reason: Option<Reason>| {
             let state = match reason {
                 Some(Reason::FulfilledBy(_)) => State::Cancelled,
@@ -334,7 +343,11 @@ pub fn build<'t>(
             Anchor::ServiceDue | Anchor::ServiceDone => {
                 for s in &services {
                     let date = if entry.anchor == Anchor::ServiceDue {
-                        let lead = if entry.adaptive_lead { s.extra_lead_days } else { 0 };
+                        let lead = if entry.adaptive_lead {
+                            s.extra_lead_days
+                        } else {
+                            0
+                        };
                         add_days(offset(entry, s.due_date), -lead)
                     } else {
                         offset(entry, s.done_date.unwrap_or(s.due_date))

@@ -28,7 +28,8 @@ pub fn replannable(stored: &Stored<'_>) -> bool {
     match stored.state {
         "planned" | "displaced" => true,
         "skipped" => stored.reason.is_some_and(|r| {
-            r == super::Reason::NoBirthday.to_string() || r == super::Reason::NoWarrantyEnd.to_string()
+            r == super::Reason::NoBirthday.to_string()
+                || r == super::Reason::NoWarrantyEnd.to_string()
         }),
         _ => false,
     }
@@ -40,7 +41,11 @@ pub const DROPPED_REASON: &str = "no longer in the plan after re-planning";
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     /// Date, state or reason moves to the wanted ones.
-    Update { due_date: NaiveDate, state: String, reason: Option<String> },
+    Update {
+        due_date: NaiveDate,
+        state: String,
+        reason: Option<String>,
+    },
     /// The new plan no longer has it.
     Drop,
 }
@@ -53,7 +58,11 @@ pub fn decide(stored: &Stored<'_>, wanted: Option<&Wanted<'_>>) -> Option<Change
     }
     match wanted {
         None => Some(Change::Drop),
-        Some(w) if w.due_date != stored.due_date || w.state != stored.state || w.reason != stored.reason => {
+        Some(w)
+            if w.due_date != stored.due_date
+                || w.state != stored.state
+                || w.reason != stored.reason =>
+        {
             Some(Change::Update {
                 due_date: w.due_date,
                 state: w.state.to_string(),
@@ -103,17 +112,39 @@ mod tests {
     }
 
     fn stored<'a>(state: &'a str, reason: Option<&'a str>) -> Stored<'a> {
-        Stored { key: "k", due_date: d("2026-01-01"), state, reason }
+        Stored {
+            key: "k",
+            due_date: d("2026-01-01"),
+            state,
+            reason,
+        }
     }
 
     fn wanted(date: &str) -> Wanted<'static> {
-        Wanted { key: "k", due_date: d(date), state: "planned", reason: None }
+        Wanted {
+            key: "k",
+            due_date: d(date),
+            state: "planned",
+            reason: None,
+        }
     }
 
     #[test]
     fn sent_touchpoints_are_never_replanned() {
-        for state in ["sent", "delivered", "failed", "held", "cancelled", "suppressed", "sending"] {
-            assert_eq!(decide(&stored(state, None), Some(&wanted("2026-02-01"))), None, "{state}");
+        for state in [
+            "sent",
+            "delivered",
+            "failed",
+            "held",
+            "cancelled",
+            "suppressed",
+            "sending",
+        ] {
+            assert_eq!(
+                decide(&stored(state, None), Some(&wanted("2026-02-01"))),
+                None,
+                "{state}"
+            );
             assert_eq!(decide(&stored(state, None), None), None, "{state}");
         }
     }
@@ -132,7 +163,19 @@ mod tests {
     #[test]
     fn only_anchor_skips_can_be_unskipped() {
         let no_birthday = super::super::Reason::NoBirthday.to_string();
-        assert!(decide(&stored("skipped", Some(&no_birthday)), Some(&wanted("2026-03-01"))).is_some());
-        assert!(decide(&stored("skipped", Some("already more than 7 days past")), Some(&wanted("2026-03-01"))).is_none());
+        assert!(
+            decide(
+                &stored("skipped", Some(&no_birthday)),
+                Some(&wanted("2026-03-01"))
+            )
+            .is_some()
+        );
+        assert!(
+            decide(
+                &stored("skipped", Some("already more than 7 days past")),
+                Some(&wanted("2026-03-01"))
+            )
+            .is_none()
+        );
     }
 }

@@ -97,14 +97,21 @@ impl Template {
                 code: e.code.clone(),
                 reason: reason.to_string(),
             };
-            if e.code.is_empty() || !e.code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            if e.code.is_empty()
+                || !e
+                    .code
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
                 return Err(bad("code must be letters, digits, '-' or '_'"));
             }
             if !codes.insert(e.code.as_str()) {
                 return Err(bad("code is used twice"));
             }
             if (e.anchor == Anchor::Season) != e.season.is_some() {
-                return Err(bad("season is required with anchor = \"season\" and only there"));
+                return Err(bad(
+                    "season is required with anchor = \"season\" and only there",
+                ));
             }
             if e.nth == Some(0) {
                 return Err(bad("nth counts from 1"));
@@ -146,6 +153,11 @@ mod tests {
     #[test]
     fn unknown_channel_is_rejected() {
         let text = "[[touchpoint]]\ncode='a'\nchannel='fax'\ncategory='service'\nanchor='purchase'\npriority=1\nmessage='m'\n";
-        assert!(Template::parse(text).unwrap_err().to_string().contains("fax"));
+        assert!(
+            Template::parse(text)
+                .unwrap_err()
+                .to_string()
+                .contains("fax")
+        );
     }
 }

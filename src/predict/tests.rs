@@ -13,7 +13,12 @@ fn reading(date: &str, km: i64, kind: VisitKind) -> Reading {
     }
 }
 
-fn facts<'a>(purchase: &str, odo: i64, readings: &'a [Reading], declared: Option<f64>) -> Facts<'a> {
+fn facts<'a>(
+    purchase: &str,
+    odo: i64,
+    readings: &'a [Reading],
+    declared: Option<f64>,
+) -> Facts<'a> {
     Facts {
         purchase_date: d(purchase),
         purchase_odometer_km: odo,
@@ -56,7 +61,11 @@ fn two_readings_give_exactly_the_slope() {
     let p = predict(&f, &Params::default(), d("2025-08-01"));
     let expected = 6000.0 / 181.0 * DAYS_PER_MONTH;
     assert_eq!(p.rate.source, RateSource::Readings);
-    assert!((p.rate.km_per_month - expected).abs() < 1e-9, "{}", p.rate.km_per_month);
+    assert!(
+        (p.rate.km_per_month - expected).abs() < 1e-9,
+        "{}",
+        p.rate.km_per_month
+    );
 }
 
 #[test]
@@ -89,7 +98,10 @@ fn used_car_counts_purchase_odometer() {
     // Time decides: 15,000 km takes 15 months at 1,000 km a month.
     assert_eq!(p.decided_by, DecidedBy::Time);
     assert_eq!(p.due_date, d("2025-06-01"));
-    assert_eq!(p.due_odometer_km, 87_000 + (365.0 * 1000.0 / DAYS_PER_MONTH).round() as i64);
+    assert_eq!(
+        p.due_odometer_km,
+        87_000 + (365.0 * 1000.0 / DAYS_PER_MONTH).round() as i64
+    );
 }
 
 #[test]

@@ -11,7 +11,12 @@ fn template() -> Template {
     Template::parse(crate::config::DEFAULT_PLAN).unwrap()
 }
 
-fn vehicle<'a>(purchase: NaiveDate, readings: &'a [Reading], declared: Option<f64>, birthday: Option<NaiveDate>) -> VehicleFacts<'a> {
+fn vehicle<'a>(
+    purchase: NaiveDate,
+    readings: &'a [Reading],
+    declared: Option<f64>,
+    birthday: Option<NaiveDate>,
+) -> VehicleFacts<'a> {
     VehicleFacts {
         facts: Facts {
             purchase_date: purchase,
@@ -25,7 +30,10 @@ fn vehicle<'a>(purchase: NaiveDate, readings: &'a [Reading], declared: Option<f6
 }
 
 fn count(plan: &Plan<'_>, prefix: &str) -> usize {
-    plan.touchpoints.iter().filter(|t| t.code().starts_with(prefix)).count()
+    plan.touchpoints
+        .iter()
+        .filter(|t| t.code().starts_with(prefix))
+        .count()
 }
 
 #[test]
@@ -37,8 +45,16 @@ fn typical_owner_gets_exactly_36_in_each_cycle_and_nothing_displaced() {
         let (start, _) = cycle_bounds(d("2025-05-20"), cycle, 36);
         let plan = build(&t, &v, &params, cycle, start);
         assert_eq!(plan.touchpoints.len(), 36, "cycle {cycle}");
-        assert!(plan.displaced.is_empty(), "cycle {cycle}: {:?}", plan.displaced);
-        assert!(plan.touchpoints.iter().all(|t| t.date >= plan.cycle_start && t.date <= plan.cycle_end));
+        assert!(
+            plan.displaced.is_empty(),
+            "cycle {cycle}: {:?}",
+            plan.displaced
+        );
+        assert!(
+            plan.touchpoints
+                .iter()
+                .all(|t| t.date >= plan.cycle_start && t.date <= plan.cycle_end)
+        );
         assert_eq!(count(&plan, "onboarding-"), 5);
         assert_eq!(count(&plan, "birthday-"), 3);
         assert_eq!(count(&plan, "tyres-"), 6);
@@ -48,7 +64,11 @@ fn typical_owner_gets_exactly_36_in_each_cycle_and_nothing_displaced() {
     // Services at 12 and 24 months in full, the 36-month one's reminders.
     assert_eq!(count(&plan, "service-email"), 3);
     assert_eq!(count(&plan, "service-winback"), 2);
-    assert!(plan.touchpoints.iter().all(|t| t.state == State::Planned), "{:#?}", plan.touchpoints);
+    assert!(
+        plan.touchpoints.iter().all(|t| t.state == State::Planned),
+        "{:#?}",
+        plan.touchpoints
+    );
 }
 
 #[test]
@@ -56,7 +76,11 @@ fn first_service_email_is_30_days_before_due() {
     let t = template();
     let v = vehicle(d("2025-05-20"), &[], None, None);
     let plan = build(&t, &v, &PlanParams::default(), 0, d("2025-05-20"));
-    let first = plan.touchpoints.iter().find(|t| t.code() == "service-email").unwrap();
+    let first = plan
+        .touchpoints
+        .iter()
+        .find(|t| t.code() == "service-email")
+        .unwrap();
     assert_eq!(first.date, d("2026-04-20"));
     assert_eq!(first.occurrence, 1);
     assert_eq!(first.dedup_key("VIN", 0), "VIN:service-email:0:1");
@@ -69,7 +93,12 @@ fn high_mileage_owner_displaces_lowest_priority_and_lists_it() {
     let plan = build(&t, &v, &PlanParams::default(), 0, d("2025-05-20"));
     assert_eq!(plan.touchpoints.len(), 36);
     assert!(!plan.displaced.is_empty());
-    let lowest_kept = plan.touchpoints.iter().map(|t| t.entry.priority).min().unwrap();
+    let lowest_kept = plan
+        .touchpoints
+        .iter()
+        .map(|t| t.entry.priority)
+        .min()
+        .unwrap();
     for x in &plan.displaced {
         assert!(x.entry.priority <= lowest_kept);
         assert_eq!(x.entry.category, Category::Marketing);
@@ -83,11 +112,22 @@ fn unknown_birthday_is_skipped_on_the_purchase_anniversaries() {
     let t = template();
     let v = vehicle(d("2025-05-20"), &[], None, None);
     let plan = build(&t, &v, &PlanParams::default(), 0, d("2025-05-20"));
-    let birthdays: Vec<_> = plan.touchpoints.iter().filter(|t| t.code().starts_with("birthday")).collect();
+    let birthdays: Vec<_> = plan
+        .touchpoints
+        .iter()
+        .filter(|t| t.code().starts_with("birthday"))
+        .collect();
     assert_eq!(birthdays.len(), 3);
     let dates: Vec<_> = birthdays.iter().map(|t| t.date).collect();
-    assert_eq!(dates, vec![d("2025-05-20"), d("2026-05-20"), d("2027-05-20")]);
-    assert!(birthdays.iter().all(|t| t.state == State::Skipped && t.reason == Some(Reason::NoBirthday)));
+    assert_eq!(
+        dates,
+        vec![d("2025-05-20"), d("2026-05-20"), d("2027-05-20")]
+    );
+    assert!(
+        birthdays
+            .iter()
+            .all(|t| t.state == State::Skipped && t.reason == Some(Reason::NoBirthday))
+    );
 }
 
 #[test]
@@ -101,31 +141,59 @@ fn mid_cycle_import_skips_what_is_past_grace() {
         if tp.date < d("2025-05-25") {
             assert_eq!(tp.state, State::Skipped, "{}", tp.code());
         } else {
-            assert_ne!(tp.reason, Some(Reason::PastGrace { grace_days: 7 }), "{}", tp.code());
+            assert_ne!(
+                tp.reason,
+                Some(Reason::PastGrace { grace_days: 7 }),
+                "{}",
+                tp.code()
+            );
         }
     }
     // Within the grace window: still planned.
     let plan = build(&t, &v, &PlanParams::default(), 0, d("2024-01-16"));
-    let welcome = plan.touchpoints.iter().find(|t| t.code() == "onboarding-welcome").unwrap();
+    let welcome = plan
+        .touchpoints
+        .iter()
+        .find(|t| t.code() == "onboarding-welcome")
+        .unwrap();
     assert_eq!(welcome.state, State::Planned);
 }
 
 #[test]
 fn a_recorded_visit_cancels_what_it_fulfils_and_replans() {
     let t = template();
-    let visit = [Reading { date: d("2026-01-20"), odometer_km: 14_000, kind: VisitKind::Service }];
+    let visit = [Reading {
+        date: d("2026-01-20"),
+        odometer_km: 14_000,
+        kind: VisitKind::Service,
+    }];
     let v = vehicle(d("2025-03-01"), &visit, None, None);
     let plan = build(&t, &v, &PlanParams::default(), 0, d("2026-01-21"));
-    let first: Vec<_> = plan.touchpoints.iter().filter(|t| t.occurrence == 1 && t.code().starts_with("service-")).collect();
-    let winback = first.iter().find(|t| t.code() == "service-winback").unwrap();
+    let first: Vec<_> = plan
+        .touchpoints
+        .iter()
+        .filter(|t| t.occurrence == 1 && t.code().starts_with("service-"))
+        .collect();
+    let winback = first
+        .iter()
+        .find(|t| t.code() == "service-winback")
+        .unwrap();
     assert_eq!(winback.state, State::Cancelled);
     assert_eq!(winback.reason, Some(Reason::FulfilledBy(d("2026-01-20"))));
     let thanks = first.iter().find(|t| t.code() == "service-thanks").unwrap();
     assert_eq!(thanks.date, d("2026-01-22"));
     assert_eq!(thanks.state, State::Planned);
     // The next service is planned from the visit.
-    let second = plan.touchpoints.iter().find(|t| t.code() == "service-email" && t.occurrence == 2).unwrap();
-    assert!(second.date > d("2026-11-01") && second.date < d("2027-01-01"), "{}", second.date);
+    let second = plan
+        .touchpoints
+        .iter()
+        .find(|t| t.code() == "service-email" && t.occurrence == 2)
+        .unwrap();
+    assert!(
+        second.date > d("2026-11-01") && second.date < d("2027-01-01"),
+        "{}",
+        second.date
+    );
 }
 
 #[test]

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The main job on the embedded default: a fresh SQLite database and outbox
+# folder under DIR (default ./demo), the sample data imported, one planning
+# and dispatch pass, then the queue and one vehicle's plan.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+dir="${1:-$root/demo}"
+cd "$root"
+cargo build --release --quiet
+tp="$root/target/release/touchpoint"
+if [ -z "${CARGO_TARGET_DIR:-}" ]; then :; else tp="$CARGO_TARGET_DIR/release/touchpoint"; fi
+[ -f "$dir/touchpoint.toml" ] || "$tp" init "$dir"
+cfg=(--config "$dir/touchpoint.toml")
+for kind in customers vehicles visits; do
+  "$tp" "${cfg[@]}" import "$kind" "config/sample/$kind.csv"
+done
+"$tp" "${cfg[@]}" dispatch
+"$tp" "${cfg[@]}" queue --days 30
+vin="$(sed -n '2p' config/sample/vehicles.csv | cut -d, -f1)"
+"$tp" "${cfg[@]}" next-service "$vin"
+"$tp" "${cfg[@]}" plan "$vin"

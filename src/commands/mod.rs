@@ -1,0 +1,166 @@
+//! What each command does: load the configuration and the facts, call the
+//! pure parts, print the answer. Failures carry their exit code (SPEC §7).
+
+mod init;
+mod planning;
+mod show;
+
+pub use planning::{PassReport, planning_pass};
+
+use crate::cli::{Cli, Command, ImportKind};
+use crate::config::{Config, ConfigError};
+use crate::import::{self, ImportError};
+use crate::store::{self, StoreError};
+use sea_orm::DatabaseConnection;
+use std::path::{Path, PathBuf};
+
+/// A command's failure and its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// Exit 64: the command line is wrong.
+    #[error("{0}")]
+    Usage(String),
+    /// Exit 65: the input data is invalid.
+    #[error("{0}")]
+    Data(String),
+    /// Exit 78: the configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Exit 1: anything else.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) => 64,
+            Failure::Data(_) => 65,
+            Failure::Config(_) => 78,
+            Failure::Store(_) | Failure::Other(_) => 1,
+        }
+    }
+}
+
+impl From<ImportError> for Failure {
+    fn from(e: ImportError) -> Self {
+        match e {
+            ImportError::Store(s) => Failure::Store(s),
+            other => Failure::Data(other.to_string()),
+        }
+    }
+}
+
+/// Where the configuration comes from: `--config`, then `$TOUCHPOINT_CONFIG`,
+/// then `./config/touchpoint.toml` (built-in defaults when that is absent).
+pub fn config_path(flag: Option<&Path>) -> Option<PathBuf> {
+    if let Some(p) = flag {
+        return Some(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("TOUCHPOINT_CONFIG").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(p));
+    }
+    let default = PathBuf::from("config/touchpoint.toml");
+    default.is_file().then_some(default)
+}
+
+pub fn load_config(flag: Option<&Path>) -> Result<Config, Failure> {
+    Ok(Config::load(config_path(flag).as_deref())?)
+}
+
+/// Opens the configured database; it must be migrated.
+pub async fn open(config: &Config) -> Result<DatabaseConnection, Failure> {
+    let db = store::connect(
+        &config.database_url(),
+        config.settings.database.max_connections,
+    )
+    .await?;
+    store::require_migrated(&db).await?;
+    Ok(db)
+}
+
+/// Prints a value as pretty JSON or through its text form.
+pub fn print<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    text: impl FnOnce(&T) -> String,
+) -> Result<(), Failure> {
+    if json {
+        let s = serde_json::to_string_pretty(value).map_err(|e| Failure::Other(e.to_string()))?;
+        println!("{s}");
+    } else {
+        print!("{}", text(value));
+    }
+    Ok(())
+}
+
+pub async fn execute(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Init { dir } => init::init(&dir).await,
+        Command::Migrate => {
+            let config = load_config(cli.config.as_deref())?;
+            let db = store::connect(
+                &config.database_url(),
+                config.settings.database.max_connections,
+            )
+            .await?;
+            let ran = store::migrate(&db).await?;
+            println!("{ran} migration(s) applied; the database is up to date");
+            Ok(())
+        }
+        Command::Import {
+            kind,
+            file,
+            dry_run,
+            out,
+        } => {
+            let config = load_config(cli.config.as_deref())?;
+            let db = open(&config).await?;
+            let kind = match kind {
+                ImportKind::Customers => import::Kind::Customers,
+                ImportKind::Vehicles => import::Kind::Vehicles,
+                ImportKind::Visits => import::Kind::Visits,
+            };
+            let today = chrono::Utc::now()
+                .with_timezone(&config.default_timezone())
+                .date_naive();
+            let report = import::run(&db, &config, kind, &file, dry_run, today).await?;
+            print(out.json, &report, |r| {
+                format!(
+                    "{}{}: {} rows: {} new, {} updated, {} unchanged\n",
+                    if r.dry_run {
+                        "dry run, nothing changed: "
+                    } else {
+                        ""
+                    },
+                    r.file,
+                    r.rows,
+                    r.inserted,
+                    r.updated,
+                    r.unchanged
+                )
+            })
+        }
+        Command::NextService { vin, when, out } => {
+            let config = load_config(cli.config.as_deref())?;
+            show::next_service(&config, &vin, when.as_of, out.json).await
+        }
+        Command::Plan { vin, when, out } => {
+            let config = load_config(cli.config.as_deref())?;
+            show::plan(&config, &vin, when.as_of, out.json).await
+        }
+        Command::Queue { days, when, out } => {
+            let config = load_config(cli.config.as_deref())?;
+            show::queue(&config, days, when.as_of, out.json).await
+        }
+        Command::Dispatch { out } => {
+            let config = load_config(cli.config.as_deref())?;
+            let db = open(&config).await?;
+            let report = planning_pass(&db, &config, chrono::Utc::now()).await?;
+            print(out.json, &report, PassReport::to_text)
+        }
+        Command::Backtest { .. } => Err(Failure::Other("backtest is not available yet".into())),
+    }
+}

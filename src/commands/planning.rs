@@ -1,0 +1,149 @@
+//! The planning pass: every active vehicle whose facts changed, or whose
+//! current cycle is not planned yet, gets its plan built and stored.
+
+use super::Failure;
+use super::show::{owner_tz, today_in, vehicle_facts};
+use crate::config::Config;
+use crate::plan::{self, PlanParams};
+use crate::store::{self, Context, VehicleRecord, entities};
+use chrono::{DateTime, Utc};
+use entities::{customer, reading, touchpoint, vehicle};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write;
+
+#[derive(Debug, Default, Serialize)]
+pub struct PassReport {
+    pub vehicles_seen: usize,
+    pub vehicles_planned: usize,
+    pub touchpoints_added: usize,
+    pub touchpoints_moved: usize,
+    pub touchpoints_dropped: usize,
+    /// Planned touchpoints due today or within the grace window, per channel.
+    pub due_now: HashMap<String, usize>,
+}
+
+impl PassReport {
+    pub fn to_text(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "planning: {} vehicles, {} (re)planned: {} touchpoints added, {} moved, {} dropped",
+            self.vehicles_seen,
+            self.vehicles_planned,
+            self.touchpoints_added,
+            self.touchpoints_moved,
+            self.touchpoints_dropped
+        );
+        let mut due: Vec<_> = self.due_now.iter().collect();
+        due.sort();
+        let list: Vec<String> = due.iter().map(|(c, n)| format!("{n} {c}")).collect();
+        let _ = writeln!(
+            s,
+            "due now: {}",
+            if list.is_empty() {
+                "nothing".to_string()
+            } else {
+                list.join(", ")
+            }
+        );
+        s
+    }
+}
+
+const PAGE: u64 = 500;
+
+pub async fn planning_pass(
+    db: &DatabaseConnection,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<PassReport, Failure> {
+    let template = config.plan_template()?;
+    let params = PlanParams::from_settings(&config.settings);
+    let mut report = PassReport::default();
+    let mut after = 0i64;
+    loop {
+        let page: Vec<(vehicle::Model, Option<customer::Model>)> = vehicle::Entity::find()
+            .filter(vehicle::Column::Active.eq(true))
+            .filter(vehicle::Column::Id.gt(after))
+            .order_by_asc(vehicle::Column::Id)
+            .limit(PAGE)
+            .find_also_related(customer::Entity)
+            .all(db)
+            .await
+            .context("loading vehicles")?;
+        let Some(last) = page.last() else { break };
+        after = last.0.id;
+        let ids: Vec<i64> = page.iter().map(|(v, _)| v.id).collect();
+        let planned_cycles: HashSet<(i64, i32)> = touchpoint::Entity::find()
+            .select_only()
+            .column(touchpoint::Column::VehicleId)
+            .column(touchpoint::Column::Cycle)
+            .distinct()
+            .filter(touchpoint::Column::VehicleId.is_in(ids.clone()))
+            .into_tuple::<(i64, i32)>()
+            .all(db)
+            .await
+            .context("loading planned cycles")?
+            .into_iter()
+            .collect();
+        let mut readings: HashMap<i64, Vec<crate::predict::Reading>> = HashMap::new();
+        for r in reading::Entity::find()
+            .filter(reading::Column::VehicleId.is_in(ids))
+            .order_by_asc(reading::Column::VehicleId)
+            .order_by_asc(reading::Column::Date)
+            .order_by_asc(reading::Column::OdometerKm)
+            .all(db)
+            .await
+            .context("loading readings")?
+        {
+            let vid = r.vehicle_id;
+            if let Some(reading) = store::to_reading(r) {
+                readings.entry(vid).or_default().push(reading);
+            }
+        }
+        for (vehicle, customer) in page {
+            report.vehicles_seen += 1;
+            let Some(customer) = customer else { continue };
+            let record = VehicleRecord {
+                readings: readings.remove(&vehicle.id).unwrap_or_default(),
+                vehicle,
+                customer,
+            };
+            let today = today_in(owner_tz(&record, config), now);
+            let cycle = plan::cycle_of(record.vehicle.purchase_date, today, params.cycle_months);
+            let stale = record.vehicle.facts_version > record.vehicle.planned_version;
+            if !stale && planned_cycles.contains(&(record.vehicle.id, cycle as i32)) {
+                continue;
+            }
+            let built = plan::build(
+                &template,
+                &vehicle_facts(&record, config),
+                &params,
+                cycle,
+                today,
+            );
+            let diff = store::save_plan(db, &record, &built, now).await?;
+            vehicle::Entity::update_many()
+                .col_expr(
+                    vehicle::Column::PlannedVersion,
+                    sea_orm::sea_query::Expr::value(record.vehicle.facts_version),
+                )
+                .filter(vehicle::Column::Id.eq(record.vehicle.id))
+                .exec(db)
+                .await
+                .context("marking the vehicle planned")?;
+            report.vehicles_planned += 1;
+            report.touchpoints_added += diff.added;
+            report.touchpoints_moved += diff.moved;
+            report.touchpoints_dropped += diff.dropped;
+        }
+    }
+    let today = today_in(config.default_timezone(), now);
+    let from = crate::predict::add_days(today, -config.settings.plan.grace_days);
+    for t in store::due_between(db, from, today).await? {
+        *report.due_now.entry(t.channel).or_default() += 1;
+    }
+    Ok(report)
+}

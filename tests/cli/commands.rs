@@ -1,0 +1,169 @@
+//! Configuration, usage and init: exit codes and messages (SPEC §7).
+
+use assert_cmd::Command;
+use std::path::Path;
+
+fn touchpoint() -> Command {
+    let mut cmd = Command::cargo_bin("touchpoint").unwrap();
+    cmd.env_remove("TOUCHPOINT_CONFIG");
+    cmd
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn write_config(dir: &Path, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("touchpoint.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[database]\nurl = \"sqlite://{}/t.db\"\n{extra}",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[test]
+fn usage_errors_exit_64() {
+    let out = touchpoint().arg("frobnicate").output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let out = touchpoint()
+        .args(["queue", "--days", "zero"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let out = touchpoint()
+        .args(["plan", "X", "--as-of", "2025-02-30"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        stderr(&out).contains("not a real calendar date"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn invalid_configuration_exits_78_with_key_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "[prediction]\ndefault_monthly_km = 0\n");
+    let out = touchpoint()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(
+        stderr(&out).contains("prediction.default_monthly_km: must be a positive number"),
+        "{}",
+        stderr(&out)
+    );
+
+    let cfg = write_config(dir.path(), "[plan]\ncycle_lenght = 3\n");
+    let out = touchpoint()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(stderr(&out).contains("cycle_lenght"), "{}", stderr(&out));
+
+    let out = touchpoint()
+        .arg("--config")
+        .arg(dir.path().join("missing.toml"))
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+}
+
+#[test]
+fn environment_overrides_are_validated_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let out = touchpoint()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("migrate")
+        .env("TOUCHPOINT__SCHEDULE__INTERVAL_KM", "0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    assert!(
+        stderr(&out).contains("schedule.interval_km"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn init_writes_a_working_installation_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("site");
+    touchpoint().arg("init").arg(&target).assert().success();
+    assert!(target.join("touchpoint.toml").is_file());
+    assert!(target.join("touchpoint.db").is_file());
+    assert!(target.join("outbox").is_dir());
+    let cfg = target.join("touchpoint.toml");
+    let out = touchpoint()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 migration(s) applied"));
+    let out = touchpoint()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["queue", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let queue: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(queue["channels"], serde_json::json!({}));
+
+    let out = touchpoint().arg("init").arg(&target).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(stderr(&out).contains("never overwrites"));
+}
+
+#[test]
+fn commands_refuse_an_unmigrated_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "");
+    let out = touchpoint()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("queue")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("touchpoint migrate"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn unknown_vin_is_invalid_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("site");
+    touchpoint().arg("init").arg(&target).assert().success();
+    let out = touchpoint()
+        .arg("--config")
+        .arg(target.join("touchpoint.toml"))
+        .args(["next-service", "WVWZZZ1JZXW000001"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65));
+    assert!(stderr(&out).contains("no vehicle with VIN WVWZZZ1JZXW000001"));
+}
