@@ -15,8 +15,10 @@ pub(super) async fn import<C: ConnectionTrait>(
     errors: &mut Errors,
 ) -> Result<Counts, ImportError> {
     let mut chunks = Chunks::start(source, rows::check_customer, ctx.rules, CHUNK_RECORDS);
-    let mut seen = Seen::new();
+    let mut seen = Seen::default();
     let mut counts = Counts::default();
+    // A first load: every row is new (repeats are refused), nothing to look up.
+    let first_load = db::no_customers(conn).await?;
     while let Some(chunk) = chunks.next().await? {
         counts.rows += chunk.len();
         let valid = sort_out(chunk, "customer_id", &mut seen, errors);
@@ -25,7 +27,7 @@ pub(super) async fn import<C: ConnectionTrait>(
             continue;
         }
         for batch in valid.chunks(db::keys_per_lookup(ctx.batch)) {
-            store_batch(conn, ctx, batch, &mut counts).await?;
+            store_batch(conn, ctx, batch, first_load, &mut counts).await?;
         }
     }
     Ok(counts)
@@ -35,14 +37,19 @@ async fn store_batch<C: ConnectionTrait>(
     conn: &C,
     ctx: &Ctx,
     batch: &[(u64, CustomerData)],
+    first_load: bool,
     counts: &mut Counts,
 ) -> Result<(), ImportError> {
-    let keys: Vec<&str> = batch.iter().map(|(_, r)| r.customer_id.as_str()).collect();
-    let stored: HashMap<String, _> = db::customers_by_key(conn, &keys)
-        .await?
-        .into_iter()
-        .map(|m| (m.customer_id.clone(), m))
-        .collect();
+    let stored: HashMap<String, _> = if first_load {
+        HashMap::new()
+    } else {
+        let keys: Vec<&str> = batch.iter().map(|(_, r)| r.customer_id.as_str()).collect();
+        db::customers_by_key(conn, &keys)
+            .await?
+            .into_iter()
+            .map(|m| (m.customer_id.clone(), m))
+            .collect()
+    };
     let mut write = Vec::new();
     let mut replan_owners = Vec::new();
     for (_, row) in batch {

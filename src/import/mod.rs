@@ -19,13 +19,14 @@ mod visits;
 use crate::config::Config;
 use crate::store::{Context, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
+use pipeline::CheckedRecord;
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions,
     TransactionTrait,
 };
 use serde::Serialize;
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +79,9 @@ pub enum ImportError {
 /// At most this many problems are listed; the rest are counted.
 pub const MAX_LISTED: usize = 1000;
 
+/// SQLite page cache while importing, MiB.
+const PAGE_CACHE_MIB: u32 = 256;
+
 /// Records read and checked per chunk.
 const CHUNK_RECORDS: usize = 8192;
 
@@ -111,6 +115,7 @@ pub async fn run(
     };
     let source = source::Source::open(path, &shown, &layout)?;
     let txn = begin(db, dry_run).await?;
+    crate::store::import::set_page_cache(&txn, PAGE_CACHE_MIB).await?;
     let mut errors = Errors::new(&shown);
     let outcome = match kind {
         Kind::Customers => customers::import(&txn, &ctx, source, &mut errors).await,
@@ -236,26 +241,49 @@ impl Errors {
     }
 }
 
-/// Remembers the line of every key seen, as a 128-bit hash (a false repeat
-/// is about as likely as a cosmic ray), so that a million keys stay small.
-struct Seen {
-    lines: HashMap<u128, u64>,
-    hashers: (RandomState, RandomState),
+/// A 128-bit hash of a key: two SipHash-1-3 with different fixed keys. A
+/// false repeat among a million keys is about as likely as a cosmic ray.
+pub(crate) fn key_hash(key: &str) -> u128 {
+    use std::hash::{DefaultHasher, Hasher};
+    let mut a = DefaultHasher::new();
+    a.write(key.as_bytes());
+    let mut b = DefaultHasher::new();
+    b.write_u64(0x9e37_79b9_7f4a_7c15);
+    b.write(key.as_bytes());
+    (u128::from(a.finish()) << 64) | u128::from(b.finish())
 }
 
-impl Seen {
-    fn new() -> Self {
-        Self {
-            lines: HashMap::new(),
-            hashers: (RandomState::new(), RandomState::new()),
+/// Hashes a key hash by taking its low bits: it is already uniform.
+#[derive(Default)]
+struct TakeBits(u64);
+
+impl Hasher for TakeBits {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
         }
     }
 
-    /// Records `key` on `line`; returns the earlier line if it was seen before.
-    fn first_line(&mut self, key: &str, line: u64) -> Option<u64> {
-        let hash = (u128::from(self.hashers.0.hash_one(key)) << 64)
-            | u128::from(self.hashers.1.hash_one(key));
-        match self.lines.entry(hash) {
+    fn write_u128(&mut self, n: u128) {
+        self.0 = n as u64;
+    }
+}
+
+/// Remembers the first line of every key, by its hash, so that a million
+/// keys stay small.
+#[derive(Default)]
+struct Seen {
+    lines: HashMap<u128, u64, BuildHasherDefault<TakeBits>>,
+}
+
+impl Seen {
+    /// Records the key on `line`; returns the earlier line if it was seen before.
+    fn first_line(&mut self, key_hash: u128, line: u64) -> Option<u64> {
+        match self.lines.entry(key_hash) {
             std::collections::hash_map::Entry::Occupied(first) => Some(*first.get()),
             std::collections::hash_map::Entry::Vacant(slot) => {
                 slot.insert(line);
@@ -268,24 +296,28 @@ impl Seen {
 /// Sorts a checked chunk into valid rows and problems: a row whose key was
 /// seen before is the bad one, and names the first line.
 fn sort_out<T>(
-    chunk: Vec<(u64, rows::Checked<T>)>,
+    chunk: Vec<CheckedRecord<T>>,
     key_column: &'static str,
     seen: &mut Seen,
     errors: &mut Errors,
 ) -> Vec<(u64, T)> {
     let mut valid = Vec::with_capacity(chunk.len());
-    for (line, checked) in chunk {
-        let repeated = checked.key.as_deref().and_then(|key| {
-            let first = seen.first_line(key, line)?;
+    for CheckedRecord {
+        line,
+        key_hash,
+        checked,
+    } in chunk
+    {
+        let first = key_hash.and_then(|hash| seen.first_line(hash, line));
+        if let (Some(first), Some(key)) = (first, &checked.key) {
             errors.add(
                 line,
                 key_column,
                 &format!("'{key}' appears again (first on line {first}); ids must be unique within the file"),
             );
-            Some(first)
-        });
+        }
         match checked.row {
-            Ok(row) if repeated.is_none() => valid.push((line, row)),
+            Ok(row) if first.is_none() => valid.push((line, row)),
             Ok(_) => {}
             Err(problems) => {
                 for p in problems {
@@ -315,9 +347,10 @@ mod tests {
 
     #[test]
     fn a_repeated_key_names_the_first_line() {
-        let mut seen = Seen::new();
-        assert_eq!(seen.first_line("C1", 2), None);
-        assert_eq!(seen.first_line("C2", 3), None);
-        assert_eq!(seen.first_line("C1", 9), Some(2));
+        let mut seen = Seen::default();
+        assert_eq!(seen.first_line(key_hash("C1"), 2), None);
+        assert_eq!(seen.first_line(key_hash("C2"), 3), None);
+        assert_eq!(seen.first_line(key_hash("C1"), 9), Some(2));
+        assert_ne!(key_hash("C1"), key_hash("C2"));
     }
 }

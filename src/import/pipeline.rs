@@ -10,7 +10,15 @@ use tokio::task::JoinHandle;
 /// A row validator.
 pub type Check<T> = fn(&Fields<'_>, &Rules) -> Checked<T>;
 
-type Chunk<T> = (Source, Vec<(u64, Checked<T>)>);
+/// A checked record: its line, the hash of its key (for the uniqueness
+/// check, computed here on the checking threads) and the row or its problems.
+pub struct CheckedRecord<T> {
+    pub line: u64,
+    pub key_hash: Option<u128>,
+    pub checked: Checked<T>,
+}
+
+type Chunk<T> = (Source, Vec<CheckedRecord<T>>);
 
 /// Checked chunks of a file, in file order.
 pub struct Chunks<T> {
@@ -43,7 +51,7 @@ impl<T: Send + 'static> Chunks<T> {
     }
 
     /// The next checked chunk, `None` at the end of the file.
-    pub async fn next(&mut self) -> Result<Option<Vec<(u64, Checked<T>)>>, ImportError> {
+    pub async fn next(&mut self) -> Result<Option<Vec<CheckedRecord<T>>>, ImportError> {
         let Some(handle) = self.pending.take() else {
             return Ok(None);
         };
@@ -71,7 +79,7 @@ fn check_all<T: Send>(
     columns: &Columns,
     check: Check<T>,
     rules: &Rules,
-) -> Vec<(u64, Checked<T>)> {
+) -> Vec<CheckedRecord<T>> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
@@ -101,7 +109,7 @@ fn check_part<T>(
     columns: &Columns,
     check: Check<T>,
     rules: &Rules,
-) -> Vec<(u64, Checked<T>)> {
+) -> Vec<CheckedRecord<T>> {
     records
         .iter()
         .map(|r| {
@@ -115,7 +123,11 @@ fn check_part<T>(
                     }]),
                 },
             };
-            (r.line, checked)
+            CheckedRecord {
+                line: r.line,
+                key_hash: checked.key.as_deref().map(super::key_hash),
+                checked,
+            }
         })
         .collect()
 }

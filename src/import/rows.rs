@@ -7,7 +7,7 @@ use crate::domain::{
     EmailAddress, Invalid, PhoneNumber, Vin, VisitKind, parse_bool, parse_id, parse_odometer,
     parse_past_date, parse_timezone,
 };
-use crate::store::import::CustomerData;
+use crate::store::import::{CustomerData, VehicleData};
 use chrono::{Datelike, NaiveDate};
 
 /// What rows are checked against: the day, the phone region, the distance unit.
@@ -267,19 +267,6 @@ mod vehicle_col {
     pub const AVG_MONTHLY: usize = 7;
 }
 
-/// A valid vehicle row; its owner is still a customer id, resolved against the database.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VehicleRow {
-    pub vin: String,
-    pub customer_id: String,
-    pub make: String,
-    pub model: String,
-    pub model_year: Option<i32>,
-    pub purchase_date: NaiveDate,
-    pub purchase_odometer_km: i64,
-    pub avg_monthly_km: Option<f64>,
-}
-
 fn model_year(s: &str, today: NaiveDate) -> Result<i32, Invalid> {
     let year: i32 = s
         .parse()
@@ -293,7 +280,7 @@ fn model_year(s: &str, today: NaiveDate) -> Result<i32, Invalid> {
     Ok(year)
 }
 
-pub fn check_vehicle(f: &Fields<'_>, rules: &Rules) -> Checked<VehicleRow> {
+pub fn check_vehicle(f: &Fields<'_>, rules: &Rules) -> Checked<VehicleData> {
     use vehicle_col::*;
     let mut p = Problems::default();
     let vin = p.check("vin", f.get(VIN).and_then(Vin::parse));
@@ -340,7 +327,7 @@ pub fn check_vehicle(f: &Fields<'_>, rules: &Rules) -> Checked<VehicleRow> {
             Some(purchase_date),
             Some(purchase_odometer_km),
             Some(avg_monthly_km),
-        ) if p.0.is_empty() => Ok(VehicleRow {
+        ) if p.0.is_empty() => Ok(VehicleData {
             vin: vin.as_str().to_string(),
             customer_id,
             make,

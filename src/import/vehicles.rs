@@ -3,7 +3,7 @@
 //! the stored readings.
 
 use super::pipeline::Chunks;
-use super::rows::{self, VehicleRow};
+use super::rows;
 use super::source::Source;
 use super::{CHUNK_RECORDS, Counts, Ctx, Errors, ImportError, Seen, sort_out};
 use crate::store::import::{self as db, VehicleData};
@@ -17,14 +17,16 @@ pub(super) async fn import<C: ConnectionTrait>(
     errors: &mut Errors,
 ) -> Result<Counts, ImportError> {
     let mut chunks = Chunks::start(source, rows::check_vehicle, ctx.rules, CHUNK_RECORDS);
-    let mut seen = Seen::new();
+    let mut seen = Seen::default();
     let mut counts = Counts::default();
+    // A first load: every row is new (repeats are refused), no VIN to look up.
+    let first_load = db::no_vehicles(conn).await?;
     while let Some(chunk) = chunks.next().await? {
         counts.rows += chunk.len();
         let valid = sort_out(chunk, "vin", &mut seen, errors);
         // Owners are looked up even after a problem, to report every missing one.
         for batch in valid.chunks(db::keys_per_lookup(ctx.batch)) {
-            store_batch(conn, ctx, batch, &mut counts, errors).await?;
+            store_batch(conn, ctx, batch, first_load, &mut counts, errors).await?;
         }
     }
     Ok(counts)
@@ -33,23 +35,36 @@ pub(super) async fn import<C: ConnectionTrait>(
 async fn store_batch<C: ConnectionTrait>(
     conn: &C,
     ctx: &Ctx,
-    batch: &[(u64, VehicleRow)],
+    batch: &[(u64, VehicleData)],
+    first_load: bool,
     counts: &mut Counts,
     errors: &mut Errors,
 ) -> Result<(), ImportError> {
     let mut owner_keys: Vec<&str> = batch.iter().map(|(_, r)| r.customer_id.as_str()).collect();
     owner_keys.sort_unstable();
     owner_keys.dedup();
-    let owners: HashMap<String, i64> = db::customer_ids_by_key(conn, &owner_keys)
-        .await?
-        .into_iter()
-        .collect();
-    let vins: Vec<&str> = batch.iter().map(|(_, r)| r.vin.as_str()).collect();
-    let stored: HashMap<String, _> = db::vehicles_by_vin(conn, &vins)
-        .await?
-        .into_iter()
-        .map(|m| (m.vin.clone(), m))
-        .collect();
+    // On a first load every owner only needs to exist (the statement finds
+    // its id): count them, and look them up only when some are missing.
+    let all_owners_known =
+        first_load && db::count_customers(conn, &owner_keys).await? == owner_keys.len() as u64;
+    let owners: HashMap<String, i64> = if all_owners_known {
+        HashMap::new()
+    } else {
+        db::customer_ids_by_key(conn, &owner_keys)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let stored: HashMap<String, _> = if first_load {
+        HashMap::new()
+    } else {
+        let vins: Vec<&str> = batch.iter().map(|(_, r)| r.vin.as_str()).collect();
+        db::vehicles_by_vin(conn, &vins)
+            .await?
+            .into_iter()
+            .map(|m| (m.vin.clone(), m))
+            .collect()
+    };
 
     let mut write = Vec::new();
     let mut moved_purchase = Vec::new();
@@ -57,7 +72,8 @@ async fn store_batch<C: ConnectionTrait>(
     let mut updated = 0;
     let mut unchanged = 0;
     for (line, row) in batch {
-        let Some(&owner) = owners.get(&row.customer_id) else {
+        let owner = owners.get(&row.customer_id).copied();
+        if owner.is_none() && !all_owners_known {
             errors.add(
                 *line,
                 "customer_id",
@@ -67,37 +83,27 @@ async fn store_batch<C: ConnectionTrait>(
                 ),
             );
             continue;
-        };
-        let data = VehicleData {
-            vin: row.vin.clone(),
-            customer_id: owner,
-            make: row.make.clone(),
-            model: row.model.clone(),
-            model_year: row.model_year,
-            purchase_date: row.purchase_date,
-            purchase_odometer_km: row.purchase_odometer_km,
-            avg_monthly_km: row.avg_monthly_km,
-        };
-        match stored.get(&row.vin) {
-            None => {
-                inserted += 1;
-                write.push(data);
-            }
-            Some(old) if data.differs_from(old) => {
+        }
+        match (stored.get(&row.vin), owner) {
+            (Some(old), Some(owner)) if row.differs_from(old, owner) => {
                 updated += 1;
-                if old.purchase_date != data.purchase_date
-                    || old.purchase_odometer_km != data.purchase_odometer_km
+                if old.purchase_date != row.purchase_date
+                    || old.purchase_odometer_km != row.purchase_odometer_km
                 {
                     moved_purchase.push((
                         *line,
                         old.id,
-                        data.purchase_date,
-                        data.purchase_odometer_km,
+                        row.purchase_date,
+                        row.purchase_odometer_km,
                     ));
                 }
-                write.push(data);
+                write.push(row);
             }
-            Some(_) => unchanged += 1,
+            (Some(_), _) => unchanged += 1,
+            (None, _) => {
+                inserted += 1;
+                write.push(row);
+            }
         }
     }
     check_moved_purchases(conn, &moved_purchase, errors).await?;

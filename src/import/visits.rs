@@ -20,7 +20,7 @@ pub(super) async fn import<C: ConnectionTrait>(
     errors: &mut Errors,
 ) -> Result<Counts, ImportError> {
     let mut chunks = Chunks::start(source, rows::check_visit, ctx.rules, CHUNK_RECORDS);
-    let mut seen = Seen::new();
+    let mut seen = Seen::default();
     let mut counts = Counts::default();
     let mut visits: Vec<(u64, VisitRow)> = Vec::new();
     while let Some(chunk) = chunks.next().await? {
@@ -30,6 +30,8 @@ pub(super) async fn import<C: ConnectionTrait>(
     drop(seen);
     visits.sort_unstable_by_key(|(line, v)| (v.vin, v.date, v.odometer_km, *line));
 
+    // A first load: no stored reading to look up.
+    let first_load = db::no_readings(conn).await?;
     // Groups of rows of the same vehicle, a batch of vehicles at a time.
     let per_lookup = db::keys_per_lookup(ctx.batch);
     let mut rest = visits.as_slice();
@@ -46,7 +48,7 @@ pub(super) async fn import<C: ConnectionTrait>(
             taken += len;
         }
         rest = &rest[taken..];
-        store_vehicles(conn, ctx, &groups, &mut counts, errors).await?;
+        store_vehicles(conn, ctx, &groups, first_load, &mut counts, errors).await?;
     }
     Ok(counts)
 }
@@ -57,6 +59,7 @@ async fn store_vehicles<C: ConnectionTrait>(
     conn: &C,
     ctx: &Ctx,
     groups: &[&[(u64, VisitRow)]],
+    first_load: bool,
     counts: &mut Counts,
     errors: &mut Errors,
 ) -> Result<(), ImportError> {
@@ -72,7 +75,12 @@ async fn store_vehicles<C: ConnectionTrait>(
         .collect();
     let ids: Vec<i64> = vehicles.values().map(|v| v.id).collect();
     let mut stored: HashMap<i64, Vec<(NaiveDate, String, i64)>> = HashMap::new();
-    for r in db::readings_of(conn, &ids).await? {
+    let known = if first_load {
+        Vec::new()
+    } else {
+        db::readings_of(conn, &ids).await?
+    };
+    for r in known {
         stored
             .entry(r.vehicle_id)
             .or_default()

@@ -4,20 +4,14 @@
 use super::entities::{customer, reading, vehicle};
 use super::{Context, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, EntityTrait, Iterable, PaginatorTrait, QueryFilter, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, Iterable, PaginatorTrait,
+    PrimaryKeyToColumn, QueryFilter, QuerySelect, Statement, Value,
 };
 
 /// The most bind parameters one statement may carry (SQLite's limit; PostgreSQL allows more).
 pub const MAX_BIND_PARAMETERS: usize = 32_766;
-
-/// Rows of an entity that fit in one statement, at most `wanted`.
-pub fn rows_per_statement<E: EntityTrait>(wanted: usize) -> usize {
-    let columns = E::Column::iter().count().max(1);
-    wanted.clamp(1, MAX_BIND_PARAMETERS / columns)
-}
 
 /// Keys per `IN (…)` lookup, at most `wanted`.
 pub fn keys_per_lookup(wanted: usize) -> usize {
@@ -58,11 +52,11 @@ impl CustomerData {
     }
 }
 
-/// A vehicle as an import file describes it, its owner resolved.
+/// A vehicle as an import file describes it; its owner by customer id.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VehicleData {
     pub vin: String,
-    pub customer_id: i64,
+    pub customer_id: String,
     pub make: String,
     pub model: String,
     pub model_year: Option<i32>,
@@ -72,8 +66,10 @@ pub struct VehicleData {
 }
 
 impl VehicleData {
-    pub fn differs_from(&self, stored: &vehicle::Model) -> bool {
-        self.customer_id != stored.customer_id
+    /// Whether storing this would change `stored`, whose owner is `owner_id`
+    /// when this row's owner is.
+    pub fn differs_from(&self, stored: &vehicle::Model, owner_id: i64) -> bool {
+        owner_id != stored.customer_id
             || self.make != stored.make
             || self.model != stored.model
             || self.model_year != stored.model_year
@@ -134,6 +130,30 @@ pub async fn customer_ids_by_key<C: ConnectionTrait>(
         .context("looking up the owners")
 }
 
+/// Lets SQLite keep up to `mib` MiB of pages of this connection in memory
+/// (the default is 2 MiB): key look-ups in a large table otherwise read
+/// most pages from the file again. No-op elsewhere.
+pub async fn set_page_cache<C: ConnectionTrait>(db: &C, mib: u32) -> Result<(), StoreError> {
+    if db.get_database_backend() == DbBackend::Sqlite {
+        db.execute_unprepared(&format!("PRAGMA cache_size = -{}", u64::from(mib) * 1024))
+            .await
+            .context("sizing the page cache")?;
+    }
+    Ok(())
+}
+
+/// How many of `keys` (distinct customer ids) are stored customers.
+pub async fn count_customers<C: ConnectionTrait>(db: &C, keys: &[&str]) -> Result<u64, StoreError> {
+    if keys.is_empty() {
+        return Ok(0);
+    }
+    customer::Entity::find()
+        .filter(customer::Column::CustomerId.is_in(keys.iter().copied()))
+        .count(db)
+        .await
+        .context("counting the owners")
+}
+
 /// Inserts new customers and updates changed ones (keyed by customer id).
 /// Opt-outs are never touched by an import; a file without a `locale`
 /// column keeps the stored locale.
@@ -142,49 +162,58 @@ pub async fn upsert_customers<C: ConnectionTrait>(
     rows: &[&CustomerData],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    use customer::Column as C;
-    let per_statement = rows_per_statement::<customer::Entity>(usize::MAX);
-    for chunk in rows.chunks(per_statement) {
-        let with_locale = chunk.first().is_some_and(|r| r.locale.is_some());
-        let models = chunk.iter().map(|r| customer::ActiveModel {
-            id: NotSet,
-            customer_id: Set(r.customer_id.clone()),
-            name: Set(r.name.clone()),
-            email: Set(r.email.clone()),
-            phone: Set(r.phone.clone()),
-            timezone: Set(r.timezone.clone()),
-            birthday: Set(r.birthday),
-            consent_email_marketing: Set(r.consent_email_marketing),
-            consent_sms_marketing: Set(r.consent_sms_marketing),
-            locale: Set(r.locale.clone().flatten()),
-            opted_out_email: Set(false),
-            opted_out_sms: Set(false),
-            updated_at: Set(now),
-        });
-        let mut update = vec![
-            C::Name,
-            C::Email,
-            C::Phone,
-            C::Timezone,
-            C::Birthday,
-            C::ConsentEmailMarketing,
-            C::ConsentSmsMarketing,
-            C::UpdatedAt,
-        ];
-        if with_locale {
-            update.push(C::Locale);
-        }
-        customer::Entity::insert_many(models)
-            .on_conflict(
-                OnConflict::column(C::CustomerId)
-                    .update_columns(update)
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await
-            .context("storing customers")?;
+    let with_locale = rows.first().is_some_and(|r| r.locale.is_some());
+    let mut update = vec![
+        "name",
+        "email",
+        "phone",
+        "timezone",
+        "birthday",
+        "consent_email_marketing",
+        "consent_sms_marketing",
+        "updated_at",
+    ];
+    if with_locale {
+        update.push("locale");
     }
-    Ok(())
+    let upsert = Upsert {
+        table: "customers",
+        columns: &[
+            "customer_id",
+            "name",
+            "email",
+            "phone",
+            "timezone",
+            "birthday",
+            "consent_email_marketing",
+            "consent_sms_marketing",
+            "locale",
+            "opted_out_email",
+            "opted_out_sms",
+            "updated_at",
+        ],
+        conflict: &["customer_id"],
+        lookups: &[],
+        update: &update,
+        bump_facts_version: false,
+    };
+    upsert
+        .run(db, rows, |r, v| {
+            v.push(r.customer_id.clone().into());
+            v.push(r.name.clone().into());
+            v.push(r.email.clone().into());
+            v.push(r.phone.clone().into());
+            v.push(r.timezone.clone().into());
+            v.push(r.birthday.into());
+            v.push(r.consent_email_marketing.into());
+            v.push(r.consent_sms_marketing.into());
+            v.push(r.locale.clone().flatten().into());
+            v.push(false.into());
+            v.push(false.into());
+            v.push(now.into());
+        })
+        .await
+        .context("storing customers")
 }
 
 /// Marks the vehicles of these owners as having new facts; returns how many.
@@ -242,54 +271,63 @@ pub async fn vehicles_by_vin<C: ConnectionTrait>(
 }
 
 /// Inserts new vehicles and updates changed ones (keyed by VIN). An updated
-/// vehicle's facts version goes up, so the planner re-plans it.
+/// vehicle's facts version goes up, so the planner re-plans it. The owner is
+/// resolved in the statement; every owner must be stored.
 pub async fn upsert_vehicles<C: ConnectionTrait>(
     db: &C,
-    rows: &[VehicleData],
+    rows: &[&VehicleData],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    use vehicle::Column as V;
-    let per_statement = rows_per_statement::<vehicle::Entity>(usize::MAX);
-    for chunk in rows.chunks(per_statement) {
-        let models = chunk.iter().map(|r| vehicle::ActiveModel {
-            id: NotSet,
-            vin: Set(r.vin.clone()),
-            customer_id: Set(r.customer_id),
-            make: Set(r.make.clone()),
-            model: Set(r.model.clone()),
-            model_year: Set(r.model_year),
-            purchase_date: Set(r.purchase_date),
-            purchase_odometer_km: Set(r.purchase_odometer_km),
-            avg_monthly_km: Set(r.avg_monthly_km),
-            active: Set(true),
-            facts_version: Set(1),
-            planned_version: Set(0),
-            updated_at: Set(now),
-        });
-        vehicle::Entity::insert_many(models)
-            .on_conflict(
-                OnConflict::column(V::Vin)
-                    .update_columns([
-                        V::CustomerId,
-                        V::Make,
-                        V::Model,
-                        V::ModelYear,
-                        V::PurchaseDate,
-                        V::PurchaseOdometerKm,
-                        V::AvgMonthlyKm,
-                        V::UpdatedAt,
-                    ])
-                    .value(
-                        V::FactsVersion,
-                        Expr::col((vehicle::Entity, V::FactsVersion)).add(1),
-                    )
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await
-            .context("storing vehicles")?;
-    }
-    Ok(())
+    let upsert = Upsert {
+        table: "vehicles",
+        columns: &[
+            "vin",
+            "customer_id",
+            "make",
+            "model",
+            "model_year",
+            "purchase_date",
+            "purchase_odometer_km",
+            "avg_monthly_km",
+            "active",
+            "facts_version",
+            "planned_version",
+            "updated_at",
+        ],
+        conflict: &["vin"],
+        lookups: &[(
+            "customer_id",
+            "(SELECT \"id\" FROM \"customers\" WHERE \"customer_id\" = {})",
+        )],
+        update: &[
+            "customer_id",
+            "make",
+            "model",
+            "model_year",
+            "purchase_date",
+            "purchase_odometer_km",
+            "avg_monthly_km",
+            "updated_at",
+        ],
+        bump_facts_version: true,
+    };
+    upsert
+        .run(db, rows, |r, v| {
+            v.push(r.vin.clone().into());
+            v.push(r.customer_id.clone().into());
+            v.push(r.make.clone().into());
+            v.push(r.model.clone().into());
+            v.push(r.model_year.into());
+            v.push(r.purchase_date.into());
+            v.push(r.purchase_odometer_km.into());
+            v.push(r.avg_monthly_km.into());
+            v.push(true.into());
+            v.push(1i64.into());
+            v.push(0i64.into());
+            v.push(now.into());
+        })
+        .await
+        .context("storing vehicles")
 }
 
 /// The stored readings of these vehicles.
@@ -312,27 +350,23 @@ pub async fn upsert_readings<C: ConnectionTrait>(
     db: &C,
     rows: &[ReadingData],
 ) -> Result<(), StoreError> {
-    use reading::Column as R;
-    let per_statement = rows_per_statement::<reading::Entity>(usize::MAX);
-    for chunk in rows.chunks(per_statement) {
-        let models = chunk.iter().map(|r| reading::ActiveModel {
-            id: NotSet,
-            vehicle_id: Set(r.vehicle_id),
-            date: Set(r.date),
-            odometer_km: Set(r.odometer_km),
-            kind: Set(r.kind.to_string()),
-        });
-        reading::Entity::insert_many(models)
-            .on_conflict(
-                OnConflict::columns([R::VehicleId, R::Date, R::Kind])
-                    .update_column(R::OdometerKm)
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await
-            .context("storing readings")?;
-    }
-    Ok(())
+    let upsert = Upsert {
+        table: "readings",
+        columns: &["vehicle_id", "date", "odometer_km", "kind"],
+        conflict: &["vehicle_id", "date", "kind"],
+        lookups: &[],
+        update: &["odometer_km"],
+        bump_facts_version: false,
+    };
+    upsert
+        .run(db, rows, |r, v| {
+            v.push(r.vehicle_id.into());
+            v.push(r.date.into());
+            v.push(r.odometer_km.into());
+            v.push(r.kind.into());
+        })
+        .await
+        .context("storing readings")
 }
 
 /// Marks vehicles as having new facts, so the planner re-plans them.
@@ -356,4 +390,129 @@ pub async fn bump_vehicles<C: ConnectionTrait>(
             .rows_affected;
     }
     Ok(bumped)
+}
+
+/// Whether no customer is stored yet (a first load needs no look-ups).
+pub async fn no_customers<C: ConnectionTrait>(db: &C) -> Result<bool, StoreError> {
+    is_empty::<customer::Entity, C>(db).await
+}
+
+/// Whether no vehicle is stored yet.
+pub async fn no_vehicles<C: ConnectionTrait>(db: &C) -> Result<bool, StoreError> {
+    is_empty::<vehicle::Entity, C>(db).await
+}
+
+/// Whether no reading is stored yet.
+pub async fn no_readings<C: ConnectionTrait>(db: &C) -> Result<bool, StoreError> {
+    is_empty::<reading::Entity, C>(db).await
+}
+
+async fn is_empty<E: EntityTrait, C: ConnectionTrait>(db: &C) -> Result<bool, StoreError> {
+    let pk = E::PrimaryKey::iter()
+        .next()
+        .map(|k| k.into_column())
+        .ok_or_else(|| StoreError {
+            context: "checking for rows".into(),
+            source: sea_orm::DbErr::Custom("the table has no primary key".into()),
+        })?;
+    let any = E::find()
+        .select_only()
+        .column(pk)
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await
+        .context("checking for rows")?;
+    Ok(any.is_none())
+}
+
+/// A multi-row `INSERT … ON CONFLICT (…) DO UPDATE` written once per batch
+/// size: the bulk path of an import, without building a query tree per row.
+struct Upsert<'a> {
+    table: &'a str,
+    columns: &'a [&'a str],
+    conflict: &'a [&'a str],
+    /// Columns whose value is found by a sub-query: `{}` is the parameter.
+    lookups: &'a [(&'a str, &'a str)],
+    update: &'a [&'a str],
+    /// Also `facts_version = facts_version + 1` on update.
+    bump_facts_version: bool,
+}
+
+impl Upsert<'_> {
+    fn sql(&self, backend: DbBackend, rows: usize) -> String {
+        let quoted = |c: &str| format!("\"{c}\"");
+        let mut sql = format!(
+            "INSERT INTO {} ({}) VALUES ",
+            quoted(self.table),
+            self.columns
+                .iter()
+                .map(|c| quoted(c))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut n = 0;
+        for row in 0..rows {
+            sql.push_str(if row == 0 { "(" } else { ", (" });
+            for (i, column) in self.columns.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                n += 1;
+                let parameter = match backend {
+                    DbBackend::Postgres => format!("${n}"),
+                    _ => "?".to_string(),
+                };
+                match self.lookups.iter().find(|(c, _)| c == column) {
+                    Some((_, template)) => sql.push_str(&template.replace("{}", &parameter)),
+                    None => sql.push_str(&parameter),
+                }
+            }
+            sql.push(')');
+        }
+        let mut sets: Vec<String> = self
+            .update
+            .iter()
+            .map(|c| format!("{} = \"excluded\".{}", quoted(c), quoted(c)))
+            .collect();
+        if self.bump_facts_version {
+            sets.push(format!(
+                "\"facts_version\" = {}.\"facts_version\" + 1",
+                quoted(self.table)
+            ));
+        }
+        sql.push_str(&format!(
+            " ON CONFLICT ({}) DO UPDATE SET {}",
+            self.conflict
+                .iter()
+                .map(|c| quoted(c))
+                .collect::<Vec<_>>()
+                .join(", "),
+            sets.join(", ")
+        ));
+        sql
+    }
+
+    /// Writes `rows` in as few statements as the bind-parameter limit allows.
+    async fn run<C: ConnectionTrait, R>(
+        &self,
+        db: &C,
+        rows: &[R],
+        values: impl Fn(&R, &mut Vec<Value>),
+    ) -> Result<(), DbErr> {
+        let backend = db.get_database_backend();
+        let per_statement = (MAX_BIND_PARAMETERS / self.columns.len().max(1)).max(1);
+        for chunk in rows.chunks(per_statement) {
+            // The same text for the same number of rows: the driver reuses
+            // its prepared statement.
+            let sql = self.sql(backend, chunk.len());
+            let mut bound = Vec::with_capacity(chunk.len() * self.columns.len());
+            for row in chunk {
+                values(row, &mut bound);
+            }
+            db.execute_raw(Statement::from_sql_and_values(backend, sql, bound))
+                .await?;
+        }
+        Ok(())
+    }
 }

@@ -171,7 +171,7 @@ const GOLF: [&str; 8] = [
     "",
 ];
 
-fn vehicle_with(column: usize, value: &str) -> Checked<VehicleRow> {
+fn vehicle_with(column: usize, value: &str) -> Checked<VehicleData> {
     let mut values = GOLF.to_vec();
     values[column] = value;
     check_vehicle(&Fields::from_strs(&values), &rules())
