@@ -26,7 +26,12 @@ pub(super) async fn import<C: ConnectionTrait>(
             // Nothing will be stored; keep reading to report every bad row.
             continue;
         }
-        for batch in valid.chunks(db::keys_per_lookup(ctx.batch)) {
+        let mut valid = valid.into_iter().peekable();
+        while valid.peek().is_some() {
+            let batch = valid
+                .by_ref()
+                .take(db::keys_per_lookup(ctx.batch))
+                .collect();
             store_batch(conn, ctx, batch, first_load, &mut counts).await?;
         }
     }
@@ -36,7 +41,7 @@ pub(super) async fn import<C: ConnectionTrait>(
 async fn store_batch<C: ConnectionTrait>(
     conn: &C,
     ctx: &Ctx,
-    batch: &[(u64, CustomerData)],
+    batch: Vec<(u64, CustomerData)>,
     first_load: bool,
     counts: &mut Counts,
 ) -> Result<(), ImportError> {
@@ -53,7 +58,7 @@ async fn store_batch<C: ConnectionTrait>(
     let mut write = Vec::new();
     let mut replan_owners = Vec::new();
     for (_, row) in batch {
-        match stored.get(&row.customer_id) {
+        match stored.get(row.customer_id.as_str()) {
             None => {
                 counts.inserted += 1;
                 write.push(row);
@@ -71,7 +76,7 @@ async fn store_batch<C: ConnectionTrait>(
     if ctx.dry_run {
         counts.replan += db::count_vehicles_of_owners(conn, &replan_owners).await? as usize;
     } else {
-        db::upsert_customers(conn, &write, ctx.now).await?;
+        db::upsert_customers(conn, write, ctx.now).await?;
         counts.replan += db::bump_vehicles_of_owners(conn, &replan_owners, ctx.now).await? as usize;
     }
     Ok(())

@@ -114,30 +114,12 @@ pub async fn run(
         Kind::Visits => rows::VISITS,
     };
     let source = source::Source::open(path, &shown, &layout)?;
-    let txn = begin(db, dry_run).await?;
-    crate::store::import::set_page_cache(&txn, PAGE_CACHE_MIB).await?;
-    let mut errors = Errors::new(&shown);
-    let outcome = match kind {
-        Kind::Customers => customers::import(&txn, &ctx, source, &mut errors).await,
-        Kind::Vehicles => vehicles::import(&txn, &ctx, source, &mut errors).await,
-        Kind::Visits => visits::import(&txn, &ctx, source, &mut errors).await,
-    };
-    let counts = match outcome {
-        Ok(counts) if errors.is_empty() => counts,
-        Ok(_) => {
-            rollback(txn).await;
-            return Err(ImportError::Invalid(errors.into_messages()));
-        }
-        Err(e) => {
-            rollback(txn).await;
-            return Err(e);
-        }
-    };
-    if dry_run {
-        rollback(txn).await;
-    } else {
-        txn.commit().await.context("committing the import")?;
+    crate::store::import::begin_bulk_load(db, PAGE_CACHE_MIB).await?;
+    let outcome = load(db, &ctx, kind, source, &shown).await;
+    if let Err(e) = crate::store::import::end_bulk_load(db).await {
+        tracing::warn!(error = %e, "restoring the connection after the import failed");
     }
+    let counts = outcome?;
     Ok(Report {
         kind: kind.as_str(),
         file: shown,
@@ -148,6 +130,42 @@ pub async fn run(
         vehicles_to_replan: counts.replan,
         dry_run,
     })
+}
+
+/// Validates and stores the rows in one transaction; nothing is kept unless
+/// every row is valid (and this is not a dry run).
+async fn load(
+    db: &DatabaseConnection,
+    ctx: &Ctx,
+    kind: Kind,
+    source: source::Source,
+    shown: &str,
+) -> Result<Counts, ImportError> {
+    let txn = begin(db, ctx.dry_run).await?;
+    let mut errors = Errors::new(shown);
+    let outcome = match kind {
+        Kind::Customers => customers::import(&txn, ctx, source, &mut errors).await,
+        Kind::Vehicles => vehicles::import(&txn, ctx, source, &mut errors).await,
+        Kind::Visits => visits::import(&txn, ctx, source, &mut errors).await,
+    };
+    match outcome {
+        Ok(counts) if errors.is_empty() => {
+            if ctx.dry_run {
+                rollback(txn).await;
+            } else {
+                txn.commit().await.context("committing the import")?;
+            }
+            Ok(counts)
+        }
+        Ok(_) => {
+            rollback(txn).await;
+            Err(ImportError::Invalid(errors.into_messages()))
+        }
+        Err(e) => {
+            rollback(txn).await;
+            Err(e)
+        }
+    }
 }
 
 /// A write transaction takes SQLite's write lock at once (`BEGIN IMMEDIATE`),

@@ -43,10 +43,14 @@ async fn store_batch<C: ConnectionTrait>(
     let mut owner_keys: Vec<&str> = batch.iter().map(|(_, r)| r.customer_id.as_str()).collect();
     owner_keys.sort_unstable();
     owner_keys.dedup();
-    // On a first load every owner only needs to exist (the statement finds
-    // its id): count them, and look them up only when some are missing.
-    let all_owners_known =
-        first_load && db::count_customers(conn, &owner_keys).await? == owner_keys.len() as u64;
+    // On a first load every owner only needs to exist: the statement finds
+    // its id and writes only the rows whose owner it found, and the missing
+    // ones are looked up after a short write. When nothing is written (a dry
+    // run, or after a problem) they are counted, and looked up if some are
+    // missing.
+    let will_write = errors.is_empty() && !ctx.dry_run;
+    let all_owners_known = first_load
+        && (will_write || db::count_customers(conn, &owner_keys).await? == owner_keys.len() as u64);
     let owners: HashMap<String, i64> = if all_owners_known {
         HashMap::new()
     } else {
@@ -74,14 +78,7 @@ async fn store_batch<C: ConnectionTrait>(
     for (line, row) in batch {
         let owner = owners.get(&row.customer_id).copied();
         if owner.is_none() && !all_owners_known {
-            errors.add(
-                *line,
-                "customer_id",
-                &format!(
-                    "'{}' is not a known customer (import customers first)",
-                    row.customer_id
-                ),
-            );
+            errors.add(*line, "customer_id", &unknown_customer(&row.customer_id));
             continue;
         }
         match (stored.get(&row.vin), owner) {
@@ -107,6 +104,13 @@ async fn store_batch<C: ConnectionTrait>(
         }
     }
     check_moved_purchases(conn, &moved_purchase, errors).await?;
+    if will_write && errors.is_empty() {
+        let expected = write.len() as u64;
+        let written = db::upsert_vehicles(conn, write, ctx.now).await?;
+        if written != expected {
+            report_missing_owners(conn, batch, errors).await?;
+        }
+    }
     if !errors.is_empty() {
         return Ok(());
     }
@@ -114,10 +118,40 @@ async fn store_batch<C: ConnectionTrait>(
     counts.updated += updated;
     counts.unchanged += unchanged;
     counts.replan += inserted + updated;
-    if !ctx.dry_run {
-        db::upsert_vehicles(conn, &write, ctx.now).await?;
+    Ok(())
+}
+
+/// Names the rows whose owner is not stored (after a write that skipped them).
+async fn report_missing_owners<C: ConnectionTrait>(
+    conn: &C,
+    batch: &[(u64, VehicleData)],
+    errors: &mut Errors,
+) -> Result<(), ImportError> {
+    let mut keys: Vec<&str> = batch.iter().map(|(_, r)| r.customer_id.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let known: HashMap<String, i64> = db::customer_ids_by_key(conn, &keys)
+        .await?
+        .into_iter()
+        .collect();
+    let mut missing = 0;
+    for (line, row) in batch {
+        if !known.contains_key(&row.customer_id) {
+            missing += 1;
+            errors.add(*line, "customer_id", &unknown_customer(&row.customer_id));
+        }
+    }
+    if missing == 0 {
+        return Err(ImportError::Store(crate::store::StoreError {
+            context: "storing vehicles".into(),
+            source: sea_orm::DbErr::Custom("fewer vehicles were written than given".into()),
+        }));
     }
     Ok(())
+}
+
+fn unknown_customer(key: &str) -> String {
+    format!("'{key}' is not a known customer (import customers first)")
 }
 
 /// A changed purchase must still come first: no stored reading before its

@@ -171,7 +171,7 @@ async fn store_vehicles<C: ConnectionTrait>(
     counts.replan += changed_vehicles.len();
     if !ctx.dry_run {
         for batch in write.chunks(ctx.batch) {
-            db::upsert_readings(conn, batch).await?;
+            db::upsert_readings(conn, batch.to_vec(), ctx.now).await?;
         }
         db::bump_vehicles(conn, &changed_vehicles, ctx.now).await?;
     }

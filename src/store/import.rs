@@ -3,7 +3,7 @@
 
 use super::entities::{customer, reading, vehicle};
 use super::{Context, StoreError};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, Iterable, PaginatorTrait,
@@ -130,14 +130,39 @@ pub async fn customer_ids_by_key<C: ConnectionTrait>(
         .context("looking up the owners")
 }
 
-/// Lets SQLite keep up to `mib` MiB of pages of this connection in memory
-/// (the default is 2 MiB): key look-ups in a large table otherwise read
-/// most pages from the file again. No-op elsewhere.
-pub async fn set_page_cache<C: ConnectionTrait>(db: &C, mib: u32) -> Result<(), StoreError> {
+/// Sets up SQLite for a bulk load: up to `mib` MiB of pages in memory (the
+/// default is 2 MiB: key look-ups in a large table would read most pages
+/// from the file again), and statement journals in memory (each multi-row
+/// upsert keeps one, otherwise a temp file written page by page). Must run
+/// before the transaction begins (SQLite fixes where statement journals go
+/// then); [`end_bulk_load`] restores the defaults. No-op elsewhere.
+pub async fn begin_bulk_load<C: ConnectionTrait>(db: &C, mib: u32) -> Result<(), StoreError> {
+    sqlite_pragmas(
+        db,
+        &[
+            &format!("PRAGMA cache_size = -{}", u64::from(mib) * 1024),
+            "PRAGMA temp_store = MEMORY",
+        ],
+    )
+    .await
+}
+
+/// Restores what [`begin_bulk_load`] changed.
+pub async fn end_bulk_load<C: ConnectionTrait>(db: &C) -> Result<(), StoreError> {
+    sqlite_pragmas(
+        db,
+        &["PRAGMA cache_size = -2000", "PRAGMA temp_store = DEFAULT"],
+    )
+    .await
+}
+
+async fn sqlite_pragmas<C: ConnectionTrait>(db: &C, pragmas: &[&str]) -> Result<(), StoreError> {
     if db.get_database_backend() == DbBackend::Sqlite {
-        db.execute_unprepared(&format!("PRAGMA cache_size = -{}", u64::from(mib) * 1024))
-            .await
-            .context("sizing the page cache")?;
+        for pragma in pragmas {
+            db.execute_unprepared(pragma)
+                .await
+                .context("setting up the connection for a bulk load")?;
+        }
     }
     Ok(())
 }
@@ -159,7 +184,7 @@ pub async fn count_customers<C: ConnectionTrait>(db: &C, keys: &[&str]) -> Resul
 /// column keeps the stored locale.
 pub async fn upsert_customers<C: ConnectionTrait>(
     db: &C,
-    rows: &[&CustomerData],
+    rows: Vec<CustomerData>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let with_locale = rows.first().is_some_and(|r| r.locale.is_some());
@@ -193,24 +218,24 @@ pub async fn upsert_customers<C: ConnectionTrait>(
             "updated_at",
         ],
         conflict: &["customer_id"],
-        lookups: &[],
+        lookup: None,
         update: &update,
         bump_facts_version: false,
     };
     upsert
-        .run(db, rows, |r, v| {
-            v.push(r.customer_id.clone().into());
-            v.push(r.name.clone().into());
-            v.push(r.email.clone().into());
-            v.push(r.phone.clone().into());
-            v.push(r.timezone.clone().into());
-            v.push(r.birthday.into());
+        .run_all(db, rows, now, |r, v| {
+            v.push(r.customer_id.into());
+            v.push(r.name.into());
+            v.push(r.email.into());
+            v.push(r.phone.into());
+            v.push(r.timezone.into());
+            v.date(r.birthday);
             v.push(r.consent_email_marketing.into());
             v.push(r.consent_sms_marketing.into());
-            v.push(r.locale.clone().flatten().into());
+            v.push(r.locale.flatten().into());
             v.push(false.into());
             v.push(false.into());
-            v.push(now.into());
+            v.now();
         })
         .await
         .context("storing customers")
@@ -272,12 +297,13 @@ pub async fn vehicles_by_vin<C: ConnectionTrait>(
 
 /// Inserts new vehicles and updates changed ones (keyed by VIN). An updated
 /// vehicle's facts version goes up, so the planner re-plans it. The owner is
-/// resolved in the statement; every owner must be stored.
+/// resolved in the statement: a row whose owner is not stored is not
+/// written. Returns how many rows were written.
 pub async fn upsert_vehicles<C: ConnectionTrait>(
     db: &C,
-    rows: &[&VehicleData],
+    rows: Vec<&VehicleData>,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<u64, StoreError> {
     let upsert = Upsert {
         table: "vehicles",
         columns: &[
@@ -295,10 +321,12 @@ pub async fn upsert_vehicles<C: ConnectionTrait>(
             "updated_at",
         ],
         conflict: &["vin"],
-        lookups: &[(
-            "customer_id",
-            "(SELECT \"id\" FROM \"customers\" WHERE \"customer_id\" = {})",
-        )],
+        lookup: Some(Lookup {
+            column: "customer_id",
+            table: "customers",
+            key: "customer_id",
+            id: "id",
+        }),
         update: &[
             "customer_id",
             "make",
@@ -312,19 +340,19 @@ pub async fn upsert_vehicles<C: ConnectionTrait>(
         bump_facts_version: true,
     };
     upsert
-        .run(db, rows, |r, v| {
+        .run(db, rows, now, |r, v| {
             v.push(r.vin.clone().into());
             v.push(r.customer_id.clone().into());
             v.push(r.make.clone().into());
             v.push(r.model.clone().into());
             v.push(r.model_year.into());
-            v.push(r.purchase_date.into());
+            v.date(Some(r.purchase_date));
             v.push(r.purchase_odometer_km.into());
             v.push(r.avg_monthly_km.into());
             v.push(true.into());
             v.push(1i64.into());
             v.push(0i64.into());
-            v.push(now.into());
+            v.now();
         })
         .await
         .context("storing vehicles")
@@ -348,20 +376,21 @@ pub async fn readings_of<C: ConnectionTrait>(
 /// Inserts new readings and updates changed ones (keyed by vehicle, date and kind).
 pub async fn upsert_readings<C: ConnectionTrait>(
     db: &C,
-    rows: &[ReadingData],
+    rows: Vec<ReadingData>,
+    now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let upsert = Upsert {
         table: "readings",
         columns: &["vehicle_id", "date", "odometer_km", "kind"],
         conflict: &["vehicle_id", "date", "kind"],
-        lookups: &[],
+        lookup: None,
         update: &["odometer_km"],
         bump_facts_version: false,
     };
     upsert
-        .run(db, rows, |r, v| {
+        .run_all(db, rows, now, |r, v| {
             v.push(r.vehicle_id.into());
-            v.push(r.date.into());
+            v.date(Some(r.date));
             v.push(r.odometer_km.into());
             v.push(r.kind.into());
         })
@@ -426,50 +455,85 @@ async fn is_empty<E: EntityTrait, C: ConnectionTrait>(db: &C) -> Result<bool, St
     Ok(any.is_none())
 }
 
-/// A multi-row `INSERT … ON CONFLICT (…) DO UPDATE` written once per batch
-/// size: the bulk path of an import, without building a query tree per row.
+/// A column whose value is the id of a row found by a key in another table
+/// (a vehicle's owner by customer id): the rows are joined to that table,
+/// so a row whose key is missing is not written (see [`Upsert::run`]).
+struct Lookup<'a> {
+    /// The column written: the row's value is the key, the stored one the id.
+    column: &'a str,
+    table: &'a str,
+    key: &'a str,
+    id: &'a str,
+}
+
+/// A multi-row `INSERT … ON CONFLICT (…) DO UPDATE`: the bulk path of an
+/// import, without building a query tree per row.
 struct Upsert<'a> {
     table: &'a str,
     columns: &'a [&'a str],
     conflict: &'a [&'a str],
-    /// Columns whose value is found by a sub-query: `{}` is the parameter.
-    lookups: &'a [(&'a str, &'a str)],
+    lookup: Option<Lookup<'a>>,
     update: &'a [&'a str],
     /// Also `facts_version = facts_version + 1` on update.
     bump_facts_version: bool,
 }
 
+fn quoted(name: &str) -> String {
+    format!("\"{name}\"")
+}
+
+fn list<'a>(names: impl IntoIterator<Item = &'a str>, each: impl Fn(&str) -> String) -> String {
+    names.into_iter().map(each).collect::<Vec<_>>().join(", ")
+}
+
 impl Upsert<'_> {
-    fn sql(&self, backend: DbBackend, rows: usize) -> String {
-        let quoted = |c: &str| format!("\"{c}\"");
-        let mut sql = format!(
-            "INSERT INTO {} ({}) VALUES ",
-            quoted(self.table),
-            self.columns
-                .iter()
-                .map(|c| quoted(c))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let mut n = 0;
+    /// `(?, ?), (?, ?)` or `($1, $2), ($3, $4)` for `rows` rows.
+    fn values(&self, backend: DbBackend, rows: usize) -> String {
+        let width = self.columns.len();
+        let mut sql = String::with_capacity(rows * width * 5);
         for row in 0..rows {
             sql.push_str(if row == 0 { "(" } else { ", (" });
-            for (i, column) in self.columns.iter().enumerate() {
-                if i > 0 {
+            for col in 0..width {
+                if col > 0 {
                     sql.push_str(", ");
                 }
-                n += 1;
-                let parameter = match backend {
-                    DbBackend::Postgres => format!("${n}"),
-                    _ => "?".to_string(),
-                };
-                match self.lookups.iter().find(|(c, _)| c == column) {
-                    Some((_, template)) => sql.push_str(&template.replace("{}", &parameter)),
-                    None => sql.push_str(&parameter),
+                match backend {
+                    DbBackend::Postgres => {
+                        sql.push('$');
+                        sql.push_str(&(row * width + col + 1).to_string());
+                    }
+                    _ => sql.push('?'),
                 }
             }
             sql.push(')');
         }
+        sql
+    }
+
+    fn sql(&self, backend: DbBackend, rows: usize) -> String {
+        let columns = list(self.columns.iter().copied(), quoted);
+        let values = self.values(backend, rows);
+        let head = match &self.lookup {
+            None => format!(
+                "INSERT INTO {} ({columns}) VALUES {values}",
+                quoted(self.table)
+            ),
+            // `WHERE true` keeps SQLite from reading ON CONFLICT as part of the join.
+            Some(l) => format!(
+                "WITH \"v\" ({columns}) AS (VALUES {values}) \
+                 INSERT INTO {table} ({columns}) SELECT {select} \
+                 FROM \"v\" JOIN {other} \"o\" ON \"o\".{key} = \"v\".{column} WHERE true",
+                table = quoted(self.table),
+                select = list(self.columns.iter().copied(), |c| if c == l.column {
+                    format!("\"o\".{}", quoted(l.id))
+                } else {
+                    format!("\"v\".{}", quoted(c))
+                }),
+                other = quoted(l.table),
+                key = quoted(l.key),
+                column = quoted(l.column),
+            ),
+        };
         let mut sets: Vec<String> = self
             .update
             .iter()
@@ -481,38 +545,105 @@ impl Upsert<'_> {
                 quoted(self.table)
             ));
         }
-        sql.push_str(&format!(
-            " ON CONFLICT ({}) DO UPDATE SET {}",
-            self.conflict
-                .iter()
-                .map(|c| quoted(c))
-                .collect::<Vec<_>>()
-                .join(", "),
+        format!(
+            "{head} ON CONFLICT ({}) DO UPDATE SET {}",
+            list(self.conflict.iter().copied(), quoted),
             sets.join(", ")
-        ));
-        sql
+        )
     }
 
-    /// Writes `rows` in as few statements as the bind-parameter limit allows.
+    /// Writes `rows` in as few statements as the bind-parameter limit
+    /// allows; returns how many were written (with a lookup, rows whose key
+    /// is missing are not).
     async fn run<C: ConnectionTrait, R>(
         &self,
         db: &C,
-        rows: &[R],
-        values: impl Fn(&R, &mut Vec<Value>),
-    ) -> Result<(), DbErr> {
+        rows: Vec<R>,
+        now: DateTime<Utc>,
+        mut values: impl FnMut(R, &mut Binder),
+    ) -> Result<u64, DbErr> {
         let backend = db.get_database_backend();
         let per_statement = (MAX_BIND_PARAMETERS / self.columns.len().max(1)).max(1);
-        for chunk in rows.chunks(per_statement) {
+        let mut binder = Binder::new(backend, now);
+        let mut written = 0;
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            binder.values = Vec::with_capacity(per_statement.min(rows.len()) * self.columns.len());
+            let mut n = 0;
+            for row in rows.by_ref().take(per_statement) {
+                values(row, &mut binder);
+                n += 1;
+            }
             // The same text for the same number of rows: the driver reuses
             // its prepared statement.
-            let sql = self.sql(backend, chunk.len());
-            let mut bound = Vec::with_capacity(chunk.len() * self.columns.len());
-            for row in chunk {
-                values(row, &mut bound);
-            }
-            db.execute_raw(Statement::from_sql_and_values(backend, sql, bound))
-                .await?;
+            let sql = self.sql(backend, n);
+            let bound = std::mem::take(&mut binder.values);
+            written += db
+                .execute_raw(Statement::from_sql_and_values(backend, sql, bound))
+                .await?
+                .rows_affected();
+        }
+        Ok(written)
+    }
+
+    /// [`Self::run`] where every row must be written.
+    async fn run_all<C: ConnectionTrait, R>(
+        &self,
+        db: &C,
+        rows: Vec<R>,
+        now: DateTime<Utc>,
+        values: impl FnMut(R, &mut Binder),
+    ) -> Result<(), DbErr> {
+        let expected = rows.len() as u64;
+        let written = self.run(db, rows, now, values).await?;
+        if written != expected {
+            return Err(DbErr::Custom(format!(
+                "{written} of {expected} rows were written to {}",
+                self.table
+            )));
         }
         Ok(())
+    }
+}
+
+/// Collects the parameters of a statement. SQLite stores dates and times as
+/// text: they are written here once rather than formatted by the driver for
+/// every row (the same text the driver would write).
+struct Binder {
+    sqlite: bool,
+    now: Value,
+    values: Vec<Value>,
+}
+
+impl Binder {
+    fn new(backend: DbBackend, now: DateTime<Utc>) -> Self {
+        let sqlite = backend == DbBackend::Sqlite;
+        Self {
+            sqlite,
+            now: if sqlite {
+                now.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+                    .into()
+            } else {
+                now.into()
+            },
+            values: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, value: Value) {
+        self.values.push(value);
+    }
+
+    fn now(&mut self) {
+        self.values.push(self.now.clone());
+    }
+
+    fn date(&mut self, date: Option<NaiveDate>) {
+        self.values.push(match date {
+            Some(d) if self.sqlite && (0..=9999).contains(&d.year()) => {
+                format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day()).into()
+            }
+            other => other.into(),
+        });
     }
 }
