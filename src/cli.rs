@@ -14,6 +14,9 @@ pub struct Cli {
     /// Configuration file [default: $TOUCHPOINT_CONFIG, then ./config/touchpoint.toml]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Override one configuration key, after the file and the environment (repeatable)
+    #[arg(long = "set", global = true, value_name = "SECTION.KEY=VALUE", value_parser = parse_override)]
+    pub set: Vec<(String, String)>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -102,4 +105,11 @@ pub struct AsOf {
 
 fn parse_as_of(s: &str) -> Result<NaiveDate, String> {
     crate::domain::parse_date(s).map_err(|e| e.0)
+}
+
+fn parse_override(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("'{s}' is not SECTION.KEY=VALUE")),
+    }
 }

@@ -345,10 +345,28 @@ impl Config {
     /// Loads `path` (which must exist when given) over the defaults, then the
     /// environment, and validates the result.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
-        Self::load_with_env(path, Env::prefixed("TOUCHPOINT__").split("__"))
+        Self::load_with(path, &[])
     }
 
+    /// Like [`Config::load`], with command-line overrides `section.key=value`
+    /// applied last.
+    pub fn load_with(
+        path: Option<&Path>,
+        overrides: &[(String, String)],
+    ) -> Result<Self, ConfigError> {
+        Self::layered(path, Env::prefixed("TOUCHPOINT__").split("__"), overrides)
+    }
+
+    #[cfg(test)]
     fn load_with_env(path: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        Self::layered(path, env, &[])
+    }
+
+    fn layered(
+        path: Option<&Path>,
+        env: Env,
+        overrides: &[(String, String)],
+    ) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = path {
             if !path.is_file() {
@@ -360,6 +378,10 @@ impl Config {
             figment = figment.merge(Toml::file_exact(path));
         }
         figment = figment.merge(env);
+        for (key, value) in overrides {
+            let value: figment::value::Value = value.parse().unwrap_or_else(|never| match never {});
+            figment = figment.merge(Serialized::default(key, value));
+        }
         let settings: Settings = figment.extract().map_err(from_figment)?;
         let base_dir = path
             .and_then(Path::parent)
@@ -695,6 +717,34 @@ mod tests {
                 Config::load_with_env(Some(&path), Env::prefixed("TP_TEST_NONE__")).unwrap_err();
             assert_eq!(err.key, key, "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn command_line_overrides_come_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "[plan]\ngrace_days = 3\n");
+        let set = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+        let c = Config::layered(
+            Some(&path),
+            Env::prefixed("TP_TEST_NONE__"),
+            &set("plan.grace_days", "10"),
+        )
+        .unwrap();
+        assert_eq!(c.settings.plan.grace_days, 10);
+        let c = Config::layered(
+            Some(&path),
+            Env::prefixed("TP_TEST_NONE__"),
+            &set("http.listen", "0.0.0.0:81"),
+        )
+        .unwrap();
+        assert_eq!(c.settings.http.listen, "0.0.0.0:81");
+        let err = Config::layered(
+            Some(&path),
+            Env::prefixed("TP_TEST_NONE__"),
+            &set("plan.grace", "1"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("grace"), "{err}");
     }
 
     #[test]

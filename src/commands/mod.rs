@@ -66,8 +66,8 @@ pub fn config_path(flag: Option<&Path>) -> Option<PathBuf> {
     default.is_file().then_some(default)
 }
 
-pub fn load_config(flag: Option<&Path>) -> Result<Config, Failure> {
-    Ok(Config::load(config_path(flag).as_deref())?)
+pub fn load_config(flag: Option<&Path>, overrides: &[(String, String)]) -> Result<Config, Failure> {
+    Ok(Config::load_with(config_path(flag).as_deref(), overrides)?)
 }
 
 /// Opens the configured database; it must be migrated.
@@ -100,7 +100,7 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Init { dir } => init::init(&dir).await,
         Command::Migrate => {
-            let config = load_config(cli.config.as_deref())?;
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
             let db = store::connect(
                 &config.database_url(),
                 config.settings.database.max_connections,
@@ -116,7 +116,7 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
             dry_run,
             out,
         } => {
-            let config = load_config(cli.config.as_deref())?;
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
             let db = open(&config).await?;
             let kind = match kind {
                 ImportKind::Customers => import::Kind::Customers,
@@ -144,19 +144,19 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
             })
         }
         Command::NextService { vin, when, out } => {
-            let config = load_config(cli.config.as_deref())?;
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
             show::next_service(&config, &vin, when.as_of, out.json).await
         }
         Command::Plan { vin, when, out } => {
-            let config = load_config(cli.config.as_deref())?;
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
             show::plan(&config, &vin, when.as_of, out.json).await
         }
         Command::Queue { days, when, out } => {
-            let config = load_config(cli.config.as_deref())?;
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
             show::queue(&config, days, when.as_of, out.json).await
         }
         Command::Dispatch { out } => {
-            let config = load_config(cli.config.as_deref())?;
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
             let db = open(&config).await?;
             let report = planning_pass(&db, &config, chrono::Utc::now()).await?;
             print(out.json, &report, PassReport::to_text)
