@@ -201,6 +201,14 @@ fn offset(entry: &Entry, anchor: NaiveDate) -> NaiveDate {
     add_days(add_signed_months(anchor, entry.offset_months), entry.offset_days)
 }
 
+/// The date of a `service_due` touchpoint for a service due on `due`: its
+/// offset from the due date, moved earlier by `extra_lead_days` when the
+/// entry has an adaptive lead.
+pub fn service_due_date(entry: &Entry, due: NaiveDate, extra_lead_days: i64) -> NaiveDate {
+    let lead = if entry.adaptive_lead { extra_lead_days } else { 0 };
+    add_days(offset(entry, due), -lead)
+}
+
 /// Month and day in `year`, Feb 29 falling on Feb 28 in common years.
 fn in_year(year: i32, (m, d): (u32, u32)) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(year, m, d).or_else(|| NaiveDate::from_ymd_opt(year, m, d.saturating_sub(1)))
@@ -235,7 +243,7 @@ pub fn service_events(
             number: i as u32 + 1,
             due_date: before.due_date,
             done_date: Some(visit.date),
-            extra_lead_days: extra(&before, params),
+            extra_lead_days: adaptive_extra_lead(&before, params),
         });
     }
     let mut next: Prediction = predict::predict(facts, &params.predict, as_of);
@@ -248,16 +256,18 @@ pub fn service_events(
             number: next.service_number,
             due_date: next.due_date,
             done_date: None,
-            extra_lead_days: extra(&next, params),
+            extra_lead_days: adaptive_extra_lead(&next, params),
         });
         next = predict::next_after(&next, &facts.schedule);
     }
     events
 }
 
+/// Days the adaptive service reminders of a predicted service move earlier.
 /// Only a rate measured from readings has a measurable uncertainty; a
-/// declared or default rate keeps the template's own lead.
-fn extra(p: &Prediction, params: &PlanParams) -> i64 {
+/// declared or default rate keeps the template's own lead. The backtest
+/// measures the reminders through this same function.
+pub fn adaptive_extra_lead(p: &Prediction, params: &PlanParams) -> i64 {
     if p.rate.source != predict::RateSource::Readings {
         return 0;
     }
@@ -334,8 +344,7 @@ pub fn build<'t>(
             Anchor::ServiceDue | Anchor::ServiceDone => {
                 for s in &services {
                     let date = if entry.anchor == Anchor::ServiceDue {
-                        let lead = if entry.adaptive_lead { s.extra_lead_days } else { 0 };
-                        add_days(offset(entry, s.due_date), -lead)
+                        service_due_date(entry, s.due_date, s.extra_lead_days)
                     } else {
                         offset(entry, s.done_date.unwrap_or(s.due_date))
                     };
