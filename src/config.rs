@@ -623,6 +623,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
     fn environment_overrides_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(dir.path(), "[http]\nlisten = \"127.0.0.1:9\"\n");

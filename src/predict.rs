@@ -231,7 +231,7 @@ pub fn predict(facts: &Facts<'_>, params: &Params, as_of: NaiveDate) -> Predicti
 
     let services = known.iter().filter(|r| r.kind == VisitKind::Service);
     let service_count = services.clone().count() as u32;
-    let last_service = services.last();
+    let last_service = services.clone().next_back();
     let s = facts.schedule;
     let (base_date, base_odo, interval_km, interval_months) = match last_service {
         Some(r) => (r.date, r.odometer_km, s.interval_km, s.interval_months),
