@@ -16,6 +16,7 @@ pub struct PlanParams {
     pub spring: (u32, u32),
     pub autumn: (u32, u32),
     pub lead_per_uncertainty_day: f64,
+    pub uncertainty_covered_days: f64,
     pub max_extra_lead_days: i64,
 }
 
@@ -30,6 +31,7 @@ impl Default for PlanParams {
             spring: (4, 1),
             autumn: (10, 15),
             lead_per_uncertainty_day: 1.0,
+            uncertainty_covered_days: 20.0,
             max_extra_lead_days: 30,
         }
     }
@@ -51,6 +53,7 @@ impl PlanParams {
             spring: md(&s.plan.spring, (4, 1)),
             autumn: md(&s.plan.autumn, (10, 15)),
             lead_per_uncertainty_day: s.prediction.lead_per_uncertainty_day,
+            uncertainty_covered_days: s.prediction.uncertainty_covered_days,
             max_extra_lead_days: s.prediction.max_extra_lead_days,
         }
     }
@@ -271,7 +274,11 @@ pub fn adaptive_extra_lead(p: &Prediction, params: &PlanParams) -> i64 {
     if p.rate.source != predict::RateSource::Readings {
         return 0;
     }
-    p.extra_lead_days(params.lead_per_uncertainty_day, params.max_extra_lead_days)
+    p.extra_lead_days(
+        params.lead_per_uncertainty_day,
+        params.uncertainty_covered_days,
+        params.max_extra_lead_days,
+    )
 }
 
 /// How far from a service's date its touchpoints can fall, in days.
