@@ -22,7 +22,7 @@ use crate::predict::{
 };
 use chrono::NaiveDate;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
@@ -45,6 +45,17 @@ pub struct Options {
 }
 
 impl Options {
+    /// Intervals of zero are refused (a usage error).
+    pub fn check(&self) -> Result<(), BacktestError> {
+        if self.interval_km == Some(0) {
+            return Err(BacktestError::BadOption("--interval-km"));
+        }
+        if self.interval_months == Some(0) {
+            return Err(BacktestError::BadOption("--interval-months"));
+        }
+        Ok(())
+    }
+
     /// The schedule with the overrides applied. An override replaces the
     /// first interval of its kind too: the given interval applies to every
     /// service.
@@ -94,9 +105,22 @@ pub enum BacktestError {
     Invalid(Vec<BadRow>),
     /// An interval override of zero (a usage error).
     #[error("{0} must be at least 1")]
-    Option(&'static str),
+    BadOption(&'static str),
     #[error(transparent)]
     Config(#[from] ConfigError),
+}
+
+impl BacktestError {
+    /// The exit code of SPEC §7: 65 invalid input data, 64 usage, 78 invalid
+    /// configuration, 1 anything else (a file that cannot be read).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            BacktestError::Invalid(_) => 65,
+            BacktestError::BadOption(_) => 64,
+            BacktestError::Config(_) => 78,
+            BacktestError::Read { .. } => 1,
+        }
+    }
 }
 
 fn lines(rows: &[BadRow]) -> String {
@@ -126,6 +150,7 @@ pub fn run_files(
     opts: &Options,
     config: &Config,
 ) -> Result<Report, BacktestError> {
+    opts.check()?;
     let read = |path: &Path| {
         std::fs::read(path).map_err(|source| BacktestError::Read {
             path: path.to_path_buf(),
@@ -152,12 +177,7 @@ pub fn run(
     config: &Config,
     template: &Template,
 ) -> Result<Report, BacktestError> {
-    if opts.interval_km == Some(0) {
-        return Err(BacktestError::Option("--interval-km"));
-    }
-    if opts.interval_months == Some(0) {
-        return Err(BacktestError::Option("--interval-months"));
-    }
+    opts.check()?;
     let params = PlanParams::from_settings(&config.settings);
     let reminder = first_service_reminder(template);
     let mut cases = Vec::new();
@@ -538,6 +558,8 @@ pub fn parse_files(
     let mut bad = Vec::new();
     let mut vehicles: Vec<Vehicle> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
+    // Vehicles whose row is bad: their visits are not reported again.
+    let mut broken: HashSet<String> = HashSet::new();
     let table = Table::read(vehicles_name, vehicles_csv, &VEHICLE_COLUMNS, &mut bad);
     for row in table.rows() {
         let id = row.check(&mut bad, "vin", parse_id(row.get("vin")));
@@ -557,9 +579,13 @@ pub fn parse_files(
             "avg_monthly_km",
             optional(row.get("avg_monthly_km"), |s| parse_monthly(s, unit)),
         );
-        let (Some(id), Some(purchase_date), Some(purchase_odometer_km), Some(declared_monthly_km)) =
-            (id, purchase_date, purchase_odometer_km, declared_monthly_km)
-        else {
+        let (Some(id), Some(purchase_date), Some(purchase_odometer_km), Some(declared_monthly_km)) = (
+            id.clone(),
+            purchase_date,
+            purchase_odometer_km,
+            declared_monthly_km,
+        ) else {
+            broken.extend(id);
             continue;
         };
         if index.contains_key(&id) {
@@ -581,15 +607,17 @@ pub fn parse_files(
     let mut visits: Vec<(usize, u64, Reading)> = Vec::new();
     let table = Table::read(visits_name, visits_csv, &VISIT_COLUMNS, &mut bad);
     for row in table.rows() {
-        let vehicle = row
-            .check(&mut bad, "vin", parse_id(row.get("vin")))
-            .and_then(|id| {
-                let found = index.get(&id).copied();
-                if found.is_none() {
-                    bad.push(row.bad("vin", format!("'{id}' is not in {vehicles_name}")));
-                }
-                found
-            });
+        let id = row.check(&mut bad, "vin", parse_id(row.get("vin")));
+        if id.as_ref().is_some_and(|id| broken.contains(id)) {
+            continue;
+        }
+        let vehicle = id.and_then(|id| {
+            let found = index.get(&id).copied();
+            if found.is_none() {
+                bad.push(row.bad("vin", format!("'{id}' is not in {vehicles_name}")));
+            }
+            found
+        });
         let date = row.check(&mut bad, "date", parse_date(row.get("date")));
         let odometer_km = row.check(
             &mut bad,

@@ -358,6 +358,7 @@ BUS-D309-1334,2024-06-01,9000,oil\n";
     .unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, BacktestError::Invalid(_)), "{text}");
+    assert_eq!(err.exit_code(), 65);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 4, "{text}");
     assert!(lines[0].starts_with("r.csv:3: date: "), "{text}");
@@ -370,6 +371,23 @@ BUS-D309-1334,2024-06-01,9000,oil\n";
         "{text}"
     );
     assert!(lines[3].starts_with("r.csv:6: kind: "), "{text}");
+}
+
+#[test]
+fn the_visits_of_a_bad_vehicle_row_are_not_reported_again() {
+    let vehicles = format!("{VEHICLES}BUS-2,C2,Make,Model,,2024-13-01,0,\n");
+    let visits = "vin,date,odometer_km,kind\nBUS-2,2024-03-01,5000,reading\n";
+    let err = parse_files(
+        "v.csv",
+        vehicles.as_bytes(),
+        "r.csv",
+        visits.as_bytes(),
+        DistanceUnit::Km,
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.starts_with("v.csv:3: purchase_date: "), "{text}");
 }
 
 #[test]
@@ -447,7 +465,8 @@ fn run_files_reads_the_fixture_and_reports() {
         &config,
     )
     .unwrap_err();
-    assert!(matches!(err, BacktestError::Option(_)));
+    assert!(matches!(err, BacktestError::BadOption(_)));
+    assert_eq!(err.exit_code(), 64);
 }
 
 #[test]
