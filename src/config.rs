@@ -131,6 +131,9 @@ pub struct Prediction {
     pub half_life_days: f64,
     /// Extra reminder lead per day of forecast uncertainty (0 turns it off).
     pub lead_per_uncertainty_day: f64,
+    /// Days of forecast uncertainty that the reminders' own lead absorbs;
+    /// only the uncertainty beyond them adds lead.
+    pub uncertainty_covered_days: f64,
     /// The most extra lead the uncertainty may add.
     pub max_extra_lead_days: i64,
 }
@@ -265,8 +268,9 @@ impl Default for Prediction {
         Self {
             default_monthly_km: 1250.0,
             min_span_days: 30,
-            half_life_days: 365.0,
+            half_life_days: 120.0,
             lead_per_uncertainty_day: 1.0,
+            uncertainty_covered_days: 20.0,
             max_extra_lead_days: 30,
         }
     }
@@ -432,6 +436,12 @@ impl Config {
         if !(p.lead_per_uncertainty_day.is_finite() && p.lead_per_uncertainty_day >= 0.0) {
             return Err(ConfigError::new(
                 "prediction.lead_per_uncertainty_day",
+                "must be zero or positive",
+            ));
+        }
+        if !(p.uncertainty_covered_days.is_finite() && p.uncertainty_covered_days >= 0.0) {
+            return Err(ConfigError::new(
+                "prediction.uncertainty_covered_days",
                 "must be zero or positive",
             ));
         }
@@ -678,7 +688,7 @@ mod tests {
     }
 
     #[test]
-    #[allow(clippy::result_large_err)] // figment's own Jail error type
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
     fn environment_overrides_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(dir.path(), "[http]\nlisten = \"127.0.0.1:9\"\n");

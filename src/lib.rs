@@ -1,3 +1,4 @@
+pub mod backtest;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -7,6 +7,7 @@ mod show;
 
 pub use planning::{PassReport, planning_pass};
 
+use crate::backtest::{self, BacktestError};
 use crate::cli::{Cli, Command, ImportKind};
 use crate::config::{Config, ConfigError};
 use crate::import::{self, ImportError};
@@ -40,6 +41,16 @@ impl Failure {
             Failure::Data(_) => 65,
             Failure::Config(_) => 78,
             Failure::Store(_) | Failure::Other(_) => 1,
+        }
+    }
+}
+
+impl From<BacktestError> for Failure {
+    fn from(e: BacktestError) -> Self {
+        match e {
+            BacktestError::Config(c) => Failure::Config(c),
+            BacktestError::BadOption(_) => Failure::Usage(e.to_string()),
+            BacktestError::Invalid(_) | BacktestError::Read { .. } => Failure::Data(e.to_string()),
         }
     }
 }
@@ -161,6 +172,20 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
             let report = planning_pass(&db, &config, chrono::Utc::now()).await?;
             print(out.json, &report, PassReport::to_text)
         }
-        Command::Backtest { .. } => Err(Failure::Other("backtest is not available yet".into())),
+        Command::Backtest {
+            vehicles,
+            visits,
+            interval_km,
+            interval_months,
+            out,
+        } => {
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
+            let opts = backtest::Options {
+                interval_km,
+                interval_months,
+            };
+            let report = backtest::run_files(&vehicles, &visits, &opts, &config)?;
+            print(out.json, &report, backtest::Report::to_text)
+        }
     }
 }

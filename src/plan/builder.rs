@@ -16,6 +16,7 @@ pub struct PlanParams {
     pub spring: (u32, u32),
     pub autumn: (u32, u32),
     pub lead_per_uncertainty_day: f64,
+    pub uncertainty_covered_days: f64,
     pub max_extra_lead_days: i64,
 }
 
@@ -30,6 +31,7 @@ impl Default for PlanParams {
             spring: (4, 1),
             autumn: (10, 15),
             lead_per_uncertainty_day: 1.0,
+            uncertainty_covered_days: 20.0,
             max_extra_lead_days: 30,
         }
     }
@@ -51,6 +53,7 @@ impl PlanParams {
             spring: md(&s.plan.spring, (4, 1)),
             autumn: md(&s.plan.autumn, (10, 15)),
             lead_per_uncertainty_day: s.prediction.lead_per_uncertainty_day,
+            uncertainty_covered_days: s.prediction.uncertainty_covered_days,
             max_extra_lead_days: s.prediction.max_extra_lead_days,
         }
     }
@@ -205,6 +208,18 @@ fn offset(entry: &Entry, anchor: NaiveDate) -> NaiveDate {
     )
 }
 
+/// The date of a `service_due` touchpoint for a service due on `due`: its
+/// offset from the due date, moved earlier by `extra_lead_days` when the
+/// entry has an adaptive lead.
+pub fn service_due_date(entry: &Entry, due: NaiveDate, extra_lead_days: i64) -> NaiveDate {
+    let lead = if entry.adaptive_lead {
+        extra_lead_days
+    } else {
+        0
+    };
+    add_days(offset(entry, due), -lead)
+}
+
 /// Month and day in `year`, Feb 29 falling on Feb 28 in common years.
 fn in_year(year: i32, (m, d): (u32, u32)) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(year, m, d)
@@ -240,7 +255,7 @@ pub fn service_events(
             number: i as u32 + 1,
             due_date: before.due_date,
             done_date: Some(visit.date),
-            extra_lead_days: extra(&before, params),
+            extra_lead_days: adaptive_extra_lead(&before, params),
         });
     }
     let mut next: Prediction = predict::predict(facts, &params.predict, as_of);
@@ -253,20 +268,26 @@ pub fn service_events(
             number: next.service_number,
             due_date: next.due_date,
             done_date: None,
-            extra_lead_days: extra(&next, params),
+            extra_lead_days: adaptive_extra_lead(&next, params),
         });
         next = predict::next_after(&next, &facts.schedule);
     }
     events
 }
 
+/// Days the adaptive service reminders of a predicted service move earlier.
 /// Only a rate measured from readings has a measurable uncertainty; a
-/// declared or default rate keeps the template's own lead.
-fn extra(p: &Prediction, params: &PlanParams) -> i64 {
+/// declared or default rate keeps the template's own lead. The backtest
+/// measures the reminders through this same function.
+pub fn adaptive_extra_lead(p: &Prediction, params: &PlanParams) -> i64 {
     if p.rate.source != predict::RateSource::Readings {
         return 0;
     }
-    p.extra_lead_days(params.lead_per_uncertainty_day, params.max_extra_lead_days)
+    p.extra_lead_days(
+        params.lead_per_uncertainty_day,
+        params.uncertainty_covered_days,
+        params.max_extra_lead_days,
+    )
 }
 
 /// How far from a service's date its touchpoints can fall, in days.
@@ -343,12 +364,7 @@ pub fn build<'t>(
             Anchor::ServiceDue | Anchor::ServiceDone => {
                 for s in &services {
                     let date = if entry.anchor == Anchor::ServiceDue {
-                        let lead = if entry.adaptive_lead {
-                            s.extra_lead_days
-                        } else {
-                            0
-                        };
-                        add_days(offset(entry, s.due_date), -lead)
+                        service_due_date(entry, s.due_date, s.extra_lead_days)
                     } else {
                         offset(entry, s.done_date.unwrap_or(s.due_date))
                     };

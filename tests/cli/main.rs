@@ -1,5 +1,6 @@
 //! Black-box tests of the `touchpoint` binary: one test binary, run with
 //! `cargo test`. PostgreSQL variants run when TOUCHPOINT_TEST_POSTGRES_URL is set.
 
+mod backtest;
 mod commands;
 mod planning;
