@@ -6,4 +6,5 @@ pub mod domain;
 pub mod import;
 pub mod plan;
 pub mod predict;
+pub mod rules;
 pub mod store;
