@@ -4,8 +4,10 @@
 
 mod caps;
 mod consent;
+mod decide;
 mod quiet;
 
 pub use caps::*;
 pub use consent::*;
+pub use decide::*;
 pub use quiet::*;

@@ -43,7 +43,7 @@ impl HourMin for chrono::NaiveDateTime {
 
 /// The first instant at which a local wall-clock time happens: the earlier
 /// of an ambiguous (autumn) time, the end of the gap for a skipped (spring) one.
-fn first_instant(tz: Tz, local: chrono::NaiveDateTime) -> DateTime<Utc> {
+pub fn first_instant(tz: Tz, local: chrono::NaiveDateTime) -> DateTime<Utc> {
     let mut probe = local;
     for _ in 0..180 {
         match tz.from_local_datetime(&probe) {
