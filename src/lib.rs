@@ -4,6 +4,7 @@ pub mod commands;
 pub mod config;
 pub mod domain;
 pub mod import;
+pub mod messages;
 pub mod plan;
 pub mod predict;
 pub mod rules;
