@@ -26,6 +26,8 @@ pub struct Model {
     pub lease_until: Option<DateTimeUtc>,
     pub sent_at: Option<DateTimeUtc>,
     pub provider_ref: Option<String>,
+    /// The message that carried it, once dispatched.
+    pub message_id: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
