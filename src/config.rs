@@ -45,6 +45,124 @@ pub struct Settings {
     pub schedules: Vec<ModelSchedule>,
     pub caps: Caps,
     pub quiet_hours: QuietHours,
+    pub dealer: Dealer,
+    pub email: Email,
+    pub sms: Sms,
+    pub dispatch: Dispatch,
+}
+
+/// Who the messages come from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dealer {
+    pub name: String,
+    pub phone: String,
+    pub booking_url: String,
+}
+
+impl Default for Dealer {
+    fn default() -> Self {
+        Self {
+            name: "Your service team".into(),
+            phone: "+49 30 1234567".into(),
+            booking_url: "https://dealer.example/service".into(),
+        }
+    }
+}
+
+/// Email transport; an empty `smtp_url` writes to the outbox folder.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Email {
+    /// lettre's URL form: `smtp://user:pass@host:port?tls=required`.
+    pub smtp_url: String,
+    pub from: String,
+    /// Seconds before an SMTP exchange is abandoned (and retried).
+    pub timeout_secs: u64,
+}
+
+impl Default for Email {
+    fn default() -> Self {
+        Self {
+            smtp_url: String::new(),
+            from: "Service <service@dealer.example>".into(),
+            timeout_secs: 30,
+        }
+    }
+}
+
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Email")
+            .field("smtp_url", &redact_url(&self.smtp_url))
+            .field("from", &self.from)
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
+}
+
+/// SMS gateway; an empty `provider` writes to the outbox folder.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sms {
+    /// "" (outbox folder), "twilio" or "http".
+    pub provider: String,
+    pub base_url: String,
+    pub account_sid: String,
+    pub auth_token: String,
+    pub from: String,
+    pub timeout_secs: u64,
+}
+
+impl Default for Sms {
+    fn default() -> Self {
+        Self {
+            provider: String::new(),
+            base_url: "https://api.twilio.com".into(),
+            account_sid: String::new(),
+            auth_token: String::new(),
+            from: String::new(),
+            timeout_secs: 15,
+        }
+    }
+}
+
+impl fmt::Debug for Sms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sms")
+            .field("provider", &self.provider)
+            .field("base_url", &self.base_url)
+            .field("account_sid", &self.account_sid)
+            .field(
+                "auth_token",
+                &if self.auth_token.is_empty() {
+                    ""
+                } else {
+                    "***"
+                },
+            )
+            .field("from", &self.from)
+            .finish()
+    }
+}
+
+/// The dispatcher.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dispatch {
+    /// How long a send may take before its outcome counts as unknown.
+    pub lease_secs: i64,
+    /// Attempts at a transient failure before the message fails.
+    pub max_attempts: i32,
+}
+
+impl Default for Dispatch {
+    fn default() -> Self {
+        Self {
+            lease_secs: 300,
+            max_attempts: 8,
+        }
+    }
 }
 
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
@@ -231,6 +349,10 @@ impl Default for Settings {
             schedules: Vec::new(),
             caps: Caps::default(),
             quiet_hours: QuietHours::default(),
+            dealer: Dealer::default(),
+            email: Email::default(),
+            sms: Sms::default(),
+            dispatch: Dispatch::default(),
         }
     }
 }
@@ -505,6 +627,30 @@ impl Config {
                     "must be later than start",
                 ));
             }
+        }
+        if !matches!(s.sms.provider.as_str(), "" | "twilio" | "http") {
+            return Err(ConfigError::new(
+                "sms.provider",
+                "must be empty (outbox folder), \"twilio\" or \"http\"",
+            ));
+        }
+        if s.email.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError::new(
+                "email.from",
+                "is not a mailbox such as \"Service <service@dealer.example>\"",
+            ));
+        }
+        if s.dispatch.lease_secs < 10 {
+            return Err(ConfigError::new(
+                "dispatch.lease_secs",
+                "must be at least 10",
+            ));
+        }
+        if s.dispatch.max_attempts < 1 {
+            return Err(ConfigError::new(
+                "dispatch.max_attempts",
+                "must be at least 1",
+            ));
         }
         self.plan_template()?;
         Ok(())

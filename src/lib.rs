@@ -2,6 +2,7 @@ pub mod backtest;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod dispatch;
 pub mod domain;
 pub mod import;
 pub mod messages;

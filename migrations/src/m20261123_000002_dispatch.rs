@@ -16,6 +16,8 @@ enum Customers {
 enum Touchpoints {
     Table,
     MessageId,
+    ServiceDue,
+    AwaitsVisit,
 }
 
 #[derive(DeriveIden)]
@@ -170,6 +172,28 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table(Touchpoints::Table)
                     .add_column(ColumnDef::new(Touchpoints::MessageId).big_integer().null())
+                    .to_owned(),
+            )
+            .await?;
+        // One column per statement: SQLite's ALTER TABLE adds one at a time.
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Touchpoints::Table)
+                    .add_column(ColumnDef::new(Touchpoints::ServiceDue).date().null())
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Touchpoints::Table)
+                    .add_column(
+                        ColumnDef::new(Touchpoints::AwaitsVisit)
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
                     .to_owned(),
             )
             .await?;

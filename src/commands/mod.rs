@@ -64,6 +64,13 @@ impl From<ImportError> for Failure {
     }
 }
 
+/// What `dispatch` did: the planning pass, then the dispatch pass.
+#[derive(serde::Serialize)]
+pub struct PassOutput {
+    pub planning: PassReport,
+    pub dispatch: crate::dispatch::DispatchReport,
+}
+
 /// Where the configuration comes from: `--config`, then `$TOUCHPOINT_CONFIG`,
 /// then `./config/touchpoint.toml` (built-in defaults when that is absent).
 pub fn config_path(flag: Option<&Path>) -> Option<PathBuf> {
@@ -169,8 +176,18 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
         Command::Dispatch { out } => {
             let config = load_config(cli.config.as_deref(), &cli.set)?;
             let db = open(&config).await?;
-            let report = planning_pass(&db, &config, chrono::Utc::now()).await?;
-            print(out.json, &report, PassReport::to_text)
+            let now = chrono::Utc::now();
+            let planning = planning_pass(&db, &config, now).await?;
+            let catalog =
+                crate::messages::Catalog::builtin().map_err(|e| Failure::Other(e.to_string()))?;
+            let transports = crate::dispatch::Transports::from_config(&config);
+            let dispatch = crate::dispatch::Dispatcher::new(&db, &config, &transports, &catalog)
+                .pass(now)
+                .await?;
+            let report = PassOutput { planning, dispatch };
+            print(out.json, &report, |r| {
+                format!("{}{}", r.planning.to_text(), r.dispatch.to_text())
+            })
         }
         Command::Backtest {
             vehicles,

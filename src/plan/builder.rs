@@ -122,6 +122,11 @@ pub struct Touchpoint<'t> {
     pub date: NaiveDate,
     pub state: State,
     pub reason: Option<Reason>,
+    /// For service touchpoints: the due date of their service.
+    pub service_due: Option<NaiveDate>,
+    /// A follow-up of a service not yet recorded: dispatch cancels it when
+    /// its day comes and still no visit is recorded.
+    pub awaits_visit: bool,
 }
 
 impl Touchpoint<'_> {
@@ -326,7 +331,11 @@ pub fn build<'t>(
         } else {
             &mut regular
         };
-        let mut push = |occurrence: u32, date: NaiveDate, reason: Option<Reason>| {
+        let mut push = |occurrence: u32,
+                        date: NaiveDate,
+                        reason: Option<Reason>,
+                        service_due: Option<NaiveDate>,
+                        awaits_visit: bool| {
             let state = match reason {
                 Some(Reason::FulfilledBy(_)) => State::Cancelled,
                 Some(_) => State::Skipped,
@@ -338,27 +347,29 @@ pub fn build<'t>(
                 date,
                 state,
                 reason,
+                service_due,
+                awaits_visit,
             });
         };
         match entry.anchor {
             Anchor::Purchase => {
                 let date = offset(entry, start);
                 if inside(date) {
-                    push(1, date, None);
+                    push(1, date, None, None, false);
                 }
             }
             Anchor::CycleEnd => {
                 let date = offset(entry, add_days(end, 1));
                 if inside(date) {
-                    push(1, date, None);
+                    push(1, date, None, None, false);
                 }
             }
             Anchor::WarrantyEnd => {
                 let date = offset(entry, add_months(purchase, params.warranty_months));
                 if inside(date) {
-                    push(1, date, None);
+                    push(1, date, None, None, false);
                 } else {
-                    push(1, clamp(date), Some(Reason::NoWarrantyEnd));
+                    push(1, clamp(date), Some(Reason::NoWarrantyEnd), None, false);
                 }
             }
             Anchor::ServiceDue | Anchor::ServiceDone => {
@@ -377,7 +388,8 @@ pub fn build<'t>(
                         }
                         _ => None,
                     };
-                    push(s.number, date, fulfilled);
+                    let awaits = entry.anchor == Anchor::ServiceDone && s.done_date.is_none();
+                    push(s.number, date, fulfilled, Some(s.due_date), awaits);
                 }
             }
             Anchor::Birthday | Anchor::Season => {
@@ -391,7 +403,7 @@ pub fn build<'t>(
                     None => {
                         for n in (1..=years).filter(|&n| wanted(n)) {
                             let date = clamp(add_months(start, 12 * (n - 1)));
-                            push(n, date, Some(Reason::NoBirthday));
+                            push(n, date, Some(Reason::NoBirthday), None, false);
                         }
                     }
                     Some(md) => {
@@ -403,7 +415,7 @@ pub fn build<'t>(
                             if inside(date) {
                                 n += 1;
                                 if wanted(n) {
-                                    push(n, date, None);
+                                    push(n, date, None, None, false);
                                 }
                             }
                         }

@@ -214,7 +214,7 @@ pub fn decide(
                 c.key.clone(),
                 Decision::Suppress {
                     reason: format!(
-                        "frequency cap: no room for a {} within {} days of its date",
+                        "frequency cap: no room for the {} within {} days of its date",
                         c.channel, policy.grace_days
                     ),
                 },

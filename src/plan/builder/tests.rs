@@ -182,6 +182,16 @@ fn a_recorded_visit_cancels_what_it_fulfils_and_replans() {
     assert_eq!(winback.reason, Some(Reason::FulfilledBy(d("2026-01-20"))));
     let thanks = first.iter().find(|t| t.code() == "service-thanks").unwrap();
     assert_eq!(thanks.date, d("2026-01-22"));
+    assert!(!thanks.awaits_visit, "the visit is recorded");
+    let predicted_thanks = plan
+        .touchpoints
+        .iter()
+        .find(|t| t.code() == "service-thanks" && t.occurrence == 2)
+        .unwrap();
+    assert!(
+        predicted_thanks.awaits_visit,
+        "the second service is only predicted"
+    );
     assert_eq!(thanks.state, State::Planned);
     // The next service is planned from the visit.
     let second = plan

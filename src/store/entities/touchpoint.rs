@@ -28,6 +28,10 @@ pub struct Model {
     pub provider_ref: Option<String>,
     /// The message that carried it, once dispatched.
     pub message_id: Option<i64>,
+    /// For service touchpoints: the due date of their service.
+    pub service_due: Option<Date>,
+    /// A service follow-up that only goes out once the visit is recorded.
+    pub awaits_visit: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -1,0 +1,102 @@
+//! Dispatch: the worker that turns due touchpoints into messages and call
+//! tasks under the rules, and the transports that carry them.
+
+pub mod outbox;
+mod worker;
+
+pub use worker::*;
+
+use crate::domain::Channel;
+use std::time::Duration;
+
+/// A message on its way out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The dedup key of the touchpoint it was made for.
+    pub key: String,
+    pub channel: Channel,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+}
+
+impl Outgoing {
+    /// `Message-ID`, derived from the dedup key so that a duplicate is
+    /// visible at the receiving end.
+    pub fn message_id(&self) -> String {
+        let safe: String = self
+            .key
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '.'
+                }
+            })
+            .collect();
+        format!("<{safe}@touchpoint>")
+    }
+}
+
+/// What a transport says about one send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Sent {
+        provider_ref: Option<String>,
+    },
+    /// Worth another try (SMTP 4xx, HTTP 429/5xx, timeouts).
+    Transient {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
+    /// Never worth another try; the provider's reason.
+    Permanent {
+        reason: String,
+    },
+}
+
+/// The transports of one process: the outbox folder until SMTP and an SMS
+/// gateway are configured.
+#[derive(Debug)]
+pub enum Transport {
+    Outbox(outbox::Outbox),
+}
+
+impl Transport {
+    pub async fn send(&self, message: &Outgoing) -> Outcome {
+        match self {
+            Transport::Outbox(o) => o.send(message).await,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Transports {
+    pub email: Transport,
+    pub sms: Transport,
+}
+
+impl Transports {
+    /// The transports the configuration asks for.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        let outbox = || {
+            Transport::Outbox(outbox::Outbox::new(
+                config.outbox_dir(),
+                &config.settings.email.from,
+            ))
+        };
+        Self {
+            email: outbox(),
+            sms: outbox(),
+        }
+    }
+
+    pub fn for_channel(&self, channel: Channel) -> Option<&Transport> {
+        match channel {
+            Channel::Email => Some(&self.email),
+            Channel::Sms => Some(&self.sms),
+            Channel::Call => None,
+        }
+    }
+}
