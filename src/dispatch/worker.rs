@@ -93,8 +93,10 @@ impl<'a> Dispatcher<'a> {
     /// One pass at `now`: hold interrupted sends, retry what is due for a
     /// retry, then decide and send every person's due touchpoints.
     pub async fn pass(&self, now: DateTime<Utc>) -> Result<DispatchReport, StoreError> {
-        let mut report = DispatchReport::default();
-        report.held = self.hold_interrupted(now).await?;
+        let mut report = DispatchReport {
+            held: self.hold_interrupted(now).await?,
+            ..Default::default()
+        };
         self.retry_due(now, &mut report).await?;
         let due = touchpoint::Entity::find()
             .filter(touchpoint::Column::State.is_in(OPEN))
@@ -275,7 +277,7 @@ impl<'a> Dispatcher<'a> {
                         Composed::Message(m) => {
                             tally.merged += carried.len() - 1;
                             if m.state == "sending" {
-                                outgoing.push(m);
+                                outgoing.push(*m);
                             } else {
                                 *tally.sent.entry(m.channel.clone()).or_default() += 1;
                             }
@@ -425,7 +427,7 @@ impl<'a> Dispatcher<'a> {
                 context: "reading the new message".into(),
                 source: sea_orm::DbErr::RecordNotFound(first.dedup_key.clone()),
             })?;
-        Ok(Composed::Message(model))
+        Ok(Composed::Message(Box::new(model)))
     }
 
     /// Sends one claimed message and stores the outcome.
@@ -517,7 +519,7 @@ impl<'a> Dispatcher<'a> {
 }
 
 enum Composed {
-    Message(message::Model),
+    Message(Box<message::Model>),
     Taken,
     Unrenderable(String),
 }
