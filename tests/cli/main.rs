@@ -3,4 +3,6 @@
 
 mod backtest;
 mod commands;
+mod dispatch;
 mod planning;
+mod support;
