@@ -67,6 +67,18 @@ pub enum Command {
         #[command(flatten)]
         out: Output,
     },
+    /// Planning and dispatch over a period on a virtual clock, sending nothing
+    Simulate {
+        /// First day (YYYY-MM-DD, UTC midnight)
+        #[arg(long, value_name = "DATE", value_parser = parse_as_of)]
+        from: NaiveDate,
+        /// Day after the last (excluded)
+        #[arg(long, value_name = "DATE", value_parser = parse_as_of)]
+        to: NaiveDate,
+        /// Write the JSON lines here instead of standard output
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Prediction accuracy on a dealer's history (touches no database)
     Backtest {
         #[arg(long, value_name = "FILE")]

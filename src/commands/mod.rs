@@ -4,6 +4,7 @@
 mod init;
 mod planning;
 mod show;
+mod simulate;
 
 pub use planning::{PassReport, planning_pass};
 
@@ -188,6 +189,32 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
             print(out.json, &report, |r| {
                 format!("{}{}", r.planning.to_text(), r.dispatch.to_text())
             })
+        }
+        Command::Simulate { from, to, out } => {
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
+            let db = open(&config).await?;
+            let to_file = out.is_some();
+            let summary = match out {
+                Some(path) => {
+                    let file = std::fs::File::create(&path).map_err(|e| {
+                        Failure::Other(format!("cannot create {}: {e}", path.display()))
+                    })?;
+                    let mut writer = std::io::BufWriter::new(file);
+                    simulate::simulate(&config, &db, from, to, &mut writer).await?
+                }
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut lock = stdout.lock();
+                    simulate::simulate(&config, &db, from, to, &mut lock).await?
+                }
+            };
+            // The lines own standard output unless they go to a file.
+            if to_file {
+                print!("{}", summary.to_text());
+            } else {
+                eprint!("{}", summary.to_text());
+            }
+            Ok(())
         }
         Command::Backtest {
             vehicles,

@@ -61,12 +61,15 @@ pub enum Outcome {
 #[derive(Debug)]
 pub enum Transport {
     Outbox(outbox::Outbox),
+    /// Accepts everything and sends nothing (`simulate`).
+    Capture,
 }
 
 impl Transport {
     pub async fn send(&self, message: &Outgoing) -> Outcome {
         match self {
             Transport::Outbox(o) => o.send(message).await,
+            Transport::Capture => Outcome::Sent { provider_ref: None },
         }
     }
 }
@@ -89,6 +92,14 @@ impl Transports {
         Self {
             email: outbox(),
             sms: outbox(),
+        }
+    }
+
+    /// Capturing transports: nothing leaves the process.
+    pub fn capture() -> Self {
+        Self {
+            email: Transport::Capture,
+            sms: Transport::Capture,
         }
     }
 

@@ -39,6 +39,55 @@ pub struct DispatchReport {
     pub retrying: usize,
     /// Interrupted sends found and held for review.
     pub held: usize,
+    /// One line per decision or send attempt (what `simulate` writes).
+    #[serde(skip)]
+    pub events: Vec<Event>,
+}
+
+/// One decision or send attempt for one touchpoint (SPEC §7 `simulate` lines).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Event {
+    /// RFC 3339, UTC.
+    pub at: String,
+    pub key: String,
+    pub vin: String,
+    pub customer_id: String,
+    pub code: String,
+    pub channel: String,
+    pub category: String,
+    pub recipient: String,
+    /// sent, deferred, suppressed, cancelled, skipped, failed or held.
+    pub outcome: String,
+    pub reason: Option<String>,
+}
+
+fn event(
+    t: &touchpoint::Model,
+    vehicles: &HashMap<i64, vehicle::Model>,
+    customer: &customer::Model,
+    outcome: &str,
+    reason: Option<String>,
+    now: DateTime<Utc>,
+) -> Event {
+    let recipient = match t.channel.as_str() {
+        "email" => customer.email.clone(),
+        _ => customer.phone.clone(),
+    };
+    Event {
+        at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        key: t.dedup_key.clone(),
+        vin: vehicles
+            .get(&t.vehicle_id)
+            .map(|v| v.vin.clone())
+            .unwrap_or_default(),
+        customer_id: customer.customer_id.clone(),
+        code: t.code.clone(),
+        channel: t.channel.clone(),
+        category: t.category.clone(),
+        recipient: recipient.unwrap_or_default(),
+        outcome: outcome.to_string(),
+        reason,
+    }
 }
 
 impl DispatchReport {
@@ -93,10 +142,15 @@ impl<'a> Dispatcher<'a> {
     /// One pass at `now`: hold interrupted sends, retry what is due for a
     /// retry, then decide and send every person's due touchpoints.
     pub async fn pass(&self, now: DateTime<Utc>) -> Result<DispatchReport, StoreError> {
+        let held = self.hold_interrupted(now).await?;
         let mut report = DispatchReport {
-            held: self.hold_interrupted(now).await?,
+            held: held.len(),
             ..Default::default()
         };
+        for m in &held {
+            self.message_events(m, "held", Some(HELD_REASON.into()), now, &mut report)
+                .await?;
+        }
         self.retry_due(now, &mut report).await?;
         let due = touchpoint::Entity::find()
             .filter(touchpoint::Column::State.is_in(OPEN))
@@ -122,9 +176,47 @@ impl<'a> Dispatcher<'a> {
         Ok(report)
     }
 
+    /// The next instant at which a pass may have something to do: a
+    /// deferred touchpoint's or a retry's time, or the earliest local midnight
+    /// of the next planned touchpoint's day. `None`: nothing is pending.
+    pub async fn next_wake(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let deferred = touchpoint::Entity::find()
+            .filter(touchpoint::Column::State.eq("deferred"))
+            .order_by_asc(touchpoint::Column::NextAttemptAt)
+            .one(self.db)
+            .await
+            .context("finding the next deferred touchpoint")?
+            .and_then(|t| t.next_attempt_at);
+        let planned = touchpoint::Entity::find()
+            .filter(touchpoint::Column::State.eq("planned"))
+            .order_by_asc(touchpoint::Column::DueDate)
+            .one(self.db)
+            .await
+            .context("finding the next planned touchpoint")?
+            // UTC+14 is the earliest any day begins.
+            .map(|t| {
+                t.due_date
+                    .and_hms_opt(0, 0, 0)
+                    .unwrap_or_default()
+                    .and_utc()
+                    - Duration::hours(14)
+            });
+        let retry = message::Entity::find()
+            .filter(message::Column::State.is_in(["retry", "sending"]))
+            .order_by_asc(message::Column::NextAttemptAt)
+            .one(self.db)
+            .await
+            .context("finding the next retry")?
+            .map(|m| m.next_attempt_at.or(m.lease_until).unwrap_or_default());
+        Ok([deferred, planned, retry].into_iter().flatten().min())
+    }
+
     /// Marks every `sending` message whose lease ran out as held, with its
     /// touchpoints.
-    pub async fn hold_interrupted(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    pub async fn hold_interrupted(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<message::Model>, StoreError> {
         let stale = message::Entity::find()
             .filter(message::Column::State.eq("sending"))
             .filter(message::Column::LeaseUntil.lt(now))
@@ -149,7 +241,46 @@ impl<'a> Dispatcher<'a> {
             set_touchpoints(&txn, m.id, "held", Some(HELD_REASON), now).await?;
             txn.commit().await.context("holding an interrupted send")?;
         }
-        Ok(stale.len())
+        Ok(stale)
+    }
+
+    /// Events for every touchpoint a message carries.
+    async fn message_events(
+        &self,
+        m: &message::Model,
+        outcome: &str,
+        reason: Option<String>,
+        now: DateTime<Utc>,
+        report: &mut DispatchReport,
+    ) -> Result<(), StoreError> {
+        let carried = touchpoint::Entity::find()
+            .filter(touchpoint::Column::MessageId.eq(m.id))
+            .all(self.db)
+            .await
+            .context("loading a message's touchpoints")?;
+        let Some(customer) = customer::Entity::find_by_id(m.customer_id)
+            .one(self.db)
+            .await
+            .context("loading a customer")?
+        else {
+            return Ok(());
+        };
+        let vehicles: HashMap<i64, vehicle::Model> = vehicle::Entity::find()
+            .filter(
+                vehicle::Column::Id.is_in(carried.iter().map(|t| t.vehicle_id).collect::<Vec<_>>()),
+            )
+            .all(self.db)
+            .await
+            .context("loading vehicles")?
+            .into_iter()
+            .map(|v| (v.id, v))
+            .collect();
+        for t in &carried {
+            report
+                .events
+                .push(event(t, &vehicles, &customer, outcome, reason.clone(), now));
+        }
+        Ok(())
     }
 
     async fn retry_due(
@@ -174,7 +305,9 @@ impl<'a> Dispatcher<'a> {
                 .await
                 .context("claiming a retry")?;
             if claimed.rows_affected == 1 {
-                self.send(&m, now, report).await?;
+                let (outcome, reason) = self.send(&m, now, report).await?;
+                self.message_events(&m, outcome, reason, now, report)
+                    .await?;
             }
         }
         Ok(())
@@ -204,6 +337,15 @@ impl<'a> Dispatcher<'a> {
             opted_out_email: customer.opted_out_email,
             opted_out_sms: customer.opted_out_sms,
         };
+        let vehicle_ids: Vec<i64> = rows.iter().map(|t| t.vehicle_id).collect();
+        let vehicles: HashMap<i64, vehicle::Model> = vehicle::Entity::find()
+            .filter(vehicle::Column::Id.is_in(vehicle_ids))
+            .all(self.db)
+            .await
+            .context("loading vehicles")?
+            .into_iter()
+            .map(|v| (v.id, v))
+            .collect();
         // A follow-up whose visit never came: nothing to follow up.
         let (unvisited, rows): (Vec<_>, Vec<_>) = rows
             .into_iter()
@@ -211,6 +353,14 @@ impl<'a> Dispatcher<'a> {
         for t in &unvisited {
             update_open(self.db, t.id, "cancelled", Some(NO_VISIT_REASON), None, now).await?;
             report.cancelled += 1;
+            report.events.push(event(
+                t,
+                &vehicles,
+                &customer,
+                "cancelled",
+                Some(NO_VISIT_REASON.into()),
+                now,
+            ));
         }
         let candidates: Vec<Candidate> = rows
             .iter()
@@ -232,22 +382,13 @@ impl<'a> Dispatcher<'a> {
 
         let by_key: HashMap<&str, &touchpoint::Model> =
             rows.iter().map(|t| (t.dedup_key.as_str(), t)).collect();
-        let vehicle_ids: Vec<i64> = rows.iter().map(|t| t.vehicle_id).collect();
-        let vehicles: HashMap<i64, vehicle::Model> = vehicle::Entity::find()
-            .filter(vehicle::Column::Id.is_in(vehicle_ids))
-            .all(self.db)
-            .await
-            .context("loading vehicles")?
-            .into_iter()
-            .map(|v| (v.id, v))
-            .collect();
 
         let txn = self
             .db
             .begin()
             .await
             .context("storing dispatch decisions")?;
-        let mut outgoing: Vec<message::Model> = Vec::new();
+        let mut outgoing: Vec<(message::Model, Vec<&touchpoint::Model>)> = Vec::new();
         let mut tally = DispatchReport::default();
         for (key, decision) in &decisions {
             let Some(row) = by_key.get(key.as_str()) else {
@@ -256,14 +397,43 @@ impl<'a> Dispatcher<'a> {
             let (state, reason, next): (&str, String, Option<DateTime<Utc>>) = match decision {
                 Decision::Defer { until, why } => {
                     tally.deferred += 1;
+                    let reason = format!(
+                        "{} until {}",
+                        describe(*why),
+                        until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    );
+                    tally.events.push(event(
+                        row,
+                        &vehicles,
+                        &customer,
+                        "deferred",
+                        Some(reason),
+                        now,
+                    ));
                     ("deferred", describe(*why).to_string(), Some(*until))
                 }
                 Decision::Suppress { reason } => {
                     tally.suppressed += 1;
+                    tally.events.push(event(
+                        row,
+                        &vehicles,
+                        &customer,
+                        "suppressed",
+                        Some(reason.clone()),
+                        now,
+                    ));
                     ("suppressed", reason.clone(), None)
                 }
                 Decision::Skip { reason } => {
                     tally.skipped += 1;
+                    tally.events.push(event(
+                        row,
+                        &vehicles,
+                        &customer,
+                        "skipped",
+                        Some(reason.clone()),
+                        now,
+                    ));
                     ("skipped", reason.clone(), None)
                 }
                 Decision::Merged { .. } => continue,
@@ -277,9 +447,19 @@ impl<'a> Dispatcher<'a> {
                         Composed::Message(m) => {
                             tally.merged += carried.len() - 1;
                             if m.state == "sending" {
-                                outgoing.push(*m);
+                                outgoing.push((*m, carried));
                             } else {
                                 *tally.sent.entry(m.channel.clone()).or_default() += 1;
+                                for (i, t) in carried.iter().enumerate() {
+                                    let reason = if i == 0 {
+                                        m.reason.clone()
+                                    } else {
+                                        Some(format!("sent together with {}", m.key))
+                                    };
+                                    tally
+                                        .events
+                                        .push(event(t, &vehicles, &customer, "sent", reason, now));
+                                }
                             }
                         }
                         Composed::Taken => {
@@ -292,6 +472,14 @@ impl<'a> Dispatcher<'a> {
                         Composed::Unrenderable(reason) => {
                             tally.failed += carried.len();
                             for t in carried {
+                                tally.events.push(event(
+                                    t,
+                                    &vehicles,
+                                    &customer,
+                                    "failed",
+                                    Some(reason.clone()),
+                                    now,
+                                ));
                                 update_open(&txn, t.id, "failed", Some(&reason), None, now).await?;
                             }
                         }
@@ -308,8 +496,17 @@ impl<'a> Dispatcher<'a> {
         }
         txn.commit().await.context("storing dispatch decisions")?;
         merge_report(report, tally);
-        for m in outgoing {
-            self.send(&m, now, report).await?;
+        for (m, carried) in outgoing {
+            let (outcome, reason) = self.send(&m, now, report).await?;
+            for (i, t) in carried.into_iter().enumerate() {
+                let reason = match (i, outcome) {
+                    (0, _) | (_, "deferred") => reason.clone(),
+                    _ => Some(format!("sent together with {}", m.key)),
+                };
+                report
+                    .events
+                    .push(event(t, &vehicles, &customer, outcome, reason, now));
+            }
         }
         Ok(())
     }
@@ -436,10 +633,10 @@ impl<'a> Dispatcher<'a> {
         m: &message::Model,
         now: DateTime<Utc>,
         report: &mut DispatchReport,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(&'static str, Option<String>), StoreError> {
         let channel = channel_of(&m.channel);
         let Some(transport) = self.transports.for_channel(channel) else {
-            return Ok(());
+            return Ok(("failed", Some("no transport for the channel".into())));
         };
         let outgoing = Outgoing {
             key: m.key.clone(),
@@ -453,7 +650,7 @@ impl<'a> Dispatcher<'a> {
         let mut active: message::ActiveModel = m.clone().into();
         active.updated_at = Set(now);
         active.lease_until = Set(None);
-        match outcome {
+        let result = match outcome {
             Outcome::Sent { provider_ref } => {
                 active.state = Set("sent".into());
                 active.sent_at = Set(Some(now));
@@ -461,6 +658,7 @@ impl<'a> Dispatcher<'a> {
                 active.reason = Set(None);
                 set_touchpoints(&txn, m.id, "sent", None, now).await?;
                 *report.sent.entry(m.channel.clone()).or_default() += 1;
+                ("sent", None)
             }
             Outcome::Transient {
                 reason,
@@ -470,8 +668,9 @@ impl<'a> Dispatcher<'a> {
                     active.state = Set("failed".into());
                     let reason = format!("gave up after {} attempts: {reason}", m.attempts);
                     set_touchpoints(&txn, m.id, "failed", Some(&reason), now).await?;
-                    active.reason = Set(Some(reason));
+                    active.reason = Set(Some(reason.clone()));
                     report.failed += 1;
+                    ("failed", Some(reason))
                 } else {
                     let backoff = retry_after
                         .and_then(|d| Duration::from_std(d).ok())
@@ -479,22 +678,28 @@ impl<'a> Dispatcher<'a> {
                     active.state = Set("retry".into());
                     active.attempts = Set(m.attempts + 1);
                     active.next_attempt_at = Set(Some(now + backoff));
-                    active.reason = Set(Some(reason));
+                    active.reason = Set(Some(reason.clone()));
                     report.retrying += 1;
+                    (
+                        "deferred",
+                        Some(format!("transient failure, retrying: {reason}")),
+                    )
                 }
             }
             Outcome::Permanent { reason } => {
                 active.state = Set("failed".into());
                 set_touchpoints(&txn, m.id, "failed", Some(&reason), now).await?;
-                active.reason = Set(Some(reason));
+                active.reason = Set(Some(reason.clone()));
                 report.failed += 1;
+                ("failed", Some(reason))
             }
-        }
+        };
         active
             .update(&txn)
             .await
             .context("storing a send outcome")?;
-        txn.commit().await.context("storing a send outcome")
+        txn.commit().await.context("storing a send outcome")?;
+        Ok(result)
     }
 
     /// The person's messages and calls of the last 31 days.
@@ -549,6 +754,7 @@ fn merge_report(into: &mut DispatchReport, from: DispatchReport) {
     into.suppressed += from.suppressed;
     into.skipped += from.skipped;
     into.failed += from.failed;
+    into.events.extend(from.events);
 }
 
 /// Moves an open touchpoint (planned or deferred) to `state`.

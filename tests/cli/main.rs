@@ -5,4 +5,5 @@ mod backtest;
 mod commands;
 mod dispatch;
 mod planning;
+mod simulate;
 mod support;
