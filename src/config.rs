@@ -640,6 +640,10 @@ impl Config {
                 "is not a mailbox such as \"Service <service@dealer.example>\"",
             ));
         }
+        if !s.email.smtp_url.is_empty() {
+            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&s.email.smtp_url)
+                .map_err(|e| ConfigError::new("email.smtp_url", e.to_string()))?;
+        }
         if s.dispatch.lease_secs < 10 {
             return Err(ConfigError::new(
                 "dispatch.lease_secs",

@@ -181,7 +181,7 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
             let planning = planning_pass(&db, &config, now).await?;
             let catalog =
                 crate::messages::Catalog::builtin().map_err(|e| Failure::Other(e.to_string()))?;
-            let transports = crate::dispatch::Transports::from_config(&config);
+            let transports = crate::dispatch::Transports::from_config(&config)?;
             let dispatch = crate::dispatch::Dispatcher::new(&db, &config, &transports, &catalog)
                 .pass(now)
                 .await?;

@@ -1,6 +1,7 @@
 //! Dispatch: the worker that turns due touchpoints into messages and call
 //! tasks under the rules, and the transports that carry them.
 
+pub mod email;
 pub mod outbox;
 mod worker;
 
@@ -61,6 +62,7 @@ pub enum Outcome {
 #[derive(Debug)]
 pub enum Transport {
     Outbox(outbox::Outbox),
+    Smtp(email::Smtp),
     /// Accepts everything and sends nothing (`simulate`).
     Capture,
 }
@@ -69,6 +71,7 @@ impl Transport {
     pub async fn send(&self, message: &Outgoing) -> Outcome {
         match self {
             Transport::Outbox(o) => o.send(message).await,
+            Transport::Smtp(s) => s.send(message).await,
             Transport::Capture => Outcome::Sent { provider_ref: None },
         }
     }
@@ -81,18 +84,27 @@ pub struct Transports {
 }
 
 impl Transports {
-    /// The transports the configuration asks for.
-    pub fn from_config(config: &crate::config::Config) -> Self {
-        let outbox = || {
-            Transport::Outbox(outbox::Outbox::new(
-                config.outbox_dir(),
-                &config.settings.email.from,
-            ))
+    /// The transports the configuration asks for: SMTP when `[email]
+    /// smtp_url` is set, the outbox folder otherwise.
+    pub fn from_config(config: &crate::config::Config) -> Result<Self, crate::config::ConfigError> {
+        let s = &config.settings;
+        let outbox = || Transport::Outbox(outbox::Outbox::new(config.outbox_dir(), &s.email.from));
+        let email = if s.email.smtp_url.is_empty() {
+            outbox()
+        } else {
+            Transport::Smtp(
+                email::Smtp::new(
+                    &s.email.smtp_url,
+                    &s.email.from,
+                    Duration::from_secs(s.email.timeout_secs),
+                )
+                .map_err(|e| crate::config::ConfigError::new("email.smtp_url", e))?,
+            )
         };
-        Self {
-            email: outbox(),
+        Ok(Self {
+            email,
             sms: outbox(),
-        }
+        })
     }
 
     /// Capturing transports: nothing leaves the process.

@@ -3,7 +3,7 @@
 
 use super::{Outcome, Outgoing};
 use crate::domain::Channel;
-use lettre::message::{Mailbox, Message, header};
+use lettre::message::Mailbox;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -69,19 +69,7 @@ impl Outbox {
             .from
             .parse()
             .map_err(|e| format!("from address: {e}"))?;
-        let to: Mailbox = m
-            .recipient
-            .parse()
-            .map_err(|e| format!("recipient {}: {e}", m.recipient))?;
-        let email = Message::builder()
-            .from(from)
-            .to(to)
-            .subject(m.subject.clone())
-            .message_id(Some(m.message_id()))
-            .header(header::ContentType::TEXT_PLAIN)
-            .body(m.body.clone())
-            .map_err(|e| e.to_string())?;
-        Ok(email.formatted())
+        Ok(super::email::build(&from, m)?.formatted())
     }
 }
 

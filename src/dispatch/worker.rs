@@ -299,12 +299,19 @@ impl<'a> Dispatcher<'a> {
             let claimed = message::Entity::update_many()
                 .col_expr(message::Column::State, Expr::value("sending"))
                 .col_expr(message::Column::LeaseUntil, Expr::value(lease))
+                .col_expr(message::Column::Attempts, Expr::value(m.attempts + 1))
                 .filter(message::Column::Id.eq(m.id))
                 .filter(message::Column::State.eq("retry"))
                 .exec(self.db)
                 .await
                 .context("claiming a retry")?;
             if claimed.rows_affected == 1 {
+                let m = message::Model {
+                    attempts: m.attempts + 1,
+                    state: "sending".into(),
+                    lease_until: Some(lease),
+                    ..m
+                };
                 let (outcome, reason) = self.send(&m, now, report).await?;
                 self.message_events(&m, outcome, reason, now, report)
                     .await?;
@@ -676,7 +683,6 @@ impl<'a> Dispatcher<'a> {
                         .and_then(|d| Duration::from_std(d).ok())
                         .unwrap_or_else(|| Duration::seconds(60 << (m.attempts.clamp(1, 7) - 1)));
                     active.state = Set("retry".into());
-                    active.attempts = Set(m.attempts + 1);
                     active.next_attempt_at = Set(Some(now + backoff));
                     active.reason = Set(Some(reason.clone()));
                     report.retrying += 1;

@@ -16,7 +16,7 @@ use touchpoint::store::entities::{call_task, message, touchpoint as tp};
 async fn tick(db: &DatabaseConnection, config: &Config, now: DateTime<Utc>) -> DispatchReport {
     planning_pass(db, config, now).await.unwrap();
     let catalog = Catalog::builtin().unwrap();
-    let transports = Transports::from_config(config);
+    let transports = Transports::from_config(config).unwrap();
     Dispatcher::new(db, config, &transports, &catalog)
         .pass(now)
         .await

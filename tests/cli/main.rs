@@ -6,4 +6,5 @@ mod commands;
 mod dispatch;
 mod planning;
 mod simulate;
+mod smtp;
 mod support;

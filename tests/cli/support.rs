@@ -51,11 +51,22 @@ pub fn rand_suffix() -> u128 {
 /// One customer (Berlin, marketing consent for email only) owning a car per
 /// VIN, bought on `purchase`; returns the customer's and the vehicles' ids.
 pub async fn seed(db: &DatabaseConnection, vins: &[&str], purchase: &str) -> (i64, Vec<i64>) {
+    seed_customer(db, "C1", "anna@example.com", vins, purchase).await
+}
+
+/// Like [`seed`], for a customer of the given id and email address.
+pub async fn seed_customer(
+    db: &DatabaseConnection,
+    customer_id: &str,
+    email: &str,
+    vins: &[&str],
+    purchase: &str,
+) -> (i64, Vec<i64>) {
     let now = Utc::now();
     let customer = entities::customer::ActiveModel {
-        customer_id: Set("C1".into()),
+        customer_id: Set(customer_id.into()),
         name: Set("Anna Berg".into()),
-        email: Set(Some("anna@example.com".into())),
+        email: Set(Some(email.into())),
         phone: Set(Some("+4915112345678".into())),
         timezone: Set("Europe/Berlin".into()),
         birthday: Set(Some(d("1980-07-04"))),
