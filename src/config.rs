@@ -112,6 +112,13 @@ pub struct Sms {
     pub auth_token: String,
     pub from: String,
     pub timeout_secs: u64,
+    /// Requests per second at most (0: no limit).
+    pub messages_per_second: u32,
+    /// The generic `http` profile: `form` or `json` body, and its field names.
+    pub format: String,
+    pub field_to: String,
+    pub field_from: String,
+    pub field_body: String,
 }
 
 impl Default for Sms {
@@ -123,6 +130,11 @@ impl Default for Sms {
             auth_token: String::new(),
             from: String::new(),
             timeout_secs: 15,
+            messages_per_second: 10,
+            format: "form".into(),
+            field_to: "To".into(),
+            field_from: "From".into(),
+            field_body: "Body".into(),
         }
     }
 }
@@ -627,6 +639,34 @@ impl Config {
                     "must be later than start",
                 ));
             }
+        }
+        if !matches!(s.sms.format.as_str(), "form" | "json") {
+            return Err(ConfigError::new(
+                "sms.format",
+                "must be \"form\" or \"json\"",
+            ));
+        }
+        if !s.sms.provider.is_empty() {
+            if !(s.sms.base_url.starts_with("http://") || s.sms.base_url.starts_with("https://")) {
+                return Err(ConfigError::new(
+                    "sms.base_url",
+                    "must be an http:// or https:// URL",
+                ));
+            }
+            if s.sms.from.trim().is_empty() {
+                return Err(ConfigError::new(
+                    "sms.from",
+                    "is required with an SMS provider",
+                ));
+            }
+        }
+        if s.sms.provider == "twilio"
+            && (s.sms.account_sid.is_empty() || s.sms.auth_token.is_empty())
+        {
+            return Err(ConfigError::new(
+                "sms.account_sid",
+                "twilio needs account_sid and auth_token",
+            ));
         }
         if !matches!(s.sms.provider.as_str(), "" | "twilio" | "http") {
             return Err(ConfigError::new(

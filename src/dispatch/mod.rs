@@ -3,6 +3,8 @@
 
 pub mod email;
 pub mod outbox;
+pub mod segments;
+pub mod sms;
 mod worker;
 
 pub use worker::*;
@@ -55,6 +57,10 @@ pub enum Outcome {
     Permanent {
         reason: String,
     },
+    /// The provider refuses: the recipient opted out there (replied STOP).
+    OptedOut {
+        reason: String,
+    },
 }
 
 /// The transports of one process: the outbox folder until SMTP and an SMS
@@ -63,6 +69,7 @@ pub enum Outcome {
 pub enum Transport {
     Outbox(outbox::Outbox),
     Smtp(email::Smtp),
+    Sms(Box<sms::Gateway>),
     /// Accepts everything and sends nothing (`simulate`).
     Capture,
 }
@@ -72,6 +79,7 @@ impl Transport {
         match self {
             Transport::Outbox(o) => o.send(message).await,
             Transport::Smtp(s) => s.send(message).await,
+            Transport::Sms(g) => g.send(message).await,
             Transport::Capture => Outcome::Sent { provider_ref: None },
         }
     }
@@ -101,10 +109,14 @@ impl Transports {
                 .map_err(|e| crate::config::ConfigError::new("email.smtp_url", e))?,
             )
         };
-        Ok(Self {
-            email,
-            sms: outbox(),
-        })
+        let sms = if s.sms.provider.is_empty() {
+            outbox()
+        } else {
+            Transport::Sms(Box::new(
+                sms::Gateway::new(&s.sms).map_err(|e| crate::config::ConfigError::new("sms", e))?,
+            ))
+        };
+        Ok(Self { email, sms })
     }
 
     /// Capturing transports: nothing leaves the process.

@@ -571,6 +571,8 @@ impl<'a> Dispatcher<'a> {
             channel: Set(first.channel.clone()),
             recipient: Set(recipient),
             locale: Set(rendered.locale.clone()),
+            segments: Set((channel == Channel::Sms)
+                .then(|| super::segments::segments(&rendered.body).1 as i32)),
             subject: Set(rendered.subject.clone()),
             body: Set(rendered.body.clone()),
             state: Set(if is_call { "sent" } else { "sending" }.into()),
@@ -698,6 +700,18 @@ impl<'a> Dispatcher<'a> {
                 active.reason = Set(Some(reason.clone()));
                 report.failed += 1;
                 ("failed", Some(reason))
+            }
+            Outcome::OptedOut { reason } => {
+                // The person stopped this channel at the provider: record it,
+                // so nothing else goes out on it.
+                let reason = format!("the recipient opted out ({reason})");
+                active.state = Set("failed".into());
+                set_touchpoints(&txn, m.id, "suppressed", Some(&reason), now).await?;
+                active.reason = Set(Some(reason.clone()));
+                crate::store::record_opt_out(&txn, m.customer_id, channel, "provider", true, now)
+                    .await?;
+                report.suppressed += 1;
+                ("suppressed", Some(reason))
             }
         };
         active

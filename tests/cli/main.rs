@@ -6,5 +6,6 @@ mod commands;
 mod dispatch;
 mod planning;
 mod simulate;
+mod sms;
 mod smtp;
 mod support;
