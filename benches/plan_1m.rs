@@ -2,6 +2,7 @@
 //!
 //!     cargo bench --bench plan_1m            # 1,000,000 vehicles, goal <= 5 s
 //!     cargo bench --bench plan_1m -- 100000  # another fleet size
+//!     cargo test --bench plan_1m             # a smoke run of 1,000
 //!
 //! Set `PLAN_DIGEST=1` to also print a digest of every prediction and plan
 //! (computed after the timing, outside it): two builds that print the same
@@ -18,11 +19,18 @@ use touchpoint::plan::PlanParams;
 const GOAL_SECONDS: f64 = 5.0;
 
 fn main() {
-    // `cargo bench` passes `--bench`; a bare number is the fleet size.
-    let n = std::env::args()
-        .skip(1)
+    // `cargo bench` passes `--bench`; without it (`cargo test --benches`)
+    // this is a quick smoke run. A bare number is the fleet size.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let default = if args.iter().any(|a| a == "--bench") {
+        1_000_000
+    } else {
+        1_000
+    };
+    let n = args
+        .iter()
         .find_map(|a| a.replace('_', "").parse::<usize>().ok())
-        .unwrap_or(1_000_000);
+        .unwrap_or(default);
     let params = PlanParams::default();
     let t = template();
     let now = as_of();
