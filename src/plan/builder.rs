@@ -435,10 +435,10 @@ pub fn build<'t>(
             .then(a.occurrence.cmp(&b.occurrence))
     };
     // Both orders are total (codes are unique), so unstable sorts give the
-    // same result as stable ones; the priority order only matters when
-    // something is displaced, as everything is sorted by date at the end.
+    // same result as stable ones. Everything is sorted by date at the end,
+    // so displacing needs only which ones rank below the budget, not a sort.
     let mut displaced = if regular.len() > budget {
-        regular.sort_unstable_by(by_priority);
+        regular.select_nth_unstable_by(budget, by_priority);
         regular.split_off(budget)
     } else {
         Vec::new()
