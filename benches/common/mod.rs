@@ -248,6 +248,7 @@ pub fn digest(h: &mut impl Hasher, p: &Prediction, plan: &Plan<'_>) {
         (list, tps.len()).hash(h);
         for t in tps {
             (t.code(), t.occurrence, t.date, t.state.as_str()).hash(h);
+            (t.service_due, t.awaits_visit).hash(h);
             t.reason.map(|r| r.to_string()).hash(h);
         }
     }
