@@ -261,12 +261,20 @@ pub fn add_days(date: NaiveDate, days: i64) -> NaiveDate {
 /// The prediction of the next service as of `as_of`: facts dated after it
 /// are ignored.
 pub fn predict(facts: &Facts<'_>, params: &Params, as_of: NaiveDate) -> Prediction {
-    let known: Vec<Reading> = facts
+    // Readings are sorted by date, so those from the purchase to `as_of` are
+    // one run of them: a slice, not a copy.
+    debug_assert!(
+        facts.readings.is_sorted_by_key(|r| r.date),
+        "readings must be sorted by date"
+    );
+    let from = facts
         .readings
-        .iter()
-        .filter(|r| r.date <= as_of && r.date >= facts.purchase_date)
-        .copied()
-        .collect();
+        .partition_point(|r| r.date < facts.purchase_date);
+    let to = facts
+        .readings
+        .partition_point(|r| r.date <= as_of)
+        .max(from);
+    let known = &facts.readings[from..to];
     let mut points = Vec::with_capacity(known.len() + 1);
     points.push((facts.purchase_date, facts.purchase_odometer_km));
     points.extend(known.iter().map(|r| (r.date, r.odometer_km)));
@@ -285,15 +293,12 @@ pub fn predict(facts: &Facts<'_>, params: &Params, as_of: NaiveDate) -> Predicti
             s.first_interval_months.unwrap_or(s.interval_months),
         ),
     };
-    let after_base: Vec<(NaiveDate, i64)> = points
-        .iter()
-        .copied()
-        .filter(|p| p.0 >= base_date)
-        .collect();
+    // `points` is sorted too: those since the base are its tail.
+    let after_base = &points[points.partition_point(|p| p.0 < base_date)..];
     let mut prediction = due_from(
         base_date,
         base_odo,
-        &after_base,
+        after_base,
         interval_km,
         interval_months,
         rate,

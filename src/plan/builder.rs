@@ -431,11 +431,14 @@ pub fn build<'t>(
             .priority
             .cmp(&a.entry.priority)
             .then(a.date.cmp(&b.date))
-            .then(a.entry.code.cmp(&b.entry.code))
+            .then_with(|| a.entry.code.cmp(&b.entry.code))
             .then(a.occurrence.cmp(&b.occurrence))
     };
-    regular.sort_by(by_priority);
+    // Both orders are total (codes are unique), so unstable sorts give the
+    // same result as stable ones. Everything is sorted by date at the end,
+    // so displacing needs only which ones rank below the budget, not a sort.
     let mut displaced = if regular.len() > budget {
+        regular.select_nth_unstable_by(budget, by_priority);
         regular.split_off(budget)
     } else {
         Vec::new()
@@ -444,7 +447,7 @@ pub fn build<'t>(
         t.reason = Some(Reason::Displaced { budget });
     }
     if regular.len() < budget {
-        reserve.sort_by(by_priority);
+        reserve.sort_unstable_by(by_priority);
         reserve.truncate(budget - regular.len());
         regular.append(&mut reserve);
     }
@@ -462,10 +465,11 @@ pub fn build<'t>(
         a.date
             .cmp(&b.date)
             .then(b.entry.priority.cmp(&a.entry.priority))
-            .then(a.entry.code.cmp(&b.entry.code))
+            .then_with(|| a.entry.code.cmp(&b.entry.code))
+            .then(a.occurrence.cmp(&b.occurrence))
     };
-    regular.sort_by(by_date);
-    displaced.sort_by(by_date);
+    regular.sort_unstable_by(by_date);
+    displaced.sort_unstable_by(by_date);
     Plan {
         cycle,
         cycle_start: start,
