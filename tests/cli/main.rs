@@ -3,6 +3,7 @@
 
 mod backtest;
 mod commands;
+mod crash;
 mod dispatch;
 mod planning;
 mod simulate;
