@@ -14,6 +14,9 @@ pub struct Cli {
     /// Configuration file [default: $TOUCHPOINT_CONFIG, then ./config/touchpoint.toml]
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Override one configuration key, after the file and the environment (repeatable)
+    #[arg(long = "set", global = true, value_name = "SECTION.KEY=VALUE", value_parser = parse_override)]
+    pub set: Vec<(String, String)>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -64,6 +67,18 @@ pub enum Command {
         #[command(flatten)]
         out: Output,
     },
+    /// Planning and dispatch over a period on a virtual clock, sending nothing
+    Simulate {
+        /// First day (YYYY-MM-DD, UTC midnight)
+        #[arg(long, value_name = "DATE", value_parser = parse_as_of)]
+        from: NaiveDate,
+        /// Day after the last (excluded)
+        #[arg(long, value_name = "DATE", value_parser = parse_as_of)]
+        to: NaiveDate,
+        /// Write the JSON lines here instead of standard output
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Prediction accuracy on a dealer's history (touches no database)
     Backtest {
         #[arg(long, value_name = "FILE")]
@@ -102,4 +117,11 @@ pub struct AsOf {
 
 fn parse_as_of(s: &str) -> Result<NaiveDate, String> {
     crate::domain::parse_date(s).map_err(|e| e.0)
+}
+
+fn parse_override(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("'{s}' is not SECTION.KEY=VALUE")),
+    }
 }

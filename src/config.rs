@@ -45,6 +45,136 @@ pub struct Settings {
     pub schedules: Vec<ModelSchedule>,
     pub caps: Caps,
     pub quiet_hours: QuietHours,
+    pub dealer: Dealer,
+    pub email: Email,
+    pub sms: Sms,
+    pub dispatch: Dispatch,
+}
+
+/// Who the messages come from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dealer {
+    pub name: String,
+    pub phone: String,
+    pub booking_url: String,
+}
+
+impl Default for Dealer {
+    fn default() -> Self {
+        Self {
+            name: "Your service team".into(),
+            phone: "+49 30 1234567".into(),
+            booking_url: "https://dealer.example/service".into(),
+        }
+    }
+}
+
+/// Email transport; an empty `smtp_url` writes to the outbox folder.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Email {
+    /// lettre's URL form: `smtp://user:pass@host:port?tls=required`.
+    pub smtp_url: String,
+    pub from: String,
+    /// Seconds before an SMTP exchange is abandoned (and retried).
+    pub timeout_secs: u64,
+}
+
+impl Default for Email {
+    fn default() -> Self {
+        Self {
+            smtp_url: String::new(),
+            from: "Service <service@dealer.example>".into(),
+            timeout_secs: 30,
+        }
+    }
+}
+
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Email")
+            .field("smtp_url", &redact_url(&self.smtp_url))
+            .field("from", &self.from)
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
+}
+
+/// SMS gateway; an empty `provider` writes to the outbox folder.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sms {
+    /// "" (outbox folder), "twilio" or "http".
+    pub provider: String,
+    pub base_url: String,
+    pub account_sid: String,
+    pub auth_token: String,
+    pub from: String,
+    pub timeout_secs: u64,
+    /// Requests per second at most (0: no limit).
+    pub messages_per_second: u32,
+    /// The generic `http` profile: `form` or `json` body, and its field names.
+    pub format: String,
+    pub field_to: String,
+    pub field_from: String,
+    pub field_body: String,
+}
+
+impl Default for Sms {
+    fn default() -> Self {
+        Self {
+            provider: String::new(),
+            base_url: "https://api.twilio.com".into(),
+            account_sid: String::new(),
+            auth_token: String::new(),
+            from: String::new(),
+            timeout_secs: 15,
+            messages_per_second: 10,
+            format: "form".into(),
+            field_to: "To".into(),
+            field_from: "From".into(),
+            field_body: "Body".into(),
+        }
+    }
+}
+
+impl fmt::Debug for Sms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sms")
+            .field("provider", &self.provider)
+            .field("base_url", &self.base_url)
+            .field("account_sid", &self.account_sid)
+            .field(
+                "auth_token",
+                &if self.auth_token.is_empty() {
+                    ""
+                } else {
+                    "***"
+                },
+            )
+            .field("from", &self.from)
+            .finish()
+    }
+}
+
+/// The dispatcher.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Dispatch {
+    /// How long a send may take before its outcome counts as unknown.
+    pub lease_secs: i64,
+    /// Attempts at a transient failure before the message fails.
+    pub max_attempts: i32,
+}
+
+impl Default for Dispatch {
+    fn default() -> Self {
+        Self {
+            lease_secs: 300,
+            max_attempts: 8,
+        }
+    }
 }
 
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
@@ -131,6 +261,9 @@ pub struct Prediction {
     pub half_life_days: f64,
     /// Extra reminder lead per day of forecast uncertainty (0 turns it off).
     pub lead_per_uncertainty_day: f64,
+    /// Days of forecast uncertainty that the reminders' own lead absorbs;
+    /// only the uncertainty beyond them adds lead.
+    pub uncertainty_covered_days: f64,
     /// The most extra lead the uncertainty may add.
     pub max_extra_lead_days: i64,
 }
@@ -228,6 +361,10 @@ impl Default for Settings {
             schedules: Vec::new(),
             caps: Caps::default(),
             quiet_hours: QuietHours::default(),
+            dealer: Dealer::default(),
+            email: Email::default(),
+            sms: Sms::default(),
+            dispatch: Dispatch::default(),
         }
     }
 }
@@ -265,8 +402,9 @@ impl Default for Prediction {
         Self {
             default_monthly_km: 1250.0,
             min_span_days: 30,
-            half_life_days: 365.0,
+            half_life_days: 120.0,
             lead_per_uncertainty_day: 1.0,
+            uncertainty_covered_days: 20.0,
             max_extra_lead_days: 30,
         }
     }
@@ -345,10 +483,28 @@ impl Config {
     /// Loads `path` (which must exist when given) over the defaults, then the
     /// environment, and validates the result.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
-        Self::load_with_env(path, Env::prefixed("TOUCHPOINT__").split("__"))
+        Self::load_with(path, &[])
     }
 
+    /// Like [`Config::load`], with command-line overrides `section.key=value`
+    /// applied last.
+    pub fn load_with(
+        path: Option<&Path>,
+        overrides: &[(String, String)],
+    ) -> Result<Self, ConfigError> {
+        Self::layered(path, Env::prefixed("TOUCHPOINT__").split("__"), overrides)
+    }
+
+    #[cfg(test)]
     fn load_with_env(path: Option<&Path>, env: Env) -> Result<Self, ConfigError> {
+        Self::layered(path, env, &[])
+    }
+
+    fn layered(
+        path: Option<&Path>,
+        env: Env,
+        overrides: &[(String, String)],
+    ) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = path {
             if !path.is_file() {
@@ -360,6 +516,10 @@ impl Config {
             figment = figment.merge(Toml::file_exact(path));
         }
         figment = figment.merge(env);
+        for (key, value) in overrides {
+            let value: figment::value::Value = value.parse().unwrap_or_else(|never| match never {});
+            figment = figment.merge(Serialized::default(key, value));
+        }
         let settings: Settings = figment.extract().map_err(from_figment)?;
         let base_dir = path
             .and_then(Path::parent)
@@ -410,6 +570,12 @@ impl Config {
         if !(p.lead_per_uncertainty_day.is_finite() && p.lead_per_uncertainty_day >= 0.0) {
             return Err(ConfigError::new(
                 "prediction.lead_per_uncertainty_day",
+                "must be zero or positive",
+            ));
+        }
+        if !(p.uncertainty_covered_days.is_finite() && p.uncertainty_covered_days >= 0.0) {
+            return Err(ConfigError::new(
+                "prediction.uncertainty_covered_days",
                 "must be zero or positive",
             ));
         }
@@ -473,6 +639,62 @@ impl Config {
                     "must be later than start",
                 ));
             }
+        }
+        if !matches!(s.sms.format.as_str(), "form" | "json") {
+            return Err(ConfigError::new(
+                "sms.format",
+                "must be \"form\" or \"json\"",
+            ));
+        }
+        if !s.sms.provider.is_empty() {
+            if !(s.sms.base_url.starts_with("http://") || s.sms.base_url.starts_with("https://")) {
+                return Err(ConfigError::new(
+                    "sms.base_url",
+                    "must be an http:// or https:// URL",
+                ));
+            }
+            if s.sms.from.trim().is_empty() {
+                return Err(ConfigError::new(
+                    "sms.from",
+                    "is required with an SMS provider",
+                ));
+            }
+        }
+        if s.sms.provider == "twilio"
+            && (s.sms.account_sid.is_empty() || s.sms.auth_token.is_empty())
+        {
+            return Err(ConfigError::new(
+                "sms.account_sid",
+                "twilio needs account_sid and auth_token",
+            ));
+        }
+        if !matches!(s.sms.provider.as_str(), "" | "twilio" | "http") {
+            return Err(ConfigError::new(
+                "sms.provider",
+                "must be empty (outbox folder), \"twilio\" or \"http\"",
+            ));
+        }
+        if s.email.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError::new(
+                "email.from",
+                "is not a mailbox such as \"Service <service@dealer.example>\"",
+            ));
+        }
+        if !s.email.smtp_url.is_empty() {
+            lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&s.email.smtp_url)
+                .map_err(|e| ConfigError::new("email.smtp_url", e.to_string()))?;
+        }
+        if s.dispatch.lease_secs < 10 {
+            return Err(ConfigError::new(
+                "dispatch.lease_secs",
+                "must be at least 10",
+            ));
+        }
+        if s.dispatch.max_attempts < 1 {
+            return Err(ConfigError::new(
+                "dispatch.max_attempts",
+                "must be at least 1",
+            ));
         }
         self.plan_template()?;
         Ok(())
@@ -656,7 +878,7 @@ mod tests {
     }
 
     #[test]
-    #[allow(clippy::result_large_err)] // figment's own Jail error type
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
     fn environment_overrides_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(dir.path(), "[http]\nlisten = \"127.0.0.1:9\"\n");
@@ -695,6 +917,34 @@ mod tests {
                 Config::load_with_env(Some(&path), Env::prefixed("TP_TEST_NONE__")).unwrap_err();
             assert_eq!(err.key, key, "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn command_line_overrides_come_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "[plan]\ngrace_days = 3\n");
+        let set = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+        let c = Config::layered(
+            Some(&path),
+            Env::prefixed("TP_TEST_NONE__"),
+            &set("plan.grace_days", "10"),
+        )
+        .unwrap();
+        assert_eq!(c.settings.plan.grace_days, 10);
+        let c = Config::layered(
+            Some(&path),
+            Env::prefixed("TP_TEST_NONE__"),
+            &set("http.listen", "0.0.0.0:81"),
+        )
+        .unwrap();
+        assert_eq!(c.settings.http.listen, "0.0.0.0:81");
+        let err = Config::layered(
+            Some(&path),
+            Env::prefixed("TP_TEST_NONE__"),
+            &set("plan.grace", "1"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("grace"), "{err}");
     }
 
     #[test]

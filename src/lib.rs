@@ -1,8 +1,12 @@
+pub mod backtest;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod dispatch;
 pub mod domain;
 pub mod import;
+pub mod messages;
 pub mod plan;
 pub mod predict;
+pub mod rules;
 pub mod store;

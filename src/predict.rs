@@ -61,7 +61,7 @@ impl Default for Params {
         Self {
             default_monthly_km: 1250.0,
             min_span_days: 30,
-            half_life_days: 365.0,
+            half_life_days: 120.0,
         }
     }
 }
@@ -113,8 +113,17 @@ pub struct Prediction {
     pub uncertainty_days: f64,
 }
 
-/// Relative rate uncertainty when it is not measured from several segments.
-const REL_SIGMA_SINGLE_SEGMENT: f64 = 0.15;
+/// Relative rate uncertainty of a rate measured from readings, before the
+/// readings show a spread of their own (one segment is all a new owner has).
+/// On real bus odometers (`../shared/data/rust1987`) the rate of the next
+/// service interval differs from the recent one by about this share (one
+/// standard deviation of the log ratio).
+const REL_SIGMA_PRIOR: f64 = 0.3;
+/// How many segments the prior counts for against the measured ones.
+const PRIOR_SEGMENTS: f64 = 2.0;
+/// Readings closer than this are merged into one segment: a rate over a few
+/// days says little.
+const MIN_SEGMENT_DAYS: i64 = 7;
 const REL_SIGMA_DECLARED: f64 = 0.3;
 const REL_SIGMA_DEFAULT: f64 = 0.5;
 
@@ -122,71 +131,96 @@ const REL_SIGMA_DEFAULT: f64 = 0.5;
 /// reading), else the declared value, else the configured default.
 ///
 /// With readings spanning at least `min_span_days` it is a recency-weighted
-/// least-squares slope; for exactly two points that is the slope between them.
+/// average of the rates between consecutive readings: each day of driving
+/// counts with a weight that halves every `half_life_days` back from the
+/// latest reading, so a segment weighs by how many recent days it covers
+/// (readings a few days apart cannot swing it). For exactly two points it is
+/// the slope between them.
 pub fn estimate_rate(points: &[(NaiveDate, i64)], declared: Option<f64>, params: &Params) -> Rate {
-    let (Some(first), Some(last)) = (points.first(), points.last()) else {
+    let (Some(&first), Some(&last)) = (points.first(), points.last()) else {
         return fallback_rate(declared, params);
     };
     let span = (last.0 - first.0).num_days();
-    if points.len() < 2 || span < params.min_span_days {
+    if points.len() < 2 || span < params.min_span_days || span <= 0 {
         return fallback_rate(declared, params);
     }
-    let latest = last.0;
-    let weight = |d: NaiveDate| 0.5f64.powf((latest - d).num_days() as f64 / params.half_life_days);
-    let t = |d: NaiveDate| (d - first.0).num_days() as f64;
-    let (mut sw, mut st, mut sy) = (0.0, 0.0, 0.0);
-    for &(d, y) in points {
-        let w = weight(d);
-        sw += w;
-        st += w * t(d);
-        sy += w * y as f64;
+    let segments = segments(points, params.half_life_days);
+    let slope = |a: (NaiveDate, i64), b: (NaiveDate, i64)| {
+        (b.1 - a.1) as f64 / (b.0 - a.0).num_days() as f64
+    };
+    let sw: f64 = segments.iter().map(|s| s.weight).sum();
+    let per_day = match segments.as_slice() {
+        [only] => only.per_day,
+        _ if sw > 0.0 && sw.is_finite() => {
+            segments.iter().map(|s| s.weight * s.per_day).sum::<f64>() / sw
+        }
+        _ => slope(first, last),
     }
-    let (tm, ym) = (st / sw, sy / sw);
-    let (mut stt, mut sty) = (0.0, 0.0);
-    for &(d, y) in points {
-        let w = weight(d);
-        let dt = t(d) - tm;
-        stt += w * dt * dt;
-        sty += w * dt * (y as f64 - ym);
-    }
-    let per_day = if stt > 0.0 { (sty / stt).max(0.0) } else { 0.0 };
+    .max(0.0);
     let km_per_month = per_day * DAYS_PER_MONTH;
     Rate {
         km_per_month,
         source: RateSource::Readings,
-        sigma_km_per_month: segment_spread(points, &weight, km_per_month),
+        sigma_km_per_month: km_per_month * relative_spread(&segments, per_day),
     }
 }
 
-/// Weighted spread of the rates of consecutive segments of at least a week,
-/// or a fixed share of the rate when there is only one such segment.
-fn segment_spread(
-    points: &[(NaiveDate, i64)],
-    weight: &dyn Fn(NaiveDate) -> f64,
-    rate: f64,
-) -> f64 {
-    let mut n = 0usize;
-    let (mut sw, mut swr, mut swrr) = (0.0, 0.0, 0.0);
-    let mut prev = points[0];
+/// The driving between two readings.
+#[derive(Debug, Clone, Copy)]
+struct Segment {
+    per_day: f64,
+    /// The recency weight integrated over its days (up to a constant factor).
+    weight: f64,
+}
+
+/// Consecutive readings (sorted, spanning at least a day) as segments of at
+/// least [`MIN_SEGMENT_DAYS`], shorter ones merged into the next (a short
+/// tail into the previous one).
+fn segments(points: &[(NaiveDate, i64)], half_life_days: f64) -> Vec<Segment> {
+    let mut bounds: Vec<((NaiveDate, i64), (NaiveDate, i64))> = Vec::new();
+    let mut start = points[0];
     for &p in &points[1..] {
-        let days = (p.0 - prev.0).num_days();
-        if days < 7 {
-            continue;
+        if (p.0 - start.0).num_days() >= MIN_SEGMENT_DAYS {
+            bounds.push((start, p));
+            start = p;
         }
-        let r = (p.1 - prev.1) as f64 / days as f64 * DAYS_PER_MONTH;
-        let w = weight(p.0) * days as f64;
-        sw += w;
-        swr += w * r;
-        swrr += w * r * r;
-        n += 1;
-        prev = p;
     }
-    if n < 2 || sw <= 0.0 {
-        return rate * REL_SIGMA_SINGLE_SEGMENT;
+    if let Some(&last) = points.last()
+        && last.0 > start.0
+    {
+        match bounds.last_mut() {
+            Some(b) => b.1 = last,
+            None => bounds.push((start, last)),
+        }
     }
-    let mean = swr / sw;
-    let var = (swrr / sw - mean * mean).max(0.0);
-    var.sqrt().max(rate * 0.02)
+    let latest = bounds.last().map_or(start.0, |b| b.1.0);
+    let decay = |d: NaiveDate| 0.5f64.powf((latest - d).num_days() as f64 / half_life_days);
+    bounds
+        .into_iter()
+        .map(|(a, b)| Segment {
+            per_day: (b.1 - a.1) as f64 / (b.0 - a.0).num_days() as f64,
+            weight: decay(b.0) - decay(a.0),
+        })
+        .collect()
+}
+
+/// The relative uncertainty of the rate: the recency-weighted spread of the
+/// segments' rates around it, relative to it, shrunk towards
+/// [`REL_SIGMA_PRIOR`] while there are few segments.
+fn relative_spread(segments: &[Segment], per_day: f64) -> f64 {
+    let sw: f64 = segments.iter().map(|s| s.weight).sum();
+    if segments.len() < 2 || per_day <= 0.0 || !(sw > 0.0 && sw.is_finite()) {
+        return REL_SIGMA_PRIOR;
+    }
+    let var = segments
+        .iter()
+        .map(|s| s.weight * (s.per_day - per_day).powi(2))
+        .sum::<f64>()
+        / sw;
+    let measured = var.sqrt() / per_day;
+    let n = segments.len() as f64;
+    ((PRIOR_SEGMENTS * REL_SIGMA_PRIOR.powi(2) + n * measured.powi(2)) / (PRIOR_SEGMENTS + n))
+        .sqrt()
 }
 
 fn fallback_rate(declared: Option<f64>, params: &Params) -> Rate {
@@ -227,12 +261,20 @@ pub fn add_days(date: NaiveDate, days: i64) -> NaiveDate {
 /// The prediction of the next service as of `as_of`: facts dated after it
 /// are ignored.
 pub fn predict(facts: &Facts<'_>, params: &Params, as_of: NaiveDate) -> Prediction {
-    let known: Vec<Reading> = facts
+    // Readings are sorted by date, so those from the purchase to `as_of` are
+    // one run of them: a slice, not a copy.
+    debug_assert!(
+        facts.readings.is_sorted_by_key(|r| r.date),
+        "readings must be sorted by date"
+    );
+    let from = facts
         .readings
-        .iter()
-        .filter(|r| r.date <= as_of && r.date >= facts.purchase_date)
-        .copied()
-        .collect();
+        .partition_point(|r| r.date < facts.purchase_date);
+    let to = facts
+        .readings
+        .partition_point(|r| r.date <= as_of)
+        .max(from);
+    let known = &facts.readings[from..to];
     let mut points = Vec::with_capacity(known.len() + 1);
     points.push((facts.purchase_date, facts.purchase_odometer_km));
     points.extend(known.iter().map(|r| (r.date, r.odometer_km)));
@@ -240,7 +282,7 @@ pub fn predict(facts: &Facts<'_>, params: &Params, as_of: NaiveDate) -> Predicti
 
     let services = known.iter().filter(|r| r.kind == VisitKind::Service);
     let service_count = services.clone().count() as u32;
-    let last_service = known.iter().rev().find(|r| r.kind == VisitKind::Service);
+    let last_service = services.clone().next_back();
     let s = facts.schedule;
     let (base_date, base_odo, interval_km, interval_months) = match last_service {
         Some(r) => (r.date, r.odometer_km, s.interval_km, s.interval_months),
@@ -251,15 +293,12 @@ pub fn predict(facts: &Facts<'_>, params: &Params, as_of: NaiveDate) -> Predicti
             s.first_interval_months.unwrap_or(s.interval_months),
         ),
     };
-    let after_base: Vec<(NaiveDate, i64)> = points
-        .iter()
-        .copied()
-        .filter(|p| p.0 >= base_date)
-        .collect();
+    // `points` is sorted too: those since the base are its tail.
+    let after_base = &points[points.partition_point(|p| p.0 < base_date)..];
     let mut prediction = due_from(
         base_date,
         base_odo,
-        &after_base,
+        after_base,
         interval_km,
         interval_months,
         rate,
@@ -360,13 +399,14 @@ impl Prediction {
     /// Days to move the service reminders earlier so that an owner who
     /// drives faster than forecast is still reminded in time: `per_sigma`
     /// standard deviations of the mileage date, less the margin by which the
-    /// time limit comes first, at most `max_days`.
-    pub fn extra_lead_days(&self, per_sigma: f64, max_days: i64) -> i64 {
+    /// time limit comes first, less the `covered_days` that the reminders'
+    /// own lead already absorbs; at least 0, at most `max_days`.
+    pub fn extra_lead_days(&self, per_sigma: f64, covered_days: f64, max_days: i64) -> i64 {
         let Some(km) = self.km_due_date else {
             return 0;
         };
         let margin = (km - self.due_date).num_days() as f64;
-        let extra = (per_sigma * self.uncertainty_days - margin)
+        let extra = (per_sigma * self.uncertainty_days - margin - covered_days)
             .max(0.0)
             .round() as i64;
         extra.min(max_days)

@@ -6,9 +6,8 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 dir="${1:-$root/demo}"
 cd "$root"
-cargo build --release --quiet
-tp="$root/target/release/touchpoint"
-if [ -z "${CARGO_TARGET_DIR:-}" ]; then :; else tp="$CARGO_TARGET_DIR/release/touchpoint"; fi
+cargo build --quiet
+tp="${CARGO_TARGET_DIR:-$root/target}/debug/touchpoint"
 [ -f "$dir/touchpoint.toml" ] || "$tp" init "$dir"
 cfg=(--config "$dir/touchpoint.toml")
 for kind in customers vehicles visits; do

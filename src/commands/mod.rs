@@ -4,9 +4,11 @@
 mod init;
 mod planning;
 mod show;
+mod simulate;
 
 pub use planning::{PassReport, planning_pass};
 
+use crate::backtest::{self, BacktestError};
 use crate::cli::{Cli, Command, ImportKind};
 use crate::config::{Config, ConfigError};
 use crate::import::{self, ImportError};
@@ -44,6 +46,16 @@ impl Failure {
     }
 }
 
+impl From<BacktestError> for Failure {
+    fn from(e: BacktestError) -> Self {
+        match e {
+            BacktestError::Config(c) => Failure::Config(c),
+            BacktestError::BadOption(_) => Failure::Usage(e.to_string()),
+            BacktestError::Invalid(_) | BacktestError::Read { .. } => Failure::Data(e.to_string()),
+        }
+    }
+}
+
 impl From<ImportError> for Failure {
     fn from(e: ImportError) -> Self {
         match e {
@@ -51,6 +63,13 @@ impl From<ImportError> for Failure {
             other => Failure::Data(other.to_string()),
         }
     }
+}
+
+/// What `dispatch` did: the planning pass, then the dispatch pass.
+#[derive(serde::Serialize)]
+pub struct PassOutput {
+    pub planning: PassReport,
+    pub dispatch: crate::dispatch::DispatchReport,
 }
 
 /// Where the configuration comes from: `--config`, then `$TOUCHPOINT_CONFIG`,
@@ -66,8 +85,8 @@ pub fn config_path(flag: Option<&Path>) -> Option<PathBuf> {
     default.is_file().then_some(default)
 }
 
-pub fn load_config(flag: Option<&Path>) -> Result<Config, Failure> {
-    Ok(Config::load(config_path(flag).as_deref())?)
+pub fn load_config(flag: Option<&Path>, overrides: &[(String, String)]) -> Result<Config, Failure> {
+    Ok(Config::load_with(config_path(flag).as_deref(), overrides)?)
 }
 
 /// Opens the configured database; it must be migrated.
@@ -100,7 +119,7 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Init { dir } => init::init(&dir).await,
         Command::Migrate => {
-            let config = load_config(cli.config.as_deref())?;
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
             let db = store::connect(
                 &config.database_url(),
                 config.settings.database.max_connections,
@@ -116,7 +135,7 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
             dry_run,
             out,
         } => {
-            let config = load_config(cli.config.as_deref())?;
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
             let db = open(&config).await?;
             let kind = match kind {
                 ImportKind::Customers => import::Kind::Customers,
@@ -144,23 +163,73 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
             })
         }
         Command::NextService { vin, when, out } => {
-            let config = load_config(cli.config.as_deref())?;
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
             show::next_service(&config, &vin, when.as_of, out.json).await
         }
         Command::Plan { vin, when, out } => {
-            let config = load_config(cli.config.as_deref())?;
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
             show::plan(&config, &vin, when.as_of, out.json).await
         }
         Command::Queue { days, when, out } => {
-            let config = load_config(cli.config.as_deref())?;
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
             show::queue(&config, days, when.as_of, out.json).await
         }
         Command::Dispatch { out } => {
-            let config = load_config(cli.config.as_deref())?;
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
             let db = open(&config).await?;
-            let report = planning_pass(&db, &config, chrono::Utc::now()).await?;
-            print(out.json, &report, PassReport::to_text)
+            let now = chrono::Utc::now();
+            let planning = planning_pass(&db, &config, now).await?;
+            let catalog =
+                crate::messages::Catalog::builtin().map_err(|e| Failure::Other(e.to_string()))?;
+            let transports = crate::dispatch::Transports::from_config(&config)?;
+            let dispatch = crate::dispatch::Dispatcher::new(&db, &config, &transports, &catalog)
+                .pass(now)
+                .await?;
+            let report = PassOutput { planning, dispatch };
+            print(out.json, &report, |r| {
+                format!("{}{}", r.planning.to_text(), r.dispatch.to_text())
+            })
         }
-        Command::Backtest { .. } => Err(Failure::Other("backtest is not available yet".into())),
+        Command::Simulate { from, to, out } => {
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
+            let db = open(&config).await?;
+            let to_file = out.is_some();
+            let summary = match out {
+                Some(path) => {
+                    let file = std::fs::File::create(&path).map_err(|e| {
+                        Failure::Other(format!("cannot create {}: {e}", path.display()))
+                    })?;
+                    let mut writer = std::io::BufWriter::new(file);
+                    simulate::simulate(&config, &db, from, to, &mut writer).await?
+                }
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut lock = stdout.lock();
+                    simulate::simulate(&config, &db, from, to, &mut lock).await?
+                }
+            };
+            // The lines own standard output unless they go to a file.
+            if to_file {
+                print!("{}", summary.to_text());
+            } else {
+                eprint!("{}", summary.to_text());
+            }
+            Ok(())
+        }
+        Command::Backtest {
+            vehicles,
+            visits,
+            interval_km,
+            interval_months,
+            out,
+        } => {
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
+            let opts = backtest::Options {
+                interval_km,
+                interval_months,
+            };
+            let report = backtest::run_files(&vehicles, &visits, &opts, &config)?;
+            print(out.json, &report, backtest::Report::to_text)
+        }
     }
 }

@@ -222,6 +222,7 @@ pub async fn plan(
                     due_date: s.due_date,
                     state: &s.state,
                     reason: s.reason.as_deref(),
+                    awaits_visit: s.awaits_visit,
                 };
                 if !replan::replannable(&view) {
                     row.state = s.state.clone();

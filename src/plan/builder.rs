@@ -16,6 +16,7 @@ pub struct PlanParams {
     pub spring: (u32, u32),
     pub autumn: (u32, u32),
     pub lead_per_uncertainty_day: f64,
+    pub uncertainty_covered_days: f64,
     pub max_extra_lead_days: i64,
 }
 
@@ -30,6 +31,7 @@ impl Default for PlanParams {
             spring: (4, 1),
             autumn: (10, 15),
             lead_per_uncertainty_day: 1.0,
+            uncertainty_covered_days: 20.0,
             max_extra_lead_days: 30,
         }
     }
@@ -51,6 +53,7 @@ impl PlanParams {
             spring: md(&s.plan.spring, (4, 1)),
             autumn: md(&s.plan.autumn, (10, 15)),
             lead_per_uncertainty_day: s.prediction.lead_per_uncertainty_day,
+            uncertainty_covered_days: s.prediction.uncertainty_covered_days,
             max_extra_lead_days: s.prediction.max_extra_lead_days,
         }
     }
@@ -119,6 +122,11 @@ pub struct Touchpoint<'t> {
     pub date: NaiveDate,
     pub state: State,
     pub reason: Option<Reason>,
+    /// For service touchpoints: the due date of their service.
+    pub service_due: Option<NaiveDate>,
+    /// A follow-up of a service not yet recorded: dispatch cancels it when
+    /// its day comes and still no visit is recorded.
+    pub awaits_visit: bool,
 }
 
 impl Touchpoint<'_> {
@@ -205,6 +213,18 @@ fn offset(entry: &Entry, anchor: NaiveDate) -> NaiveDate {
     )
 }
 
+/// The date of a `service_due` touchpoint for a service due on `due`: its
+/// offset from the due date, moved earlier by `extra_lead_days` when the
+/// entry has an adaptive lead.
+pub fn service_due_date(entry: &Entry, due: NaiveDate, extra_lead_days: i64) -> NaiveDate {
+    let lead = if entry.adaptive_lead {
+        extra_lead_days
+    } else {
+        0
+    };
+    add_days(offset(entry, due), -lead)
+}
+
 /// Month and day in `year`, Feb 29 falling on Feb 28 in common years.
 fn in_year(year: i32, (m, d): (u32, u32)) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(year, m, d)
@@ -240,7 +260,7 @@ pub fn service_events(
             number: i as u32 + 1,
             due_date: before.due_date,
             done_date: Some(visit.date),
-            extra_lead_days: extra(&before, params),
+            extra_lead_days: adaptive_extra_lead(&before, params),
         });
     }
     let mut next: Prediction = predict::predict(facts, &params.predict, as_of);
@@ -253,20 +273,26 @@ pub fn service_events(
             number: next.service_number,
             due_date: next.due_date,
             done_date: None,
-            extra_lead_days: extra(&next, params),
+            extra_lead_days: adaptive_extra_lead(&next, params),
         });
         next = predict::next_after(&next, &facts.schedule);
     }
     events
 }
 
+/// Days the adaptive service reminders of a predicted service move earlier.
 /// Only a rate measured from readings has a measurable uncertainty; a
-/// declared or default rate keeps the template's own lead.
-fn extra(p: &Prediction, params: &PlanParams) -> i64 {
+/// declared or default rate keeps the template's own lead. The backtest
+/// measures the reminders through this same function.
+pub fn adaptive_extra_lead(p: &Prediction, params: &PlanParams) -> i64 {
     if p.rate.source != predict::RateSource::Readings {
         return 0;
     }
-    p.extra_lead_days(params.lead_per_uncertainty_day, params.max_extra_lead_days)
+    p.extra_lead_days(
+        params.lead_per_uncertainty_day,
+        params.uncertainty_covered_days,
+        params.max_extra_lead_days,
+    )
 }
 
 /// How far from a service's date its touchpoints can fall, in days.
@@ -305,7 +331,11 @@ pub fn build<'t>(
         } else {
             &mut regular
         };
-        let mut push = |occurrence: u32, date: NaiveDate, reason: Option<Reason>| {
+        let mut push = |occurrence: u32,
+                        date: NaiveDate,
+                        reason: Option<Reason>,
+                        service_due: Option<NaiveDate>,
+                        awaits_visit: bool| {
             let state = match reason {
                 Some(Reason::FulfilledBy(_)) => State::Cancelled,
                 Some(_) => State::Skipped,
@@ -317,38 +347,35 @@ pub fn build<'t>(
                 date,
                 state,
                 reason,
+                service_due,
+                awaits_visit,
             });
         };
         match entry.anchor {
             Anchor::Purchase => {
                 let date = offset(entry, start);
                 if inside(date) {
-                    push(1, date, None);
+                    push(1, date, None, None, false);
                 }
             }
             Anchor::CycleEnd => {
                 let date = offset(entry, add_days(end, 1));
                 if inside(date) {
-                    push(1, date, None);
+                    push(1, date, None, None, false);
                 }
             }
             Anchor::WarrantyEnd => {
                 let date = offset(entry, add_months(purchase, params.warranty_months));
                 if inside(date) {
-                    push(1, date, None);
+                    push(1, date, None, None, false);
                 } else {
-                    push(1, clamp(date), Some(Reason::NoWarrantyEnd));
+                    push(1, clamp(date), Some(Reason::NoWarrantyEnd), None, false);
                 }
             }
             Anchor::ServiceDue | Anchor::ServiceDone => {
                 for s in &services {
                     let date = if entry.anchor == Anchor::ServiceDue {
-                        let lead = if entry.adaptive_lead {
-                            s.extra_lead_days
-                        } else {
-                            0
-                        };
-                        add_days(offset(entry, s.due_date), -lead)
+                        service_due_date(entry, s.due_date, s.extra_lead_days)
                     } else {
                         offset(entry, s.done_date.unwrap_or(s.due_date))
                     };
@@ -361,7 +388,8 @@ pub fn build<'t>(
                         }
                         _ => None,
                     };
-                    push(s.number, date, fulfilled);
+                    let awaits = entry.anchor == Anchor::ServiceDone && s.done_date.is_none();
+                    push(s.number, date, fulfilled, Some(s.due_date), awaits);
                 }
             }
             Anchor::Birthday | Anchor::Season => {
@@ -375,7 +403,7 @@ pub fn build<'t>(
                     None => {
                         for n in (1..=years).filter(|&n| wanted(n)) {
                             let date = clamp(add_months(start, 12 * (n - 1)));
-                            push(n, date, Some(Reason::NoBirthday));
+                            push(n, date, Some(Reason::NoBirthday), None, false);
                         }
                     }
                     Some(md) => {
@@ -387,7 +415,7 @@ pub fn build<'t>(
                             if inside(date) {
                                 n += 1;
                                 if wanted(n) {
-                                    push(n, date, None);
+                                    push(n, date, None, None, false);
                                 }
                             }
                         }
@@ -403,11 +431,14 @@ pub fn build<'t>(
             .priority
             .cmp(&a.entry.priority)
             .then(a.date.cmp(&b.date))
-            .then(a.entry.code.cmp(&b.entry.code))
+            .then_with(|| a.entry.code.cmp(&b.entry.code))
             .then(a.occurrence.cmp(&b.occurrence))
     };
-    regular.sort_by(by_priority);
+    // Both orders are total (codes are unique), so unstable sorts give the
+    // same result as stable ones. Everything is sorted by date at the end,
+    // so displacing needs only which ones rank below the budget, not a sort.
     let mut displaced = if regular.len() > budget {
+        regular.select_nth_unstable_by(budget, by_priority);
         regular.split_off(budget)
     } else {
         Vec::new()
@@ -416,7 +447,7 @@ pub fn build<'t>(
         t.reason = Some(Reason::Displaced { budget });
     }
     if regular.len() < budget {
-        reserve.sort_by(by_priority);
+        reserve.sort_unstable_by(by_priority);
         reserve.truncate(budget - regular.len());
         regular.append(&mut reserve);
     }
@@ -434,10 +465,11 @@ pub fn build<'t>(
         a.date
             .cmp(&b.date)
             .then(b.entry.priority.cmp(&a.entry.priority))
-            .then(a.entry.code.cmp(&b.entry.code))
+            .then_with(|| a.entry.code.cmp(&b.entry.code))
+            .then(a.occurrence.cmp(&b.occurrence))
     };
-    regular.sort_by(by_date);
-    displaced.sort_by(by_date);
+    regular.sort_unstable_by(by_date);
+    displaced.sort_unstable_by(by_date);
     Plan {
         cycle,
         cycle_start: start,

@@ -10,6 +10,7 @@ pub struct Stored<'a> {
     pub due_date: NaiveDate,
     pub state: &'a str,
     pub reason: Option<&'a str>,
+    pub awaits_visit: bool,
 }
 
 /// What the new plan wants for one occurrence.
@@ -19,14 +20,16 @@ pub struct Wanted<'a> {
     pub due_date: NaiveDate,
     pub state: &'a str,
     pub reason: Option<&'a str>,
+    pub awaits_visit: bool,
 }
 
 /// A stored touchpoint may still be changed by a re-plan while nothing has
-/// been done with it: planned or displaced, or skipped only because an anchor
-/// was missing (a birthday that arrives later un-skips it).
+/// been done with it: planned, deferred (waiting for quiet hours or a cap) or
+/// displaced, or skipped only because an anchor was missing (a birthday that
+/// arrives later un-skips it).
 pub fn replannable(stored: &Stored<'_>) -> bool {
     match stored.state {
-        "planned" | "displaced" => true,
+        "planned" | "deferred" | "displaced" => true,
         "skipped" => stored.reason.is_some_and(|r| {
             r == super::Reason::NoBirthday.to_string()
                 || r == super::Reason::NoWarrantyEnd.to_string()
@@ -45,6 +48,7 @@ pub enum Change {
         due_date: NaiveDate,
         state: String,
         reason: Option<String>,
+        awaits_visit: bool,
     },
     /// The new plan no longer has it.
     Drop,
@@ -61,12 +65,14 @@ pub fn decide(stored: &Stored<'_>, wanted: Option<&Wanted<'_>>) -> Option<Change
         Some(w)
             if w.due_date != stored.due_date
                 || w.state != stored.state
-                || w.reason != stored.reason =>
+                || w.reason != stored.reason
+                || w.awaits_visit != stored.awaits_visit =>
         {
             Some(Change::Update {
                 due_date: w.due_date,
                 state: w.state.to_string(),
                 reason: w.reason.map(str::to_string),
+                awaits_visit: w.awaits_visit,
             })
         }
         Some(_) => None,
@@ -117,6 +123,7 @@ mod tests {
             due_date: d("2026-01-01"),
             state,
             reason,
+            awaits_visit: false,
         }
     }
 
@@ -126,6 +133,7 @@ mod tests {
             due_date: d(date),
             state: "planned",
             reason: None,
+            awaits_visit: false,
         }
     }
 

@@ -163,11 +163,113 @@ fn extra_lead_grows_with_uncertainty_and_is_capped() {
     let f = facts("2025-01-15", 0, &[], Some(2500.0));
     let p = predict(&f, &Params::default(), d("2025-01-16"));
     assert!(p.uncertainty_days > 0.0);
-    assert_eq!(p.extra_lead_days(0.0, 30), 0);
-    let one = p.extra_lead_days(0.5, 1000);
-    let two = p.extra_lead_days(1.0, 1000);
+    assert_eq!(p.extra_lead_days(0.0, 0.0, 30), 0);
+    let one = p.extra_lead_days(0.5, 0.0, 1000);
+    let two = p.extra_lead_days(1.0, 0.0, 1000);
     assert!(two > one && one > 0);
-    assert_eq!(p.extra_lead_days(100.0, 30), 30);
+    assert_eq!(p.extra_lead_days(100.0, 0.0, 30), 30);
+}
+
+#[test]
+fn the_covered_days_are_taken_off_the_extra_lead() {
+    let f = facts("2025-01-15", 0, &[], Some(2500.0));
+    let p = predict(&f, &Params::default(), d("2025-01-16"));
+    // 15,000 km at 2,500 a month: 182.6 days, one sigma is 30% of it.
+    let sigma = p.uncertainty_days;
+    assert!(
+        (sigma - 0.3 * 15_000.0 / 2500.0 * DAYS_PER_MONTH).abs() < 1.0,
+        "{sigma}"
+    );
+    let full = p.extra_lead_days(1.0, 0.0, 1000);
+    assert_eq!(p.extra_lead_days(1.0, 20.0, 1000), full - 20);
+    assert_eq!(p.extra_lead_days(1.0, sigma + 1.0, 1000), 0);
+}
+
+#[test]
+fn the_rate_follows_recent_driving() {
+    // 1,000 km a month for two years, then 3,000 km a month for four months.
+    let r = [
+        reading("2024-01-01", 24_000, VisitKind::Service),
+        reading("2024-05-01", 36_000, VisitKind::Reading),
+    ];
+    let f = facts("2022-01-01", 0, &r, None);
+    let p = predict(&f, &Params::default(), d("2024-05-02"));
+    let slow = 24_000.0 / 730.0;
+    let fast = 12_000.0 / 121.0;
+    // Weights of the day intervals: 2^(-t/120) integrated over each segment.
+    let h = Params::default().half_life_days;
+    let w_fast = 1.0 - 0.5f64.powf(121.0 / h);
+    let w_slow = 0.5f64.powf(121.0 / h) - 0.5f64.powf(851.0 / h);
+    let expected = (w_fast * fast + w_slow * slow) / (w_fast + w_slow) * DAYS_PER_MONTH;
+    assert!(
+        (p.rate.km_per_month - expected).abs() < 1e-6,
+        "{} {expected}",
+        p.rate.km_per_month
+    );
+    assert!(p.rate.km_per_month > 2000.0, "{}", p.rate.km_per_month);
+}
+
+#[test]
+fn readings_a_few_days_apart_do_not_swing_the_rate() {
+    // A year at 1,000 km a month, then a repair 3 days after the service
+    // with 600 km more (a test drive, a tow): merged, not a 6,000 km month.
+    let base = [reading("2025-01-01", 12_000, VisitKind::Service)];
+    let both = [base[0], reading("2025-01-04", 12_600, VisitKind::Repair)];
+    let params = Params::default();
+    let p1 = estimate_rate(
+        &[(d("2024-01-01"), 0), (d("2025-01-01"), 12_000)],
+        None,
+        &params,
+    );
+    let p2 = estimate_rate(
+        &[
+            (d("2024-01-01"), 0),
+            (both[0].date, both[0].odometer_km),
+            (both[1].date, both[1].odometer_km),
+        ],
+        None,
+        &params,
+    );
+    assert!((p1.km_per_month - 12_000.0 / 366.0 * DAYS_PER_MONTH).abs() < 1e-9);
+    assert!(
+        (p2.km_per_month - 12_600.0 / 369.0 * DAYS_PER_MONTH).abs() < 1e-9,
+        "{}",
+        p2.km_per_month
+    );
+}
+
+#[test]
+fn the_spread_starts_at_the_prior_and_follows_the_readings() {
+    let params = Params::default();
+    let one = estimate_rate(
+        &[(d("2024-01-01"), 0), (d("2024-07-01"), 9_000)],
+        None,
+        &params,
+    );
+    assert!((one.sigma_km_per_month / one.km_per_month - REL_SIGMA_PRIOR).abs() < 1e-12);
+    // Perfectly regular driving: the spread shrinks with every segment.
+    let regular: Vec<_> = (0..12)
+        .map(|m| (add_months(d("2024-01-01"), m), m as i64 * 1000))
+        .collect();
+    let few = estimate_rate(&regular[..3], None, &params);
+    let many = estimate_rate(&regular, None, &params);
+    let rel = |r: Rate| r.sigma_km_per_month / r.km_per_month;
+    assert!(
+        rel(many) < rel(few) && rel(few) < REL_SIGMA_PRIOR,
+        "{} {}",
+        rel(few),
+        rel(many)
+    );
+    // Erratic driving: the spread grows beyond the prior.
+    let erratic: Vec<_> = (0..12)
+        .map(|m| {
+            (
+                add_months(d("2024-01-01"), m),
+                (m as i64 * 1000) + if m % 2 == 1 { 900 } else { 0 },
+            )
+        })
+        .collect();
+    assert!(rel(estimate_rate(&erratic, None, &params)) > REL_SIGMA_PRIOR);
 }
 
 fn arb_date() -> impl Strategy<Value = NaiveDate> {

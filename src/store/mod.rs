@@ -145,3 +145,40 @@ pub fn to_reading(r: reading::Model) -> Option<Reading> {
         kind: VisitKind::parse(&r.kind).ok()?,
     })
 }
+
+/// Records an opt-out (or, with `opted_out = false`, an opt-in) of a person
+/// for a channel, effective at once: SMS covers calls too.
+pub async fn record_opt_out<C: ConnectionTrait>(
+    db: &C,
+    customer_id: i64,
+    channel: crate::domain::Channel,
+    source: &str,
+    opted_out: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    use entities::opt_out;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, sea_query::Expr};
+    let column = match channel {
+        crate::domain::Channel::Email => customer::Column::OptedOutEmail,
+        _ => customer::Column::OptedOutSms,
+    };
+    customer::Entity::update_many()
+        .col_expr(column, Expr::value(opted_out))
+        .col_expr(customer::Column::UpdatedAt, Expr::value(now))
+        .filter(customer::Column::Id.eq(customer_id))
+        .exec(db)
+        .await
+        .context("recording an opt-out")?;
+    opt_out::ActiveModel {
+        customer_id: Set(customer_id),
+        channel: Set(channel.as_str().into()),
+        source: Set(source.into()),
+        opted_out: Set(opted_out),
+        at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .context("logging an opt-out")?;
+    Ok(())
+}

@@ -60,9 +60,14 @@ pub async fn save_plan(
                     due_date: r.tp.date,
                     state: r.state,
                     reason: r.reason.as_deref(),
+                    awaits_visit: r.tp.awaits_visit,
                 },
             )
         })
+        .collect();
+    let wanted_service_due: HashMap<&str, Option<NaiveDate>> = wanted_rows
+        .iter()
+        .map(|r| (r.key.as_str(), r.tp.service_due))
         .collect();
     let mut diff = Diff::default();
     for model in &existing {
@@ -71,6 +76,7 @@ pub async fn save_plan(
             due_date: model.due_date,
             state: &model.state,
             reason: model.reason.as_deref(),
+            awaits_visit: model.awaits_visit,
         };
         let Some(change) = replan::decide(&stored, wanted.get(model.dedup_key.as_str())) else {
             continue;
@@ -86,8 +92,15 @@ pub async fn save_plan(
                 due_date,
                 state,
                 reason,
+                awaits_visit,
             } => {
+                active.awaits_visit = Set(awaits_visit);
                 active.due_date = Set(due_date);
+                active.next_attempt_at = Set(None);
+                active.service_due = Set(wanted_service_due
+                    .get(model.dedup_key.as_str())
+                    .copied()
+                    .flatten());
                 active.state = Set(state);
                 active.reason = Set(reason);
             }
@@ -111,6 +124,8 @@ pub async fn save_plan(
             category: Set(r.tp.category().as_str().into()),
             priority: Set(r.tp.entry.priority),
             due_date: Set(r.tp.date),
+            service_due: Set(r.tp.service_due),
+            awaits_visit: Set(r.tp.awaits_visit),
             state: Set(r.state.into()),
             reason: Set(r.reason.clone()),
             message: Set(r.tp.entry.message.clone()),

@@ -167,3 +167,29 @@ fn unknown_vin_is_invalid_input() {
     assert_eq!(out.status.code(), Some(65));
     assert!(stderr(&out).contains("no vehicle with VIN WVWZZZ1JZXW000001"));
 }
+
+#[test]
+fn command_line_set_overrides_file_and_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path(), "[schedule]\ninterval_km = 0\n");
+    // The file's invalid value is overridden from the command line.
+    let out = touchpoint()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--set", "schedule.interval_km=20000", "migrate"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = touchpoint()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["--set", "schedule.interval_km=-5", "migrate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78), "{}", stderr(&out));
+    let out = touchpoint()
+        .args(["--set", "nokey", "migrate"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+}

@@ -1,5 +1,12 @@
 //! Black-box tests of the `touchpoint` binary: one test binary, run with
 //! `cargo test`. PostgreSQL variants run when TOUCHPOINT_TEST_POSTGRES_URL is set.
 
+mod backtest;
 mod commands;
+mod crash;
+mod dispatch;
 mod planning;
+mod simulate;
+mod sms;
+mod smtp;
+mod support;

@@ -1,97 +1,17 @@
 //! The planning pass on real databases: SQLite always, PostgreSQL when
 //! TOUCHPOINT_TEST_POSTGRES_URL is set (each test in a schema of its own).
 
-use chrono::{NaiveDate, TimeZone, Utc};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait,
-};
+use crate::support::{d, databases, drop_test_schema, seed};
+use chrono::{TimeZone, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use touchpoint::commands::planning_pass;
-use touchpoint::config::Config;
 use touchpoint::store::{self, entities};
-
-fn d(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
-}
-
-/// A migrated database for each backend under test, with its config.
-async fn databases(dir: &std::path::Path) -> Vec<(String, DatabaseConnection, Config)> {
-    let mut out = Vec::new();
-    let mut urls = vec![format!("sqlite://{}/plan.db", dir.display())];
-    if let Ok(base) = std::env::var("TOUCHPOINT_TEST_POSTGRES_URL") {
-        let admin = store::connect(&base, 1).await.unwrap();
-        let schema = format!("t_{}", std::process::id()) + &format!("_{}", rand_suffix());
-        admin
-            .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
-            .await
-            .unwrap();
-        let sep = if base.contains('?') { '&' } else { '?' };
-        urls.push(format!("{base}{sep}options=-c%20search_path%3D{schema}"));
-    }
-    for url in urls {
-        let path = dir.join(format!("tp-{}.toml", out.len()));
-        std::fs::write(&path, format!("[database]\nurl = \"{url}\"\n")).unwrap();
-        let config = Config::load(Some(&path)).unwrap();
-        let db = store::connect(&config.database_url(), 2).await.unwrap();
-        store::migrate(&db).await.unwrap();
-        out.push((url, db, config));
-    }
-    out
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-        % 1_000_000_000
-}
-
-async fn seed(db: &DatabaseConnection) -> i64 {
-    let now = Utc::now();
-    let customer = entities::customer::ActiveModel {
-        customer_id: Set("C1".into()),
-        name: Set("Anna Berg".into()),
-        email: Set(Some("anna@example.com".into())),
-        phone: Set(Some("+4915112345678".into())),
-        timezone: Set("Europe/Berlin".into()),
-        birthday: Set(Some(d("1980-07-04"))),
-        consent_email_marketing: Set(true),
-        consent_sms_marketing: Set(false),
-        locale: Set(None),
-        opted_out_email: Set(false),
-        opted_out_sms: Set(false),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .unwrap();
-    entities::vehicle::ActiveModel {
-        vin: Set("WVWZZZ1JZXW000001".into()),
-        customer_id: Set(customer.id),
-        make: Set("VW".into()),
-        model: Set("Golf".into()),
-        model_year: Set(Some(2025)),
-        purchase_date: Set(d("2025-05-20")),
-        purchase_odometer_km: Set(0),
-        avg_monthly_km: Set(None),
-        active: Set(true),
-        facts_version: Set(1),
-        planned_version: Set(0),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .unwrap()
-    .id
-}
 
 #[tokio::test]
 async fn planning_pass_stores_36_replans_on_new_facts_and_records_the_change() {
     let dir = tempfile::tempdir().unwrap();
     for (url, db, config) in databases(dir.path()).await {
-        let vehicle_id = seed(&db).await;
+        let vehicle_id = seed(&db, &["WVWZZZ1JZXW000001"], "2025-05-20").await.1[0];
         let first_day = Utc.with_ymd_and_hms(2025, 5, 20, 8, 0, 0).unwrap();
         let report = planning_pass(&db, &config, first_day).await.unwrap();
         assert_eq!(
@@ -155,14 +75,5 @@ async fn planning_pass_stores_36_replans_on_new_facts_and_records_the_change() {
         keys.dedup();
         assert_eq!(keys.len(), stored.len(), "{url}");
         drop_test_schema(&db, &url).await;
-    }
-}
-
-/// Removes a PostgreSQL test schema (named in the URL's search_path).
-async fn drop_test_schema(db: &DatabaseConnection, url: &str) {
-    if let Some(schema) = url.split("search_path%3D").nth(1) {
-        db.execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
-            .await
-            .unwrap();
     }
 }

@@ -182,6 +182,16 @@ fn a_recorded_visit_cancels_what_it_fulfils_and_replans() {
     assert_eq!(winback.reason, Some(Reason::FulfilledBy(d("2026-01-20"))));
     let thanks = first.iter().find(|t| t.code() == "service-thanks").unwrap();
     assert_eq!(thanks.date, d("2026-01-22"));
+    assert!(!thanks.awaits_visit, "the visit is recorded");
+    let predicted_thanks = plan
+        .touchpoints
+        .iter()
+        .find(|t| t.code() == "service-thanks" && t.occurrence == 2)
+        .unwrap();
+    assert!(
+        predicted_thanks.awaits_visit,
+        "the second service is only predicted"
+    );
     assert_eq!(thanks.state, State::Planned);
     // The next service is planned from the visit.
     let second = plan
@@ -260,5 +270,38 @@ proptest! {
         let a = build(&t, &v, &PlanParams::default(), 0, purchase);
         let b = build(&t, &v, &PlanParams::default(), 0, purchase);
         prop_assert_eq!(a, b);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Owners who come late, early or not at all still get exactly 36 per
+    /// cycle: the reserves fill what the services leave.
+    #[test]
+    fn irregular_service_histories_still_get_36(
+        purchase in arb_date(),
+        gaps in proptest::collection::vec(150i64..900, 0..6),
+        rate in 300.0f64..2500.0,
+        as_of_days in 0i64..2100,
+        birthday in proptest::option::of(arb_date()),
+    ) {
+        let t = template();
+        let mut readings = Vec::new();
+        let mut day = 0;
+        for gap in gaps {
+            day += gap;
+            readings.push(Reading {
+                date: add_days(purchase, day),
+                odometer_km: (day as f64 * rate / 30.4375) as i64,
+                kind: VisitKind::Service,
+            });
+        }
+        let as_of = add_days(purchase, as_of_days);
+        let v = vehicle(purchase, &readings, Some(rate), birthday);
+        let cycle = cycle_of(purchase, as_of, 36);
+        let plan = build(&t, &v, &PlanParams::default(), cycle, as_of);
+        prop_assert_eq!(plan.touchpoints.len(), 36, "cycle {} as of {}: {:?}", cycle, as_of,
+            plan.touchpoints.iter().map(|t| t.code()).collect::<Vec<_>>());
     }
 }

@@ -26,6 +26,12 @@ pub struct Model {
     pub lease_until: Option<DateTimeUtc>,
     pub sent_at: Option<DateTimeUtc>,
     pub provider_ref: Option<String>,
+    /// The message that carried it, once dispatched.
+    pub message_id: Option<i64>,
+    /// For service touchpoints: the due date of their service.
+    pub service_due: Option<Date>,
+    /// A service follow-up that only goes out once the visit is recorded.
+    pub awaits_visit: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -1,0 +1,239 @@
+//! `simulate`: the planner, rules and dispatcher the daemon runs, over a
+//! period on a virtual clock, against a private copy of the facts and with
+//! capturing transports. Nothing is sent and the database is not changed.
+
+use super::{Failure, planning_pass};
+use crate::config::Config;
+use crate::dispatch::{Dispatcher, Event, Transports};
+use crate::messages::Catalog;
+use crate::store::entities::{customer, reading, vehicle};
+use crate::store::{self, Context};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use sea_orm::{
+    ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryOrder, QuerySelect,
+};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+
+/// What the period looked like.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub attempts: usize,
+    /// Messages and call tasks that went out, per channel.
+    pub sent: BTreeMap<String, usize>,
+    pub people_reached: usize,
+    /// Messages (email + SMS) per person per month: the mean and the most.
+    pub messages_per_person_month_mean: f64,
+    pub messages_per_person_month_max: usize,
+    pub outcomes: BTreeMap<String, usize>,
+    /// Suppressed and skipped touchpoints by reason.
+    pub held_back: BTreeMap<String, usize>,
+}
+
+impl Summary {
+    pub fn to_text(&self) -> String {
+        let mut s = format!(
+            "simulated {} .. {} (excluded): {} attempts\ntouchpoints sent: {}\npeople reached: {}; messages per person per month: mean {:.2}, most {}\n",
+            self.from,
+            self.to,
+            self.attempts,
+            self.sent
+                .iter()
+                .map(|(c, n)| format!("{n} {c}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.people_reached,
+            self.messages_per_person_month_mean,
+            self.messages_per_person_month_max,
+        );
+        s.push_str("outcomes:");
+        for (o, n) in &self.outcomes {
+            s.push_str(&format!(" {o} {n};"));
+        }
+        s.push('\n');
+        for (reason, n) in &self.held_back {
+            s.push_str(&format!("  {n:>7}  {reason}\n"));
+        }
+        s
+    }
+
+    fn add(&mut self, e: &Event, per_person_month: &mut HashMap<(String, String), usize>) {
+        self.attempts += 1;
+        *self.outcomes.entry(e.outcome.clone()).or_default() += 1;
+        match e.outcome.as_str() {
+            "sent" => {
+                *self.sent.entry(e.channel.clone()).or_default() += 1;
+                if e.channel != "call"
+                    && e.reason
+                        .as_deref()
+                        .is_none_or(|r| !r.starts_with("sent together"))
+                {
+                    *per_person_month
+                        .entry((e.customer_id.clone(), e.at[..7].to_string()))
+                        .or_default() += 1;
+                }
+            }
+            "suppressed" | "skipped" | "cancelled" => {
+                let reason = e.reason.clone().unwrap_or_default();
+                *self
+                    .held_back
+                    .entry(format!("{}: {reason}", e.outcome))
+                    .or_default() += 1;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Copies the facts (customers, vehicles, readings) into `to`.
+async fn copy_facts(from: &DatabaseConnection, to: &DatabaseConnection) -> Result<(), Failure> {
+    const PAGE: u64 = 1000;
+    let mut offset = 0;
+    loop {
+        let page = customer::Entity::find()
+            .order_by_asc(customer::Column::Id)
+            .offset(offset)
+            .limit(PAGE)
+            .all(from)
+            .await
+            .context("copying customers")?;
+        if page.is_empty() {
+            break;
+        }
+        offset += PAGE;
+        for c in page {
+            c.into_active_model()
+                .reset_all()
+                .insert(to)
+                .await
+                .context("copying a customer")?;
+        }
+    }
+    offset = 0;
+    loop {
+        let page = vehicle::Entity::find()
+            .order_by_asc(vehicle::Column::Id)
+            .offset(offset)
+            .limit(PAGE)
+            .all(from)
+            .await
+            .context("copying vehicles")?;
+        if page.is_empty() {
+            break;
+        }
+        offset += PAGE;
+        for mut v in page {
+            v.planned_version = 0;
+            v.into_active_model()
+                .reset_all()
+                .insert(to)
+                .await
+                .context("copying a vehicle")?;
+        }
+    }
+    offset = 0;
+    loop {
+        let page = reading::Entity::find()
+            .order_by_asc(reading::Column::Id)
+            .offset(offset)
+            .limit(PAGE)
+            .all(from)
+            .await
+            .context("copying readings")?;
+        if page.is_empty() {
+            break;
+        }
+        offset += PAGE;
+        for r in page {
+            r.into_active_model()
+                .reset_all()
+                .insert(to)
+                .await
+                .context("copying a reading")?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn simulate(
+    config: &Config,
+    source: &DatabaseConnection,
+    from: NaiveDate,
+    to: NaiveDate,
+    out: &mut dyn Write,
+) -> Result<Summary, Failure> {
+    if to <= from {
+        return Err(Failure::Usage(format!(
+            "--to {to} must be after --from {from}"
+        )));
+    }
+    let scratch = tempfile::tempdir()
+        .map_err(|e| Failure::Other(format!("cannot create a scratch folder: {e}")))?;
+    let url = format!(
+        "sqlite://{}",
+        scratch.path().join("simulation.db").display()
+    );
+    let db = store::connect(&url, 1).await?;
+    store::migrate(&db).await?;
+    copy_facts(source, &db).await?;
+
+    let catalog = Catalog::builtin().map_err(|e| Failure::Other(e.to_string()))?;
+    let transports = Transports::capture();
+    let dispatcher = Dispatcher::new(&db, config, &transports, &catalog);
+    let mut summary = Summary {
+        from,
+        to,
+        ..Default::default()
+    };
+    let mut per_person_month: HashMap<(String, String), usize> = HashMap::new();
+    let start: DateTime<Utc> = from.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    let end: DateTime<Utc> = to.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    let mut now = start;
+    let mut planned_day = None;
+    while now < end {
+        // Plans change with the day; dispatch runs every hour, skipping the
+        // hours in which nothing is pending.
+        if planned_day != Some(now.date_naive()) {
+            planning_pass(&db, config, now).await?;
+            planned_day = Some(now.date_naive());
+        }
+        let report = dispatcher.pass(now).await?;
+        for e in &report.events {
+            let line = serde_json::to_string(e).map_err(|e| Failure::Other(e.to_string()))?;
+            writeln!(out, "{line}").map_err(|e| Failure::Other(format!("cannot write: {e}")))?;
+            summary.add(e, &mut per_person_month);
+        }
+        let next_hour = now + Duration::hours(1);
+        let next_day = (now.date_naive() + Duration::days(1))
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc();
+        let wake = dispatcher
+            .next_wake()
+            .await?
+            .map_or(next_day, |w| w.min(next_day));
+        now = if wake <= next_hour {
+            next_hour
+        } else {
+            // Wake on the hour at or after the next event.
+            let hours = (wake - start).num_seconds().div_euclid(3600)
+                + i64::from((wake - start).num_seconds().rem_euclid(3600) > 0);
+            start + Duration::hours(hours)
+        };
+    }
+    out.flush()
+        .map_err(|e| Failure::Other(format!("cannot write: {e}")))?;
+    let people: std::collections::HashSet<&String> =
+        per_person_month.keys().map(|(p, _)| p).collect();
+    summary.people_reached = people.len();
+    if !per_person_month.is_empty() {
+        summary.messages_per_person_month_max =
+            per_person_month.values().copied().max().unwrap_or(0);
+        summary.messages_per_person_month_mean =
+            per_person_month.values().sum::<usize>() as f64 / per_person_month.len() as f64;
+    }
+    Ok(summary)
+}

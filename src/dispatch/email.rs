@@ -1,0 +1,126 @@
+//! Email over SMTP with lettre: one pooled transport for the process, a
+//! timeout, and a `Message-ID` derived from the touchpoint's dedup key.
+
+use super::{Outcome, Outgoing};
+use lettre::message::{Mailbox, Message, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use std::time::Duration;
+
+/// The email of a message: plain text and HTML alternatives.
+pub fn build(from: &Mailbox, m: &Outgoing) -> Result<Message, String> {
+    let to: Mailbox = m
+        .recipient
+        .parse()
+        .map_err(|e| format!("recipient {}: {e}", m.recipient))?;
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(m.subject.clone())
+        .message_id(Some(m.message_id()))
+        .multipart(MultiPart::alternative_plain_html(
+            m.body.clone(),
+            html(&m.body),
+        ))
+        .map_err(|e| e.to_string())
+}
+
+/// The body as simple HTML: paragraphs, escaped.
+fn html(text: &str) -> String {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let paragraphs: Vec<String> = text
+        .split("\n\n")
+        .map(|p| format!("<p>{}</p>", escape(p).replace('\n', "<br>")))
+        .collect();
+    format!(
+        "<!DOCTYPE html><html><body style=\"font-family: sans-serif\">{}</body></html>",
+        paragraphs.join("")
+    )
+}
+
+/// An SMTP relay.
+#[derive(Debug, Clone)]
+pub struct Smtp {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl Smtp {
+    /// `url` in lettre's form (`smtp://user:pass@host:port?tls=required`).
+    pub fn new(url: &str, from: &str, timeout: Duration) -> Result<Self, String> {
+        let from: Mailbox = from.parse().map_err(|e| format!("from: {e}"))?;
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| e.to_string())?
+            .timeout(Some(timeout))
+            .build();
+        Ok(Self { transport, from })
+    }
+
+    pub async fn send(&self, m: &Outgoing) -> Outcome {
+        let email = match build(&self.from, m) {
+            Ok(e) => e,
+            Err(reason) => return Outcome::Permanent { reason },
+        };
+        match self.transport.send(email).await {
+            Ok(response) => Outcome::Sent {
+                provider_ref: Some(format!(
+                    "{} {}",
+                    response.code(),
+                    response.message().collect::<Vec<_>>().join(" ")
+                )),
+            },
+            // 5xx: the server's own words, never retried.
+            Err(e) if e.is_permanent() => Outcome::Permanent {
+                reason: format!("SMTP: {e}"),
+            },
+            // 4xx, timeouts, a server that is down: retried with backoff.
+            Err(e) => Outcome::Transient {
+                reason: format!("SMTP: {e}"),
+                retry_after: None,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Channel;
+
+    #[test]
+    fn email_has_both_parts_and_the_derived_message_id() {
+        let m = Outgoing {
+            key: "WVWZZZ1JZXW000001:service-email:0:1".into(),
+            channel: Channel::Email,
+            recipient: "anna@example.com".into(),
+            subject: "Service".into(),
+            body: "Hello <Anna>,\n\nsee you & soon".into(),
+        };
+        let from: Mailbox = "Service <s@dealer.example>".parse().unwrap();
+        let text = String::from_utf8(build(&from, &m).unwrap().formatted()).unwrap();
+        assert!(
+            text.contains("Message-ID: <WVWZZZ1JZXW000001.service-email.0.1@touchpoint>"),
+            "{text}"
+        );
+        assert!(text.contains("multipart/alternative"));
+        assert!(text.contains("text/plain") && text.contains("text/html"));
+        assert!(text.contains("see you &amp; soon"), "{text}");
+    }
+
+    #[test]
+    fn bad_recipient_is_permanent() {
+        let m = Outgoing {
+            key: "k".into(),
+            channel: Channel::Email,
+            recipient: "not an address".into(),
+            subject: "s".into(),
+            body: "b".into(),
+        };
+        let from: Mailbox = "s@dealer.example".parse().unwrap();
+        assert!(build(&from, &m).is_err());
+    }
+}

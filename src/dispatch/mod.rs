@@ -1,0 +1,137 @@
+//! Dispatch: the worker that turns due touchpoints into messages and call
+//! tasks under the rules, and the transports that carry them.
+
+pub mod email;
+pub mod outbox;
+pub mod segments;
+pub mod sms;
+mod worker;
+
+pub use worker::*;
+
+use crate::domain::Channel;
+use std::time::Duration;
+
+/// A message on its way out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// The dedup key of the touchpoint it was made for.
+    pub key: String,
+    pub channel: Channel,
+    pub recipient: String,
+    pub subject: String,
+    pub body: String,
+}
+
+impl Outgoing {
+    /// `Message-ID`, derived from the dedup key so that a duplicate is
+    /// visible at the receiving end.
+    pub fn message_id(&self) -> String {
+        let safe: String = self
+            .key
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '.'
+                }
+            })
+            .collect();
+        format!("<{safe}@touchpoint>")
+    }
+}
+
+/// What a transport says about one send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Sent {
+        provider_ref: Option<String>,
+    },
+    /// Worth another try (SMTP 4xx, HTTP 429/5xx, timeouts).
+    Transient {
+        reason: String,
+        retry_after: Option<Duration>,
+    },
+    /// Never worth another try; the provider's reason.
+    Permanent {
+        reason: String,
+    },
+    /// The provider refuses: the recipient opted out there (replied STOP).
+    OptedOut {
+        reason: String,
+    },
+}
+
+/// The transports of one process: the outbox folder until SMTP and an SMS
+/// gateway are configured.
+#[derive(Debug)]
+pub enum Transport {
+    Outbox(outbox::Outbox),
+    Smtp(email::Smtp),
+    Sms(Box<sms::Gateway>),
+    /// Accepts everything and sends nothing (`simulate`).
+    Capture,
+}
+
+impl Transport {
+    pub async fn send(&self, message: &Outgoing) -> Outcome {
+        match self {
+            Transport::Outbox(o) => o.send(message).await,
+            Transport::Smtp(s) => s.send(message).await,
+            Transport::Sms(g) => g.send(message).await,
+            Transport::Capture => Outcome::Sent { provider_ref: None },
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Transports {
+    pub email: Transport,
+    pub sms: Transport,
+}
+
+impl Transports {
+    /// The transports the configuration asks for: SMTP when `[email]
+    /// smtp_url` is set, the outbox folder otherwise.
+    pub fn from_config(config: &crate::config::Config) -> Result<Self, crate::config::ConfigError> {
+        let s = &config.settings;
+        let outbox = || Transport::Outbox(outbox::Outbox::new(config.outbox_dir(), &s.email.from));
+        let email = if s.email.smtp_url.is_empty() {
+            outbox()
+        } else {
+            Transport::Smtp(
+                email::Smtp::new(
+                    &s.email.smtp_url,
+                    &s.email.from,
+                    Duration::from_secs(s.email.timeout_secs),
+                )
+                .map_err(|e| crate::config::ConfigError::new("email.smtp_url", e))?,
+            )
+        };
+        let sms = if s.sms.provider.is_empty() {
+            outbox()
+        } else {
+            Transport::Sms(Box::new(
+                sms::Gateway::new(&s.sms).map_err(|e| crate::config::ConfigError::new("sms", e))?,
+            ))
+        };
+        Ok(Self { email, sms })
+    }
+
+    /// Capturing transports: nothing leaves the process.
+    pub fn capture() -> Self {
+        Self {
+            email: Transport::Capture,
+            sms: Transport::Capture,
+        }
+    }
+
+    pub fn for_channel(&self, channel: Channel) -> Option<&Transport> {
+        match channel {
+            Channel::Email => Some(&self.email),
+            Channel::Sms => Some(&self.sms),
+            Channel::Call => None,
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Dispatch rules (SPEC §4) as pure decisions over a person's history:
+//! frequency caps, quiet hours, consent and opt-out. No clock, no I/O: the
+//! caller passes the instant and the facts.
+
+mod caps;
+mod consent;
+mod decide;
+mod quiet;
+
+pub use caps::*;
+pub use consent::*;
+pub use decide::*;
+pub use quiet::*;

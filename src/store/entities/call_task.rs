@@ -1,0 +1,27 @@
+use sea_orm::entity::prelude::*;
+
+/// A call for the service administrators, made from a call touchpoint.
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "call_tasks")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    #[sea_orm(unique)]
+    pub message_id: i64,
+    pub customer_id: i64,
+    pub due_date: Date,
+    pub title: String,
+    pub script: String,
+    /// open, done
+    pub state: String,
+    /// booked, declined, no_answer, wrong_number
+    pub outcome: Option<String>,
+    pub note: Option<String>,
+    pub outcome_at: Option<DateTimeUtc>,
+    pub created_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,201 @@
+//! The dispatch pass on real databases with the outbox-folder transport:
+//! merged messages for two cars, call tasks, idempotent passes, quiet hours,
+//! and an interrupted send held for review instead of resent.
+
+use crate::support::{databases, drop_test_schema, seed};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+};
+use touchpoint::commands::planning_pass;
+use touchpoint::config::Config;
+use touchpoint::dispatch::{DispatchReport, Dispatcher, HELD_REASON, Transports};
+use touchpoint::messages::Catalog;
+use touchpoint::store::entities::{call_task, message, touchpoint as tp};
+
+async fn tick(db: &DatabaseConnection, config: &Config, now: DateTime<Utc>) -> DispatchReport {
+    planning_pass(db, config, now).await.unwrap();
+    let catalog = Catalog::builtin().unwrap();
+    let transports = Transports::from_config(config).unwrap();
+    Dispatcher::new(db, config, &transports, &catalog)
+        .pass(now)
+        .await
+        .unwrap()
+}
+
+fn files(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for sub in ["email", "sms"] {
+        if let Ok(entries) = std::fs::read_dir(dir.join(sub)) {
+            for e in entries {
+                out.push(format!(
+                    "{sub}/{}",
+                    e.unwrap().file_name().to_string_lossy()
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn two_cars_one_owner_get_one_message_each_time_and_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, db, config) in databases(dir.path()).await {
+        let vins = ["WVWZZZ1JZXW000001", "TMBZZZ1ZZXW000002"];
+        let (customer_id, _) = seed(&db, &vins, "2025-11-20").await;
+        let outbox = config.outbox_dir();
+
+        // Friday 21 Nov 2025, 11:00 in Berlin: the thank-you calls of both cars,
+        // merged into the first key (by priority, date, then key).
+        let friday = Utc.with_ymd_and_hms(2025, 11, 21, 10, 0, 0).unwrap();
+        let report = tick(&db, &config, friday).await;
+        assert_eq!(report.sent.get("call"), Some(&1), "{url}: {report:?}");
+        assert_eq!(report.merged, 1, "{url}");
+        let tasks = call_task::Entity::find().all(&db).await.unwrap();
+        assert_eq!(tasks.len(), 1, "{url}");
+        assert!(
+            tasks[0].script.contains("Skoda Octavia and VW Golf"),
+            "{url}: {}",
+            tasks[0].script
+        );
+        assert_eq!(tasks[0].state, "open");
+
+        // The same pass again: nothing new.
+        let again = tick(&db, &config, friday).await;
+        assert!(again.sent.is_empty(), "{url}: {again:?}");
+        assert_eq!(
+            call_task::Entity::find().all(&db).await.unwrap().len(),
+            1,
+            "{url}"
+        );
+
+        // Sunday 23 Nov: the welcome email (email has no quiet hours), one for both cars.
+        let sunday = Utc.with_ymd_and_hms(2025, 11, 23, 9, 0, 0).unwrap();
+        let report = tick(&db, &config, sunday).await;
+        assert_eq!(report.sent.get("email"), Some(&1), "{url}: {report:?}");
+        let written = files(&outbox);
+        assert_eq!(
+            written,
+            vec!["email/TMBZZZ1ZZXW000002_onboarding-welcome_0_1.eml".to_string()],
+            "{url}"
+        );
+        let eml = std::fs::read_to_string(
+            outbox.join("email/TMBZZZ1ZZXW000002_onboarding-welcome_0_1.eml"),
+        )
+        .unwrap();
+        assert!(
+            eml.contains("Message-ID: <TMBZZZ1ZZXW000002.onboarding-welcome.0.1@touchpoint>"),
+            "{eml}"
+        );
+        assert!(eml.contains("To: anna@example.com"), "{eml}");
+
+        // Thursday 4 Dec, 21:30 in Berlin: the check-in SMS waits for 09:00.
+        let evening = Utc.with_ymd_and_hms(2025, 12, 4, 20, 30, 0).unwrap();
+        let report = tick(&db, &config, evening).await;
+        assert!(!report.sent.contains_key("sms"), "{url}: {report:?}");
+        let sms = tp::Entity::find()
+            .filter(tp::Column::DedupKey.eq("WVWZZZ1JZXW000001:onboarding-checkin:0:1"))
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(sms.state, "deferred", "{url}");
+        assert_eq!(
+            sms.next_attempt_at,
+            Some(Utc.with_ymd_and_hms(2025, 12, 5, 8, 0, 0).unwrap()),
+            "{url}"
+        );
+        let morning = Utc.with_ymd_and_hms(2025, 12, 5, 8, 0, 0).unwrap();
+        let report = tick(&db, &config, morning).await;
+        assert_eq!(report.sent.get("sms"), Some(&1), "{url}: {report:?}");
+
+        // Every message is stored once per key, and the person's messages
+        // keep the 1-in-7-days cap.
+        let messages = message::Entity::find()
+            .filter(message::Column::CustomerId.eq(customer_id))
+            .all(&db)
+            .await
+            .unwrap();
+        let mut sends: Vec<_> = messages
+            .iter()
+            .filter(|m| m.channel != "call")
+            .map(|m| m.created_at)
+            .collect();
+        sends.sort();
+        for w in sends.windows(2) {
+            assert!(w[1] - w[0] >= Duration::days(7), "{url}: {sends:?}");
+        }
+        drop_test_schema(&db, &url).await;
+    }
+}
+
+#[tokio::test]
+async fn an_interrupted_send_is_held_for_review_not_resent() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, db, config) in databases(dir.path()).await {
+        seed(&db, &["WVWZZZ1JZXW000001"], "2025-11-20").await;
+        let sunday = Utc.with_ymd_and_hms(2025, 11, 23, 9, 0, 0).unwrap();
+        planning_pass(&db, &config, sunday).await.unwrap();
+        // A dispatcher claimed the welcome email and died before the outcome.
+        let tp = tp::Entity::find()
+            .filter(tp::Column::DedupKey.eq("WVWZZZ1JZXW000001:onboarding-welcome:0:1"))
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        let m = message::ActiveModel {
+            key: Set(tp.dedup_key.clone()),
+            customer_id: Set(tp.customer_id),
+            channel: Set("email".into()),
+            recipient: Set("anna@example.com".into()),
+            locale: Set("en".into()),
+            subject: Set("Welcome".into()),
+            body: Set("…".into()),
+            state: Set("sending".into()),
+            attempts: Set(1),
+            lease_until: Set(Some(sunday + Duration::seconds(300))),
+            created_at: Set(sunday),
+            updated_at: Set(sunday),
+            ..Default::default()
+        }
+        .insert(&db)
+        .await
+        .unwrap();
+        let mut claimed: tp::ActiveModel = tp.into();
+        claimed.state = Set("sending".into());
+        claimed.message_id = Set(Some(m.id));
+        claimed.update(&db).await.unwrap();
+
+        // Within the lease nothing happens; after it, the send is held.
+        let report = tick(&db, &config, sunday + Duration::seconds(60)).await;
+        assert_eq!(report.held, 0, "{url}");
+        let report = tick(&db, &config, sunday + Duration::seconds(600)).await;
+        assert_eq!(report.held, 1, "{url}");
+        assert!(!report.sent.contains_key("email"), "{url}: {report:?}");
+        let held = message::Entity::find_by_id(m.id)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(held.state, "held", "{url}");
+        let tp = tp::Entity::find()
+            .filter(tp::Column::MessageId.eq(m.id))
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (tp.state.as_str(), tp.reason.as_deref()),
+            ("held", Some(HELD_REASON)),
+            "{url}"
+        );
+        assert!(files_in(&config).is_empty(), "{url}: nothing was written");
+        drop_test_schema(&db, &url).await;
+    }
+}
+
+fn files_in(config: &Config) -> Vec<String> {
+    files(&config.outbox_dir())
+}

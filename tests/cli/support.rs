@@ -1,0 +1,116 @@
+//! Shared setup of the library-level tests: migrated databases on every
+//! backend under test, and a small seeded customer base.
+
+use chrono::{NaiveDate, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection};
+use touchpoint::config::Config;
+use touchpoint::store::{self, entities};
+
+pub fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+/// A migrated database for each backend under test, with its config.
+pub async fn databases(dir: &std::path::Path) -> Vec<(String, DatabaseConnection, Config)> {
+    let mut out = Vec::new();
+    let mut urls = vec![format!("sqlite://{}/plan.db", dir.display())];
+    if let Ok(base) = std::env::var("TOUCHPOINT_TEST_POSTGRES_URL") {
+        let admin = store::connect(&base, 1).await.unwrap();
+        let schema = format!("t_{}", std::process::id()) + &format!("_{}", rand_suffix());
+        admin
+            .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        urls.push(format!("{base}{sep}options=-c%20search_path%3D{schema}"));
+    }
+    for url in urls {
+        let path = dir.join(format!("tp-{}.toml", out.len()));
+        let outbox = format!("outbox-{}", out.len());
+        std::fs::write(
+            &path,
+            format!("[database]\nurl = \"{url}\"\n[outbox]\ndir = \"{outbox}\"\n"),
+        )
+        .unwrap();
+        let config = Config::load(Some(&path)).unwrap();
+        let db = store::connect(&config.database_url(), 2).await.unwrap();
+        store::migrate(&db).await.unwrap();
+        out.push((url, db, config));
+    }
+    out
+}
+
+pub fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_000
+}
+
+/// One customer (Berlin, marketing consent for email only) owning a car per
+/// VIN, bought on `purchase`; returns the customer's and the vehicles' ids.
+pub async fn seed(db: &DatabaseConnection, vins: &[&str], purchase: &str) -> (i64, Vec<i64>) {
+    seed_customer(db, "C1", "anna@example.com", vins, purchase).await
+}
+
+/// Like [`seed`], for a customer of the given id and email address.
+pub async fn seed_customer(
+    db: &DatabaseConnection,
+    customer_id: &str,
+    email: &str,
+    vins: &[&str],
+    purchase: &str,
+) -> (i64, Vec<i64>) {
+    let now = Utc::now();
+    let customer = entities::customer::ActiveModel {
+        customer_id: Set(customer_id.into()),
+        name: Set("Anna Berg".into()),
+        email: Set(Some(email.into())),
+        phone: Set(Some("+4915112345678".into())),
+        timezone: Set("Europe/Berlin".into()),
+        birthday: Set(Some(d("1980-07-04"))),
+        consent_email_marketing: Set(true),
+        consent_sms_marketing: Set(false),
+        locale: Set(None),
+        opted_out_email: Set(false),
+        opted_out_sms: Set(false),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap();
+    let mut ids = Vec::new();
+    for (i, vin) in vins.iter().enumerate() {
+        let v = entities::vehicle::ActiveModel {
+            vin: Set(vin.to_string()),
+            customer_id: Set(customer.id),
+            make: Set(["VW", "Skoda"][i % 2].into()),
+            model: Set(["Golf", "Octavia"][i % 2].into()),
+            model_year: Set(Some(2025)),
+            purchase_date: Set(d(purchase)),
+            purchase_odometer_km: Set(0),
+            avg_monthly_km: Set(None),
+            active: Set(true),
+            facts_version: Set(1),
+            planned_version: Set(0),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .unwrap();
+        ids.push(v.id);
+    }
+    (customer.id, ids)
+}
+
+/// Removes a PostgreSQL test schema (named in the URL's search_path).
+pub async fn drop_test_schema(db: &DatabaseConnection, url: &str) {
+    if let Some(schema) = url.split("search_path%3D").nth(1) {
+        db.execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
+            .await
+            .unwrap();
+    }
+}
