@@ -5,6 +5,8 @@ mod backtest;
 mod commands;
 mod crash;
 mod dispatch;
+mod helpers;
+mod import;
 mod planning;
 mod simulate;
 mod sms;
