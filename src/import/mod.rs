@@ -114,9 +114,9 @@ pub async fn run(
         Kind::Visits => rows::VISITS,
     };
     let source = source::Source::open(path, &shown, &layout)?;
-    crate::store::import::begin_bulk_load(db, PAGE_CACHE_MIB).await?;
+    let before = crate::store::import::begin_bulk_load(db, PAGE_CACHE_MIB).await?;
     let outcome = load(db, &ctx, kind, source, &shown).await;
-    if let Err(e) = crate::store::import::end_bulk_load(db).await {
+    if let Err(e) = crate::store::import::end_bulk_load(db, before).await {
         tracing::warn!(error = %e, "restoring the connection after the import failed");
     }
     let counts = outcome?;

@@ -130,28 +130,61 @@ pub async fn customer_ids_by_key<C: ConnectionTrait>(
         .context("looking up the owners")
 }
 
+/// How a connection was before [`begin_bulk_load`].
+#[derive(Debug, Clone, Copy)]
+pub struct BulkLoad {
+    foreign_keys: bool,
+}
+
 /// Sets up SQLite for a bulk load: up to `mib` MiB of pages in memory (the
 /// default is 2 MiB: key look-ups in a large table would read most pages
-/// from the file again), and statement journals in memory (each multi-row
-/// upsert keeps one, otherwise a temp file written page by page). Must run
-/// before the transaction begins (SQLite fixes where statement journals go
-/// then); [`end_bulk_load`] restores the defaults. No-op elsewhere.
-pub async fn begin_bulk_load<C: ConnectionTrait>(db: &C, mib: u32) -> Result<(), StoreError> {
+/// from the file again); statement journals in memory (each multi-row
+/// upsert keeps one, otherwise a temp file written page by page); and no
+/// foreign-key checks, which the import makes itself: a vehicle's owner id
+/// comes from a join with `customers`, a reading's vehicle id from a lookup,
+/// in the same transaction that SQLite lets no other writer into. Must run
+/// before the transaction begins (SQLite fixes journals and foreign keys
+/// then); [`end_bulk_load`] restores the connection. No-op elsewhere.
+pub async fn begin_bulk_load<C: ConnectionTrait>(db: &C, mib: u32) -> Result<BulkLoad, StoreError> {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return Ok(BulkLoad { foreign_keys: true });
+    }
+    let foreign_keys = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA foreign_keys",
+        ))
+        .await
+        .context("reading the connection's settings")?
+        .map(|row| row.try_get_by_index::<i32>(0))
+        .transpose()
+        .context("reading the connection's settings")?
+        .is_some_and(|on| on != 0);
     sqlite_pragmas(
         db,
         &[
             &format!("PRAGMA cache_size = -{}", u64::from(mib) * 1024),
             "PRAGMA temp_store = MEMORY",
+            "PRAGMA foreign_keys = OFF",
         ],
     )
-    .await
+    .await?;
+    Ok(BulkLoad { foreign_keys })
 }
 
 /// Restores what [`begin_bulk_load`] changed.
-pub async fn end_bulk_load<C: ConnectionTrait>(db: &C) -> Result<(), StoreError> {
+pub async fn end_bulk_load<C: ConnectionTrait>(db: &C, before: BulkLoad) -> Result<(), StoreError> {
     sqlite_pragmas(
         db,
-        &["PRAGMA cache_size = -2000", "PRAGMA temp_store = DEFAULT"],
+        &[
+            "PRAGMA cache_size = -2000",
+            "PRAGMA temp_store = DEFAULT",
+            if before.foreign_keys {
+                "PRAGMA foreign_keys = ON"
+            } else {
+                "PRAGMA foreign_keys = OFF"
+            },
+        ],
     )
     .await
 }
@@ -645,5 +678,72 @@ impl Binder {
             }
             other => other.into(),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const READINGS: Upsert<'static> = Upsert {
+        table: "readings",
+        columns: &["vehicle_id", "date", "odometer_km", "kind"],
+        conflict: &["vehicle_id", "date", "kind"],
+        lookup: None,
+        update: &["odometer_km"],
+        bump_facts_version: false,
+    };
+
+    #[test]
+    fn placeholders_follow_the_backend() {
+        assert_eq!(
+            READINGS.sql(DbBackend::Sqlite, 2),
+            "INSERT INTO \"readings\" (\"vehicle_id\", \"date\", \"odometer_km\", \"kind\") \
+             VALUES (?, ?, ?, ?), (?, ?, ?, ?) ON CONFLICT (\"vehicle_id\", \"date\", \"kind\") \
+             DO UPDATE SET \"odometer_km\" = \"excluded\".\"odometer_km\""
+        );
+        assert!(
+            READINGS
+                .sql(DbBackend::Postgres, 2)
+                .contains("VALUES ($1, $2, $3, $4), ($5, $6, $7, $8) ON CONFLICT")
+        );
+    }
+
+    #[test]
+    fn a_lookup_joins_the_rows_to_their_owners_and_bumps_the_facts() {
+        let vehicles = Upsert {
+            table: "vehicles",
+            columns: &["vin", "customer_id"],
+            conflict: &["vin"],
+            lookup: Some(Lookup {
+                column: "customer_id",
+                table: "customers",
+                key: "customer_id",
+                id: "id",
+            }),
+            update: &["customer_id"],
+            bump_facts_version: true,
+        };
+        assert_eq!(
+            vehicles.sql(DbBackend::Sqlite, 1),
+            "WITH \"v\" (\"vin\", \"customer_id\") AS (VALUES (?, ?)) \
+             INSERT INTO \"vehicles\" (\"vin\", \"customer_id\") SELECT \"v\".\"vin\", \"o\".\"id\" \
+             FROM \"v\" JOIN \"customers\" \"o\" ON \"o\".\"customer_id\" = \"v\".\"customer_id\" WHERE true \
+             ON CONFLICT (\"vin\") DO UPDATE SET \"customer_id\" = \"excluded\".\"customer_id\", \
+             \"facts_version\" = \"vehicles\".\"facts_version\" + 1"
+        );
+    }
+
+    #[test]
+    fn sqlite_dates_are_the_drivers_text() {
+        let day = NaiveDate::from_ymd_opt(2024, 3, 5).unwrap();
+        let mut b = Binder::new(DbBackend::Sqlite, Utc::now());
+        b.date(Some(day));
+        b.date(None);
+        assert_eq!(b.values[0], Value::from(day.format("%F").to_string()));
+        assert_eq!(b.values[1], Value::from(Option::<NaiveDate>::None));
+        let mut b = Binder::new(DbBackend::Postgres, Utc::now());
+        b.date(Some(day));
+        assert_eq!(b.values[0], Value::from(day));
     }
 }

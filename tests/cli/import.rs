@@ -414,3 +414,80 @@ fn an_unreadable_file_exits_65() {
         );
     }
 }
+
+/// The library entry point leaves the SQLite connection as it found it
+/// (foreign keys on, the default page cache and temp store), whether the
+/// import succeeds or not.
+#[tokio::test]
+async fn the_connection_is_restored_after_an_import() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    use touchpoint::import::{ImportError, Kind, run};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("touchpoint.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[database]\nurl = \"sqlite://{}/t.db\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let config = touchpoint::config::Config::load(Some(&path)).unwrap();
+    let db = touchpoint::store::connect(&config.database_url(), 1)
+        .await
+        .unwrap();
+    touchpoint::store::migrate(&db).await.unwrap();
+    let pragma = |name: &'static str| {
+        let db = &db;
+        async move {
+            db.query_one_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                format!("PRAGMA {name}"),
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap()
+        }
+    };
+    let before = (
+        pragma("foreign_keys").await,
+        pragma("cache_size").await,
+        pragma("temp_store").await,
+    );
+    assert_eq!(before.0, 1);
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    let root = crate::helpers::root();
+    let report = run(
+        &db,
+        &config,
+        Kind::Customers,
+        &root.join(CUSTOMERS),
+        false,
+        today,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.inserted, 12);
+    let after = (
+        pragma("foreign_keys").await,
+        pragma("cache_size").await,
+        pragma("temp_store").await,
+    );
+    assert_eq!(after, before);
+    let bad = root.join("config/sample/bad/vehicles.csv");
+    let err = run(&db, &config, Kind::Vehicles, &bad, false, today)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ImportError::Invalid(ref lines) if lines.len() == 5),
+        "{err}"
+    );
+    let after = (
+        pragma("foreign_keys").await,
+        pragma("cache_size").await,
+        pragma("temp_store").await,
+    );
+    assert_eq!(after, before);
+}
