@@ -26,6 +26,8 @@ pub struct Chunks<T> {
     check: Check<T>,
     rules: Rules,
     size: usize,
+    /// The file as the user named it, for errors.
+    shown: String,
 }
 
 impl<T: Send + 'static> Chunks<T> {
@@ -36,6 +38,7 @@ impl<T: Send + 'static> Chunks<T> {
             check,
             rules,
             size: size.max(1),
+            shown: source.shown().to_string(),
         };
         chunks.spawn(source);
         chunks
@@ -60,7 +63,7 @@ impl<T: Send + 'static> Chunks<T> {
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(e) => {
                 return Err(ImportError::Read {
-                    path: String::new(),
+                    path: self.shown.clone(),
                     source: std::io::Error::other(format!("reading was cancelled: {e}")),
                 });
             }

@@ -188,6 +188,11 @@ impl Source {
         })
     }
 
+    /// The file as the user named it.
+    pub fn shown(&self) -> &str {
+        &self.path
+    }
+
     /// Reads up to `n` records; an empty chunk means the end of the file.
     pub fn read_chunk(&mut self, n: usize) -> Result<Vec<Record>, ImportError> {
         let mut chunk = Vec::with_capacity(n);
