@@ -283,6 +283,33 @@ fn unknown_and_missing_columns_are_named() {
 }
 
 #[test]
+fn an_empty_file_and_a_short_row_are_named() {
+    for tp in instances() {
+        let empty = tp.write("empty.csv", "");
+        let shown = empty.display().to_string();
+        assert_refused(
+            &tp,
+            "visits",
+            &shown,
+            &[&format!(
+                "{shown}:1: header: the file is empty; the first line must name the columns"
+            )],
+        );
+        let short = tp.write(
+            "short.csv",
+            "vin,date,odometer_km,kind\nWVWZZZ1KZAW000101,2024-03-11\n",
+        );
+        let shown = short.display().to_string();
+        assert_refused(
+            &tp,
+            "visits",
+            &shown,
+            &[&format!("{shown}:2: row: has 2 fields, the header has 4")],
+        );
+    }
+}
+
+#[test]
 fn a_byte_order_mark_and_any_column_order_are_accepted() {
     for tp in instances() {
         let text = std::fs::read_to_string(crate::helpers::root().join(CUSTOMERS)).unwrap();
