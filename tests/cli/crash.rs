@@ -112,7 +112,10 @@ async fn killed_dispatchers_lose_nothing_and_send_nothing_twice() {
         "every email is sent or held: {:?}",
         emails.iter().map(|m| &m.state).collect::<Vec<_>>()
     );
-    eprintln!("{kills} kills: {sent} sent, {held} held, {} delivered", delivered.len());
+    eprintln!(
+        "{kills} kills: {sent} sent, {held} held, {} delivered",
+        delivered.len()
+    );
     // What is marked sent did arrive; a held one may or may not have.
     assert!(
         delivered.len() >= sent && delivered.len() <= PEOPLE,
