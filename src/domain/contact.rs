@@ -40,7 +40,9 @@ impl PhoneNumber {
         let s = s.trim();
         let number = phonenumber::parse(default_region, s)
             .map_err(|_| Invalid::new(format!("'{s}' is not a phone number")))?;
-        if !phonenumber::is_valid(&number) {
+        let valid =
+            super::phone_rules::is_valid(&number).unwrap_or_else(|| phonenumber::is_valid(&number));
+        if !valid {
             return Err(Invalid::new(format!(
                 "'{s}' is not a valid phone number{}",
                 if s.starts_with('+') {
@@ -50,9 +52,12 @@ impl PhoneNumber {
                 }
             )));
         }
-        Ok(Self(
-            number.format().mode(phonenumber::Mode::E164).to_string(),
-        ))
+        // What `format().mode(Mode::E164)` writes, without its regex work.
+        Ok(Self(format!(
+            "+{}{}",
+            number.country().code(),
+            number.national()
+        )))
     }
 
     pub fn as_str(&self) -> &str {

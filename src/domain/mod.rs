@@ -1,6 +1,7 @@
 //! Domain values that can only be built valid: parsing is the only way in.
 
 mod contact;
+mod phone_rules;
 mod vin;
 
 pub use contact::{EmailAddress, PhoneNumber, parse_region};
@@ -122,8 +123,16 @@ pub fn parse_date(s: &str) -> Result<NaiveDate, Invalid> {
             "'{s}' is not a date in YYYY-MM-DD form"
         )));
     }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| Invalid::new(format!("'{s}' is not a real calendar date")))
+    // The shape is checked: read the digits directly (`parse_from_str`
+    // interprets its format string on every call).
+    let number = |range: std::ops::Range<usize>| {
+        bytes[range]
+            .iter()
+            .fold(0u32, |n, b| n * 10 + u32::from(b - b'0'))
+    };
+    let year = i32::try_from(number(0..4)).unwrap_or_default();
+    NaiveDate::from_ymd_opt(year, number(5..7), number(8..10))
+        .ok_or_else(|| Invalid::new(format!("'{s}' is not a real calendar date")))
 }
 
 /// `true`/`false`, `yes`/`no`, `1`/`0` (any case).

@@ -2,6 +2,7 @@
 //! place that knows SQL.
 
 pub mod entities;
+pub mod import;
 mod plans;
 
 pub use plans::*;

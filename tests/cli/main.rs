@@ -6,6 +6,8 @@ mod calls;
 mod commands;
 mod crash;
 mod dispatch;
+mod helpers;
+mod import;
 mod planning;
 mod simulate;
 mod sms;
