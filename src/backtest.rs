@@ -15,7 +15,7 @@
 //!   where the readings around it are at most [`MAX_GAP_DAYS`] apart.
 
 use crate::config::{Config, ConfigError, DistanceUnit};
-use crate::domain::{Category, Invalid, VisitKind, parse_date, parse_id, parse_odometer};
+use crate::domain::{Category, Invalid, VisitKind, parse_date, parse_id};
 use crate::plan::{Anchor, Entry, PlanParams, Template, adaptive_extra_lead, service_due_date};
 use crate::predict::{
     DecidedBy, Facts, Prediction, RateSource, Reading, Schedule, add_days, add_months, predict,
@@ -799,32 +799,12 @@ fn optional<T>(s: &str, parse: impl Fn(&str) -> Result<T, Invalid>) -> Result<Op
 
 /// An odometer value in `unit`, as whole km.
 fn parse_distance(s: &str, unit: DistanceUnit) -> Result<i64, Invalid> {
-    parse_odometer(s)?;
-    let value: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| Invalid::new(format!("'{}' is not a number", s.trim())))?;
-    Ok((value * unit.km()).round() as i64)
+    crate::domain::parse_distance_km(s, unit.km())
 }
 
 /// A declared monthly mileage in `unit`, as km.
 fn parse_monthly(s: &str, unit: DistanceUnit) -> Result<f64, Invalid> {
-    let s = s.trim();
-    let value: f64 = s
-        .parse()
-        .map_err(|_| Invalid::new(format!("'{s}' is not a number")))?;
-    if !value.is_finite() {
-        return Err(Invalid::new(format!("'{s}' is not a number")));
-    }
-    if value < 0.0 {
-        return Err(Invalid::new(format!("{s} is negative")));
-    }
-    if value > 100_000.0 {
-        return Err(Invalid::new(format!(
-            "{s} a month is beyond any real vehicle"
-        )));
-    }
-    Ok(value * unit.km())
+    crate::domain::parse_monthly_km(s, unit.km())
 }
 
 #[cfg(test)]

@@ -67,6 +67,20 @@ pub enum Command {
         #[command(flatten)]
         out: Output,
     },
+    /// The call list: open call tasks, oldest first
+    Calls {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Record the outcome of a call task
+    CallOutcome {
+        /// The task's number (from `calls`)
+        id: i64,
+        outcome: CallOutcome,
+        /// A note for the record
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// Planning and dispatch over a period on a virtual clock, sending nothing
     Simulate {
         /// First day (YYYY-MM-DD, UTC midnight)
@@ -92,6 +106,29 @@ pub enum Command {
         #[command(flatten)]
         out: Output,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CallOutcome {
+    /// Reached and booked: the service's remaining reminders stop
+    Booked,
+    /// Reached and declined
+    Declined,
+    /// No answer: the task comes back in two days
+    NoAnswer,
+    /// Wrong number: no more SMS or calls to it
+    WrongNumber,
+}
+
+impl CallOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Booked => "booked",
+            CallOutcome::Declined => "declined",
+            CallOutcome::NoAnswer => "no_answer",
+            CallOutcome::WrongNumber => "wrong_number",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,6 +1,7 @@
 //! What each command does: load the configuration and the facts, call the
 //! pure parts, print the answer. Failures carry their exit code (SPEC §7).
 
+mod calls;
 mod init;
 mod planning;
 mod show;
@@ -189,6 +190,14 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
             print(out.json, &report, |r| {
                 format!("{}{}", r.planning.to_text(), r.dispatch.to_text())
             })
+        }
+        Command::Calls { out } => {
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
+            calls::list(&config, out.json).await
+        }
+        Command::CallOutcome { id, outcome, note } => {
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
+            calls::record(&config, id, outcome, note).await
         }
         Command::Simulate { from, to, out } => {
             let config = load_config(cli.config.as_deref(), &cli.set)?;

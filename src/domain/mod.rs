@@ -171,6 +171,43 @@ pub fn parse_odometer(s: &str) -> Result<i64, Invalid> {
     Ok(value.round() as i64)
 }
 
+/// A distance given in a unit of `km_per_unit` kilometres (1 for km,
+/// 1.609344 for miles), as whole kilometres: the odometer rules apply.
+pub fn parse_distance_km(s: &str, km_per_unit: f64) -> Result<i64, Invalid> {
+    let in_unit = parse_odometer(s)?;
+    if km_per_unit == 1.0 {
+        return Ok(in_unit);
+    }
+    let value: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| Invalid::new(format!("'{}' is not a number", s.trim())))?;
+    Ok((value * km_per_unit).round() as i64)
+}
+
+/// A declared average monthly distance in a unit of `km_per_unit`
+/// kilometres, as km: more than 0 and within reason.
+pub fn parse_monthly_km(s: &str, km_per_unit: f64) -> Result<f64, Invalid> {
+    let s = s.trim();
+    let value: f64 = s
+        .parse()
+        .map_err(|_| Invalid::new(format!("'{s}' is not a number")))?;
+    if !value.is_finite() {
+        return Err(Invalid::new(format!("'{s}' is not a number")));
+    }
+    if value <= 0.0 {
+        return Err(Invalid::new(format!(
+            "{s} is not more than 0 (leave it empty when unknown)"
+        )));
+    }
+    if value > 100_000.0 {
+        return Err(Invalid::new(format!(
+            "{s} is beyond any real monthly distance"
+        )));
+    }
+    Ok(value * km_per_unit)
+}
+
 /// A required, non-empty identifier without surrounding blanks.
 pub fn parse_id(s: &str) -> Result<String, Invalid> {
     let s = s.trim();

@@ -4,8 +4,8 @@
 use super::source::{Fields, Layout};
 use crate::config::DistanceUnit;
 use crate::domain::{
-    EmailAddress, Invalid, PhoneNumber, Vin, VisitKind, parse_bool, parse_id, parse_odometer,
-    parse_past_date, parse_timezone,
+    EmailAddress, Invalid, PhoneNumber, Vin, VisitKind, parse_bool, parse_id, parse_past_date,
+    parse_timezone,
 };
 use crate::store::import::{CustomerData, VehicleData};
 use chrono::{Datelike, NaiveDate};
@@ -87,35 +87,12 @@ fn text(s: &str) -> Result<String, Invalid> {
 
 /// A distance in the configured unit, as whole kilometres.
 fn odometer(s: &str, unit: DistanceUnit) -> Result<i64, Invalid> {
-    let in_unit = parse_odometer(s)?;
-    if unit == DistanceUnit::Km {
-        return Ok(in_unit);
-    }
-    let value: f64 = s
-        .parse()
-        .map_err(|_| Invalid::new(format!("'{s}' is not a number")))?;
-    Ok((value * unit.km()).round() as i64)
+    crate::domain::parse_distance_km(s, unit.km())
 }
 
 /// A declared monthly distance in the configured unit, as km.
 fn monthly_km(s: &str, unit: DistanceUnit) -> Result<f64, Invalid> {
-    let value: f64 = s
-        .parse()
-        .map_err(|_| Invalid::new(format!("'{s}' is not a number")))?;
-    if !value.is_finite() {
-        return Err(Invalid::new(format!("'{s}' is not a number")));
-    }
-    if value <= 0.0 {
-        return Err(Invalid::new(format!(
-            "{s} is not more than 0 (leave it empty when unknown)"
-        )));
-    }
-    if value > 100_000.0 {
-        return Err(Invalid::new(format!(
-            "{s} is beyond any real monthly distance"
-        )));
-    }
-    Ok(value * unit.km())
+    crate::domain::parse_monthly_km(s, unit.km())
 }
 
 /// A BCP 47-like language tag such as `de`, `de-DE` or `en_US`.
