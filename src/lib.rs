@@ -1,3 +1,4 @@
+mod allocator;
 pub mod backtest;
 pub mod cli;
 pub mod commands;
