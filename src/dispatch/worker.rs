@@ -244,6 +244,21 @@ impl<'a> Dispatcher<'a> {
         Ok(stale)
     }
 
+    /// The vehicles of the given ids, by id.
+    async fn vehicles(
+        &self,
+        ids: impl IntoIterator<Item = i64>,
+    ) -> Result<HashMap<i64, vehicle::Model>, StoreError> {
+        Ok(vehicle::Entity::find()
+            .filter(vehicle::Column::Id.is_in(ids.into_iter().collect::<Vec<_>>()))
+            .all(self.db)
+            .await
+            .context("loading vehicles")?
+            .into_iter()
+            .map(|v| (v.id, v))
+            .collect())
+    }
+
     /// Events for every touchpoint a message carries.
     async fn message_events(
         &self,
@@ -265,16 +280,7 @@ impl<'a> Dispatcher<'a> {
         else {
             return Ok(());
         };
-        let vehicles: HashMap<i64, vehicle::Model> = vehicle::Entity::find()
-            .filter(
-                vehicle::Column::Id.is_in(carried.iter().map(|t| t.vehicle_id).collect::<Vec<_>>()),
-            )
-            .all(self.db)
-            .await
-            .context("loading vehicles")?
-            .into_iter()
-            .map(|v| (v.id, v))
-            .collect();
+        let vehicles = self.vehicles(carried.iter().map(|t| t.vehicle_id)).await?;
         for t in &carried {
             report
                 .events
@@ -345,14 +351,7 @@ impl<'a> Dispatcher<'a> {
             opted_out_sms: customer.opted_out_sms,
         };
         let vehicle_ids: Vec<i64> = rows.iter().map(|t| t.vehicle_id).collect();
-        let vehicles: HashMap<i64, vehicle::Model> = vehicle::Entity::find()
-            .filter(vehicle::Column::Id.is_in(vehicle_ids))
-            .all(self.db)
-            .await
-            .context("loading vehicles")?
-            .into_iter()
-            .map(|v| (v.id, v))
-            .collect();
+        let vehicles = self.vehicles(vehicle_ids).await?;
         // A follow-up whose visit never came: nothing to follow up.
         let (unvisited, rows): (Vec<_>, Vec<_>) = rows
             .into_iter()
