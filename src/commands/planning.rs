@@ -8,7 +8,10 @@ use crate::plan::{self, PlanParams};
 use crate::store::{self, Context, VehicleRecord, entities};
 use chrono::{DateTime, Utc};
 use entities::{customer, reading, touchpoint, vehicle};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
@@ -66,6 +69,7 @@ pub async fn planning_pass(
     loop {
         let page: Vec<(vehicle::Model, Option<customer::Model>)> = vehicle::Entity::find()
             .filter(vehicle::Column::Active.eq(true))
+            .filter(needs_planning(now))
             .filter(vehicle::Column::Id.gt(after))
             .order_by_asc(vehicle::Column::Id)
             .limit(PAGE)
@@ -114,7 +118,14 @@ pub async fn planning_pass(
             let today = today_in(owner_tz(&record, config), now);
             let cycle = plan::cycle_of(record.vehicle.purchase_date, today, params.cycle_months);
             let stale = record.vehicle.facts_version > record.vehicle.planned_version;
+            let replan_on = crate::predict::add_days(
+                plan::cycle_bounds(record.vehicle.purchase_date, cycle, params.cycle_months).1,
+                1,
+            );
             if !stale && planned_cycles.contains(&(record.vehicle.id, cycle as i32)) {
+                if record.vehicle.replan_on != Some(replan_on) {
+                    mark_planned(db, &record.vehicle, replan_on).await?;
+                }
                 continue;
             }
             let built = plan::build(
@@ -125,15 +136,7 @@ pub async fn planning_pass(
                 today,
             );
             let diff = store::save_plan(db, &record, &built, now).await?;
-            vehicle::Entity::update_many()
-                .col_expr(
-                    vehicle::Column::PlannedVersion,
-                    sea_orm::sea_query::Expr::value(record.vehicle.facts_version),
-                )
-                .filter(vehicle::Column::Id.eq(record.vehicle.id))
-                .exec(db)
-                .await
-                .context("marking the vehicle planned")?;
+            mark_planned(db, &record.vehicle, replan_on).await?;
             report.vehicles_planned += 1;
             report.touchpoints_added += diff.added;
             report.touchpoints_moved += diff.moved;
@@ -146,4 +149,36 @@ pub async fn planning_pass(
         *report.due_now.entry(t.channel).or_default() += 1;
     }
     Ok(report)
+}
+
+/// The vehicles a pass at `now` must look at: facts changed since their plan,
+/// never planned, or their planned cycle ends (on the earliest "today" of
+/// any time zone; each vehicle's own is checked in the pass).
+fn needs_planning(now: DateTime<Utc>) -> Condition {
+    let earliest_today = crate::predict::add_days(now.date_naive(), 1);
+    Condition::any()
+        .add(
+            Expr::col(vehicle::Column::FactsVersion).gt(Expr::col(vehicle::Column::PlannedVersion)),
+        )
+        .add(vehicle::Column::ReplanOn.is_null())
+        .add(vehicle::Column::ReplanOn.lte(earliest_today))
+}
+
+/// Records that the vehicle's facts are planned up to `replan_on`.
+async fn mark_planned(
+    db: &DatabaseConnection,
+    v: &vehicle::Model,
+    replan_on: chrono::NaiveDate,
+) -> Result<(), Failure> {
+    vehicle::Entity::update_many()
+        .col_expr(
+            vehicle::Column::PlannedVersion,
+            Expr::value(v.facts_version),
+        )
+        .col_expr(vehicle::Column::ReplanOn, Expr::value(replan_on))
+        .filter(vehicle::Column::Id.eq(v.id))
+        .exec(db)
+        .await
+        .context("marking the vehicle planned")?;
+    Ok(())
 }

@@ -127,6 +127,7 @@ async fn copy_facts(from: &DatabaseConnection, to: &DatabaseConnection) -> Resul
         offset += PAGE;
         for mut v in page {
             v.planned_version = 0;
+            v.replan_on = None;
             v.into_active_model()
                 .reset_all()
                 .insert(to)
@@ -170,13 +171,8 @@ pub async fn simulate(
             "--to {to} must be after --from {from}"
         )));
     }
-    let scratch = tempfile::tempdir()
-        .map_err(|e| Failure::Other(format!("cannot create a scratch folder: {e}")))?;
-    let url = format!(
-        "sqlite://{}",
-        scratch.path().join("simulation.db").display()
-    );
-    let db = store::connect(&url, 1).await?;
+    // The private copy lives in memory: nothing to clean up, no disk writes.
+    let db = store::connect("sqlite::memory:", 1).await?;
     store::migrate(&db).await?;
     copy_facts(source, &db).await?;
 

@@ -6,6 +6,7 @@ pub mod outbox;
 pub mod segments;
 pub mod sms;
 mod worker;
+pub mod writes;
 
 pub use worker::*;
 

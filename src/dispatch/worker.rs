@@ -1,9 +1,11 @@
 //! The dispatch pass. Each person's due touchpoints are decided by the pure
-//! rules, the decision is stored in one short transaction (messages are
-//! created `sending` under a lease), then the sends happen outside any
-//! transaction and their outcomes are stored. A message still `sending` when
-//! its lease runs out was interrupted: it is held for review, never resent.
+//! rules; the decisions of a group of people are stored in one short
+//! transaction (messages are created `sending` under a lease), then the
+//! group's sends happen outside any transaction and their outcomes are
+//! stored. A message still `sending` when its lease runs out was
+//! interrupted: it is held for review, never resent.
 
+use super::writes::{Changes, IN_CHUNK, Settled, settle, still_open, store_outcomes};
 use super::{Outcome, Outgoing, Transports};
 use crate::config::Config;
 use crate::domain::{Category, Channel};
@@ -14,8 +16,10 @@ use crate::store::{Context as _, StoreError};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, TransactionTrait,
+    ActiveModelTrait,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -121,8 +125,6 @@ pub struct Dispatcher<'a> {
     pub policy: Policy,
 }
 
-const OPEN: [&str; 2] = ["planned", "deferred"];
-
 impl<'a> Dispatcher<'a> {
     pub fn new(
         db: &'a DatabaseConnection,
@@ -152,26 +154,67 @@ impl<'a> Dispatcher<'a> {
                 .await?;
         }
         self.retry_due(now, &mut report).await?;
-        let due = touchpoint::Entity::find()
-            .filter(touchpoint::Column::State.is_in(OPEN))
-            // The widest "today" of any time zone; the rules check each person's own.
+        // Planned touchpoints of the widest "today" of any time zone (the
+        // rules check each person's own) and deferred ones whose time came:
+        // two index ranges.
+        let planned = touchpoint::Entity::find()
+            .filter(touchpoint::Column::State.eq("planned"))
             .filter(touchpoint::Column::DueDate.lte(crate::predict::add_days(now.date_naive(), 1)))
-            .filter(
-                Condition::any()
-                    .add(touchpoint::Column::NextAttemptAt.is_null())
-                    .add(touchpoint::Column::NextAttemptAt.lte(now)),
-            )
-            .order_by_asc(touchpoint::Column::CustomerId)
-            .order_by_asc(touchpoint::Column::Id)
             .all(self.db)
             .await
             .context("loading due touchpoints")?;
+        let deferred = touchpoint::Entity::find()
+            .filter(touchpoint::Column::State.eq("deferred"))
+            .filter(touchpoint::Column::NextAttemptAt.lte(now))
+            .all(self.db)
+            .await
+            .context("loading deferred touchpoints")?;
         let mut by_customer: BTreeMap<i64, Vec<touchpoint::Model>> = BTreeMap::new();
-        for t in due {
+        for t in planned.into_iter().chain(deferred) {
             by_customer.entry(t.customer_id).or_default().push(t);
         }
-        for (customer_id, rows) in by_customer {
-            self.person(customer_id, rows, now, &mut report).await?;
+        for rows in by_customer.values_mut() {
+            rows.sort_unstable_by_key(|t| t.id);
+        }
+        // What the rules need of everyone due, loaded in a few queries.
+        let people: Vec<(i64, Vec<touchpoint::Model>)> = by_customer.into_iter().collect();
+        let ids: Vec<i64> = people.iter().map(|(id, _)| *id).collect();
+        let customers = self.customers(&ids).await?;
+        let vehicles = self
+            .vehicles(
+                people
+                    .iter()
+                    .flat_map(|(_, rows)| rows.iter().map(|t| t.vehicle_id)),
+            )
+            .await?;
+        let mut histories = self.histories(&ids, now).await?;
+        // Decisions are stored for a group of people in one short
+        // transaction, then that group's messages are sent outside it.
+        for group in people.chunks(PEOPLE_PER_TRANSACTION) {
+            let txn = self
+                .db
+                .begin()
+                .await
+                .context("storing dispatch decisions")?;
+            let mut changes = Changes::default();
+            let mut outgoing = Vec::new();
+            for (customer_id, rows) in group {
+                let Some(customer) = customers.get(customer_id) else {
+                    continue;
+                };
+                let history = histories.remove(customer_id).unwrap_or_default();
+                let mut decided = Decided {
+                    changes: &mut changes,
+                    outgoing: &mut outgoing,
+                    report: &mut report,
+                };
+                self.person(&txn, customer, rows, &vehicles, &history, now, &mut decided)
+                    .await?;
+            }
+            changes.apply(&txn, now).await?;
+            txn.commit().await.context("storing dispatch decisions")?;
+            self.deliver(outgoing, &vehicles, &customers, now, &mut report)
+                .await?;
         }
         Ok(report)
     }
@@ -180,27 +223,26 @@ impl<'a> Dispatcher<'a> {
     /// deferred touchpoint's or a retry's time, or the earliest local midnight
     /// of the next planned touchpoint's day. `None`: nothing is pending.
     pub async fn next_wake(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let deferred = touchpoint::Entity::find()
+        let deferred: Option<Option<DateTime<Utc>>> = touchpoint::Entity::find()
+            .select_only()
+            .column_as(touchpoint::Column::NextAttemptAt.min(), "at")
             .filter(touchpoint::Column::State.eq("deferred"))
-            .order_by_asc(touchpoint::Column::NextAttemptAt)
+            .into_tuple()
             .one(self.db)
             .await
-            .context("finding the next deferred touchpoint")?
-            .and_then(|t| t.next_attempt_at);
-        let planned = touchpoint::Entity::find()
+            .context("finding the next deferred touchpoint")?;
+        let planned: Option<Option<NaiveDate>> = touchpoint::Entity::find()
+            .select_only()
+            .column_as(touchpoint::Column::DueDate.min(), "at")
             .filter(touchpoint::Column::State.eq("planned"))
-            .order_by_asc(touchpoint::Column::DueDate)
+            .into_tuple()
             .one(self.db)
             .await
-            .context("finding the next planned touchpoint")?
-            // UTC+14 is the earliest any day begins.
-            .map(|t| {
-                t.due_date
-                    .and_hms_opt(0, 0, 0)
-                    .unwrap_or_default()
-                    .and_utc()
-                    - Duration::hours(14)
-            });
+            .context("finding the next planned touchpoint")?;
+        // UTC+14 is the earliest any day begins.
+        let planned = planned
+            .flatten()
+            .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - Duration::hours(14));
         let retry = message::Entity::find()
             .filter(message::Column::State.is_in(["retry", "sending"]))
             .order_by_asc(message::Column::NextAttemptAt)
@@ -208,7 +250,10 @@ impl<'a> Dispatcher<'a> {
             .await
             .context("finding the next retry")?
             .map(|m| m.next_attempt_at.or(m.lease_until).unwrap_or_default());
-        Ok([deferred, planned, retry].into_iter().flatten().min())
+        Ok([deferred.flatten(), planned, retry]
+            .into_iter()
+            .flatten()
+            .min())
     }
 
     /// Marks every `sending` message whose lease ran out as held, with its
@@ -238,7 +283,14 @@ impl<'a> Dispatcher<'a> {
                 .exec(&txn)
                 .await
                 .context("holding a message")?;
-            set_touchpoints(&txn, m.id, "held", Some(HELD_REASON), now).await?;
+            touchpoint::Entity::update_many()
+                .col_expr(touchpoint::Column::State, Expr::value("held"))
+                .col_expr(touchpoint::Column::Reason, Expr::value(HELD_REASON))
+                .col_expr(touchpoint::Column::UpdatedAt, Expr::value(now))
+                .filter(touchpoint::Column::MessageId.eq(m.id))
+                .exec(&txn)
+                .await
+                .context("holding the message's touchpoints")?;
             txn.commit().await.context("holding an interrupted send")?;
         }
         Ok(stale)
@@ -249,14 +301,37 @@ impl<'a> Dispatcher<'a> {
         &self,
         ids: impl IntoIterator<Item = i64>,
     ) -> Result<HashMap<i64, vehicle::Model>, StoreError> {
-        Ok(vehicle::Entity::find()
-            .filter(vehicle::Column::Id.is_in(ids.into_iter().collect::<Vec<_>>()))
-            .all(self.db)
-            .await
-            .context("loading vehicles")?
-            .into_iter()
-            .map(|v| (v.id, v))
-            .collect())
+        let mut ids: Vec<i64> = ids.into_iter().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut found = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_CHUNK) {
+            for v in vehicle::Entity::find()
+                .filter(vehicle::Column::Id.is_in(chunk.iter().copied()))
+                .all(self.db)
+                .await
+                .context("loading vehicles")?
+            {
+                found.insert(v.id, v);
+            }
+        }
+        Ok(found)
+    }
+
+    /// The customers of the given ids, by id.
+    async fn customers(&self, ids: &[i64]) -> Result<HashMap<i64, customer::Model>, StoreError> {
+        let mut found = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_CHUNK) {
+            for c in customer::Entity::find()
+                .filter(customer::Column::Id.is_in(chunk.iter().copied()))
+                .all(self.db)
+                .await
+                .context("loading customers")?
+            {
+                found.insert(c.id, c);
+            }
+        }
+        Ok(found)
     }
 
     /// Events for every touchpoint a message carries.
@@ -318,28 +393,30 @@ impl<'a> Dispatcher<'a> {
                     lease_until: Some(lease),
                     ..m
                 };
-                let (outcome, reason) = self.send(&m, now, report).await?;
-                self.message_events(&m, outcome, reason, now, report)
+                let settled = self.send(&m, now).await;
+                store_outcomes(self.db, std::slice::from_ref(&settled), now).await?;
+                tally(&settled, report);
+                self.message_events(&m, settled.outcome, settled.reason, now, report)
                     .await?;
             }
         }
         Ok(())
     }
 
+    /// Decides one person's due touchpoints and stages the result: state
+    /// changes into `decided.changes`, new messages (created in `txn`) into
+    /// `decided.outgoing`.
+    #[allow(clippy::too_many_arguments)]
     async fn person(
         &self,
-        customer_id: i64,
-        rows: Vec<touchpoint::Model>,
+        txn: &DatabaseTransaction,
+        customer: &customer::Model,
+        rows: &[touchpoint::Model],
+        vehicles: &HashMap<i64, vehicle::Model>,
+        history: &History,
         now: DateTime<Utc>,
-        report: &mut DispatchReport,
+        decided: &mut Decided<'_>,
     ) -> Result<(), StoreError> {
-        let Some(customer) = customer::Entity::find_by_id(customer_id)
-            .one(self.db)
-            .await
-            .context("loading a customer")?
-        else {
-            return Ok(());
-        };
         let tz = crate::domain::parse_timezone(&customer.timezone)
             .unwrap_or_else(|_| self.config.default_timezone());
         let person = Person {
@@ -350,25 +427,29 @@ impl<'a> Dispatcher<'a> {
             opted_out_email: customer.opted_out_email,
             opted_out_sms: customer.opted_out_sms,
         };
-        let vehicle_ids: Vec<i64> = rows.iter().map(|t| t.vehicle_id).collect();
-        let vehicles = self.vehicles(vehicle_ids).await?;
-        // A follow-up whose visit never came: nothing to follow up.
-        let (unvisited, rows): (Vec<_>, Vec<_>) = rows
-            .into_iter()
-            .partition(|t| t.awaits_visit && t.due_date <= now.with_timezone(&tz).date_naive());
-        for t in &unvisited {
-            update_open(self.db, t.id, "cancelled", Some(NO_VISIT_REASON), None, now).await?;
-            report.cancelled += 1;
-            report.events.push(event(
-                t,
-                &vehicles,
-                &customer,
-                "cancelled",
-                Some(NO_VISIT_REASON.into()),
-                now,
-            ));
+        let today = now.with_timezone(&tz).date_naive();
+        let report = &mut *decided.report;
+        let mut open = Vec::with_capacity(rows.len());
+        for t in rows {
+            if t.awaits_visit && t.due_date <= today {
+                // A follow-up whose visit never came: nothing to follow up.
+                decided
+                    .changes
+                    .push(t.id, "cancelled", Some(NO_VISIT_REASON.into()), None);
+                report.cancelled += 1;
+                report.events.push(event(
+                    t,
+                    vehicles,
+                    customer,
+                    "cancelled",
+                    Some(NO_VISIT_REASON.into()),
+                    now,
+                ));
+            } else {
+                open.push(t);
+            }
         }
-        let candidates: Vec<Candidate> = rows
+        let candidates: Vec<Candidate> = open
             .iter()
             .map(|t| Candidate {
                 key: t.dedup_key.clone(),
@@ -383,145 +464,166 @@ impl<'a> Dispatcher<'a> {
                 message: t.message.clone(),
             })
             .collect();
-        let history = self.history(customer_id, now).await?;
-        let decisions = rules::decide(&person, tz, &candidates, &history, &self.policy, now);
-
+        let decisions = rules::decide(&person, tz, &candidates, history, &self.policy, now);
         let by_key: HashMap<&str, &touchpoint::Model> =
-            rows.iter().map(|t| (t.dedup_key.as_str(), t)).collect();
-
-        let txn = self
-            .db
-            .begin()
-            .await
-            .context("storing dispatch decisions")?;
-        let mut outgoing: Vec<(message::Model, Vec<&touchpoint::Model>)> = Vec::new();
-        let mut tally = DispatchReport::default();
+            open.iter().map(|t| (t.dedup_key.as_str(), *t)).collect();
         for (key, decision) in &decisions {
-            let Some(row) = by_key.get(key.as_str()) else {
+            let Some(row) = by_key.get(key.as_str()).copied() else {
                 continue;
             };
-            let (state, reason, next): (&str, String, Option<DateTime<Utc>>) = match decision {
-                Decision::Defer { until, why } => {
-                    tally.deferred += 1;
-                    let reason = format!(
-                        "{} until {}",
-                        describe(*why),
-                        until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                    );
-                    tally.events.push(event(
-                        row,
-                        &vehicles,
-                        &customer,
-                        "deferred",
-                        Some(reason),
-                        now,
-                    ));
-                    ("deferred", describe(*why).to_string(), Some(*until))
-                }
-                Decision::Suppress { reason } => {
-                    tally.suppressed += 1;
-                    tally.events.push(event(
-                        row,
-                        &vehicles,
-                        &customer,
-                        "suppressed",
-                        Some(reason.clone()),
-                        now,
-                    ));
-                    ("suppressed", reason.clone(), None)
-                }
-                Decision::Skip { reason } => {
-                    tally.skipped += 1;
-                    tally.events.push(event(
-                        row,
-                        &vehicles,
-                        &customer,
-                        "skipped",
-                        Some(reason.clone()),
-                        now,
-                    ));
-                    ("skipped", reason.clone(), None)
-                }
-                Decision::Merged { .. } => continue,
-                Decision::Send { with } => {
-                    let mut carried: Vec<&touchpoint::Model> = vec![row];
-                    carried.extend(with.iter().filter_map(|k| by_key.get(k.as_str()).copied()));
-                    match self
-                        .compose(&txn, &customer, &carried, &vehicles, now)
-                        .await?
-                    {
-                        Composed::Message(m) => {
-                            tally.merged += carried.len() - 1;
-                            if m.state == "sending" {
-                                outgoing.push((*m, carried));
-                            } else {
-                                *tally.sent.entry(m.channel.clone()).or_default() += 1;
-                                for (i, t) in carried.iter().enumerate() {
-                                    let reason = if i == 0 {
-                                        m.reason.clone()
-                                    } else {
-                                        Some(format!("sent together with {}", m.key))
-                                    };
-                                    tally
-                                        .events
-                                        .push(event(t, &vehicles, &customer, "sent", reason, now));
+            let (state, reason, next): (&'static str, String, Option<DateTime<Utc>>) =
+                match decision {
+                    // Not yet the owner's day: waits for it, without a line of
+                    // its own (nothing was held back).
+                    Decision::Defer {
+                        until,
+                        why: why @ Wait::NotDue,
+                    } => ("deferred", describe(*why).to_string(), Some(*until)),
+                    Decision::Defer { until, why } => {
+                        report.deferred += 1;
+                        let reason = format!(
+                            "{} until {}",
+                            describe(*why),
+                            until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                        );
+                        report.events.push(event(
+                            row,
+                            vehicles,
+                            customer,
+                            "deferred",
+                            Some(reason),
+                            now,
+                        ));
+                        ("deferred", describe(*why).to_string(), Some(*until))
+                    }
+                    Decision::Suppress { reason } => {
+                        report.suppressed += 1;
+                        report.events.push(event(
+                            row,
+                            vehicles,
+                            customer,
+                            "suppressed",
+                            Some(reason.clone()),
+                            now,
+                        ));
+                        ("suppressed", reason.clone(), None)
+                    }
+                    Decision::Skip { reason } => {
+                        report.skipped += 1;
+                        report.events.push(event(
+                            row,
+                            vehicles,
+                            customer,
+                            "skipped",
+                            Some(reason.clone()),
+                            now,
+                        ));
+                        ("skipped", reason.clone(), None)
+                    }
+                    Decision::Merged { .. } => continue,
+                    Decision::Send { with } => {
+                        let mut carried: Vec<&touchpoint::Model> = vec![row];
+                        carried.extend(with.iter().filter_map(|k| by_key.get(k.as_str()).copied()));
+                        match self.compose(txn, customer, &carried, vehicles, now).await? {
+                            Composed::Message(m) => {
+                                report.merged += carried.len() - 1;
+                                let carried: Vec<touchpoint::Model> =
+                                    carried.into_iter().cloned().collect();
+                                if m.state == "sending" {
+                                    decided.outgoing.push((*m, carried));
+                                } else {
+                                    // A call task: created, nothing to send.
+                                    *report.sent.entry(m.channel.clone()).or_default() += 1;
+                                    push_sent_events(
+                                        &m,
+                                        &carried,
+                                        vehicles,
+                                        customer,
+                                        "sent",
+                                        m.reason.clone(),
+                                        now,
+                                        report,
+                                    );
+                                }
+                            }
+                            // Another dispatcher got there first.
+                            Composed::Taken => {}
+                            Composed::Unrenderable(reason) => {
+                                report.failed += carried.len();
+                                for t in carried {
+                                    report.events.push(event(
+                                        t,
+                                        vehicles,
+                                        customer,
+                                        "failed",
+                                        Some(reason.clone()),
+                                        now,
+                                    ));
+                                    decided.changes.push(
+                                        t.id,
+                                        "failed",
+                                        Some(reason.clone()),
+                                        None,
+                                    );
                                 }
                             }
                         }
-                        Composed::Taken => {
-                            // Another dispatcher got there first: leave this person to it.
-                            txn.rollback()
-                                .await
-                                .context("yielding to another dispatcher")?;
-                            return Ok(());
-                        }
-                        Composed::Unrenderable(reason) => {
-                            tally.failed += carried.len();
-                            for t in carried {
-                                tally.events.push(event(
-                                    t,
-                                    &vehicles,
-                                    &customer,
-                                    "failed",
-                                    Some(reason.clone()),
-                                    now,
-                                ));
-                                update_open(&txn, t.id, "failed", Some(&reason), None, now).await?;
-                            }
-                        }
+                        continue;
                     }
-                    continue;
-                }
-            };
+                };
             let changed = row.state != state
                 || row.reason.as_deref() != Some(reason.as_str())
                 || row.next_attempt_at != next;
             if changed {
-                update_open(&txn, row.id, state, Some(&reason), next, now).await?;
-            }
-        }
-        txn.commit().await.context("storing dispatch decisions")?;
-        merge_report(report, tally);
-        for (m, carried) in outgoing {
-            let (outcome, reason) = self.send(&m, now, report).await?;
-            for (i, t) in carried.into_iter().enumerate() {
-                let reason = match (i, outcome) {
-                    (0, _) | (_, "deferred") => reason.clone(),
-                    _ => Some(format!("sent together with {}", m.key)),
-                };
-                report
-                    .events
-                    .push(event(t, &vehicles, &customer, outcome, reason, now));
+                decided.changes.push(row.id, state, Some(reason), next);
             }
         }
         Ok(())
+    }
+
+    /// Sends a group's new messages (outside any transaction) and stores
+    /// their outcomes, at least once a second so that a crash leaves little
+    /// whose outcome is unknown.
+    async fn deliver(
+        &self,
+        outgoing: Vec<(message::Model, Vec<touchpoint::Model>)>,
+        vehicles: &HashMap<i64, vehicle::Model>,
+        customers: &HashMap<i64, customer::Model>,
+        now: DateTime<Utc>,
+        report: &mut DispatchReport,
+    ) -> Result<(), StoreError> {
+        let mut pending: Vec<Settled> = Vec::new();
+        let mut last_store = std::time::Instant::now();
+        for (m, carried) in outgoing {
+            let settled = self.send(&m, now).await;
+            tally(&settled, report);
+            if let Some(customer) = customers.get(&m.customer_id) {
+                push_sent_events(
+                    &m,
+                    &carried,
+                    vehicles,
+                    customer,
+                    settled.outcome,
+                    settled.reason.clone(),
+                    now,
+                    report,
+                );
+            }
+            pending.push(settled);
+            if last_store.elapsed() >= STORE_OUTCOMES_EVERY {
+                store_outcomes(self.db, &pending, now).await?;
+                pending.clear();
+                last_store = std::time::Instant::now();
+            }
+        }
+        store_outcomes(self.db, &pending, now).await
     }
 
     /// Creates the message (and, for calls, the task) that carries the
     /// touchpoints; they become `sending` (calls: `sent`).
     async fn compose(
         &self,
-        txn: &sea_orm::DatabaseTransaction,
+        txn: &DatabaseTransaction,
         customer: &customer::Model,
         carried: &[&touchpoint::Model],
         vehicles: &HashMap<i64, vehicle::Model>,
@@ -564,54 +666,89 @@ impl<'a> Dispatcher<'a> {
         .unwrap_or_default();
         let is_call = channel == Channel::Call;
         let lease = now + Duration::seconds(self.config.settings.dispatch.lease_secs);
-        let inserted = message::Entity::insert(message::ActiveModel {
-            key: Set(first.dedup_key.clone()),
-            customer_id: Set(customer.id),
-            channel: Set(first.channel.clone()),
-            recipient: Set(recipient),
-            locale: Set(rendered.locale.clone()),
-            segments: Set((channel == Channel::Sms)
-                .then(|| super::segments::segments(&rendered.body).1 as i32)),
-            subject: Set(rendered.subject.clone()),
-            body: Set(rendered.body.clone()),
-            state: Set(if is_call { "sent" } else { "sending" }.into()),
-            reason: Set(is_call.then(|| "call task created".to_string())),
-            attempts: Set(if is_call { 0 } else { 1 }),
-            lease_until: Set((!is_call).then_some(lease)),
-            sent_at: Set(is_call.then_some(now)),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        })
-        .on_conflict_do_nothing_on([message::Column::Key])
-        .exec(txn)
-        .await
-        .context("creating a message")?;
-        let id = match inserted {
+        let mut model = message::Model {
+            id: 0,
+            key: first.dedup_key.clone(),
+            customer_id: customer.id,
+            channel: first.channel.clone(),
+            recipient,
+            locale: rendered.locale.clone(),
+            subject: rendered.subject.clone(),
+            body: rendered.body.clone(),
+            state: if is_call { "sent" } else { "sending" }.into(),
+            reason: is_call.then(|| "call task created".to_string()),
+            attempts: if is_call { 0 } else { 1 },
+            next_attempt_at: None,
+            lease_until: (!is_call).then_some(lease),
+            provider_ref: None,
+            segments: (channel == Channel::Sms)
+                .then(|| super::segments::segments(&rendered.body).1 as i32),
+            created_at: now,
+            sent_at: is_call.then_some(now),
+            updated_at: now,
+        };
+        let mut active: message::ActiveModel = model.clone().into();
+        active.id = NotSet;
+        let inserted = message::Entity::insert(active)
+            .on_conflict_do_nothing_on([message::Column::Key])
+            .exec(txn)
+            .await
+            .context("creating a message")?;
+        model.id = match inserted {
             sea_orm::TryInsertResult::Inserted(r) => r.last_insert_id,
             _ => return Ok(Composed::Taken),
         };
-        let state = if is_call { "sent" } else { "sending" };
-        for t in carried {
-            let reason =
-                (t.id != first.id).then(|| format!("sent together with {}", first.dedup_key));
-            let done = touchpoint::Entity::update_many()
-                .col_expr(touchpoint::Column::State, Expr::value(state))
-                .col_expr(touchpoint::Column::Reason, Expr::value(reason))
-                .col_expr(touchpoint::Column::MessageId, Expr::value(id))
-                .col_expr(touchpoint::Column::UpdatedAt, Expr::value(now))
-                .filter(touchpoint::Column::Id.eq(t.id))
-                .filter(touchpoint::Column::State.is_in(OPEN))
+        let ids: Vec<i64> = carried.iter().map(|t| t.id).collect();
+        let claimed = touchpoint::Entity::update_many()
+            .col_expr(touchpoint::Column::State, Expr::value(model.state.clone()))
+            .col_expr(
+                touchpoint::Column::Reason,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(touchpoint::Column::MessageId, Expr::value(model.id))
+            .col_expr(touchpoint::Column::UpdatedAt, Expr::value(now))
+            .filter(touchpoint::Column::Id.is_in(ids.iter().copied()))
+            .filter(still_open())
+            .exec(txn)
+            .await
+            .context("claiming touchpoints")?;
+        if claimed.rows_affected != ids.len() as u64 {
+            // Another dispatcher took some of them: give back what this one
+            // claimed and leave the person to it.
+            for t in carried {
+                touchpoint::Entity::update_many()
+                    .col_expr(touchpoint::Column::State, Expr::value(t.state.clone()))
+                    .col_expr(touchpoint::Column::Reason, Expr::value(t.reason.clone()))
+                    .col_expr(
+                        touchpoint::Column::MessageId,
+                        Expr::value(Option::<i64>::None),
+                    )
+                    .filter(touchpoint::Column::Id.eq(t.id))
+                    .filter(touchpoint::Column::MessageId.eq(model.id))
+                    .exec(txn)
+                    .await
+                    .context("giving back touchpoints")?;
+            }
+            message::Entity::delete_by_id(model.id)
                 .exec(txn)
                 .await
-                .context("claiming a touchpoint")?;
-            if done.rows_affected != 1 {
-                return Ok(Composed::Taken);
-            }
+                .context("withdrawing a message")?;
+            return Ok(Composed::Taken);
+        }
+        if ids.len() > 1 {
+            touchpoint::Entity::update_many()
+                .col_expr(
+                    touchpoint::Column::Reason,
+                    Expr::value(format!("sent together with {}", first.dedup_key)),
+                )
+                .filter(touchpoint::Column::Id.is_in(ids[1..].iter().copied()))
+                .exec(txn)
+                .await
+                .context("claiming touchpoints")?;
         }
         if is_call {
             call_task::ActiveModel {
-                message_id: Set(id),
+                message_id: Set(model.id),
                 customer_id: Set(customer.id),
                 due_date: Set(first.due_date),
                 title: Set(rendered.subject.clone()),
@@ -624,122 +761,85 @@ impl<'a> Dispatcher<'a> {
             .await
             .context("creating a call task")?;
         }
-        let model = message::Entity::find_by_id(id)
-            .one(txn)
-            .await
-            .context("reading the new message")?
-            .ok_or_else(|| StoreError {
-                context: "reading the new message".into(),
-                source: sea_orm::DbErr::RecordNotFound(first.dedup_key.clone()),
-            })?;
         Ok(Composed::Message(Box::new(model)))
     }
 
-    /// Sends one claimed message and stores the outcome.
-    async fn send(
-        &self,
-        m: &message::Model,
-        now: DateTime<Utc>,
-        report: &mut DispatchReport,
-    ) -> Result<(&'static str, Option<String>), StoreError> {
+    /// Hands one claimed message to its transport; what came of it.
+    async fn send(&self, m: &message::Model, now: DateTime<Utc>) -> Settled {
         let channel = channel_of(&m.channel);
-        let Some(transport) = self.transports.for_channel(channel) else {
-            return Ok(("failed", Some("no transport for the channel".into())));
+        let outcome = match self.transports.for_channel(channel) {
+            Some(transport) => {
+                transport
+                    .send(&Outgoing {
+                        key: m.key.clone(),
+                        channel,
+                        recipient: m.recipient.clone(),
+                        subject: m.subject.clone(),
+                        body: m.body.clone(),
+                    })
+                    .await
+            }
+            None => Outcome::Permanent {
+                reason: "no transport for the channel".into(),
+            },
         };
-        let outgoing = Outgoing {
-            key: m.key.clone(),
-            channel,
-            recipient: m.recipient.clone(),
-            subject: m.subject.clone(),
-            body: m.body.clone(),
-        };
-        let outcome = transport.send(&outgoing).await;
-        let txn = self.db.begin().await.context("storing a send outcome")?;
-        let mut active: message::ActiveModel = m.clone().into();
-        active.updated_at = Set(now);
-        active.lease_until = Set(None);
-        let result = match outcome {
-            Outcome::Sent { provider_ref } => {
-                active.state = Set("sent".into());
-                active.sent_at = Set(Some(now));
-                active.provider_ref = Set(provider_ref);
-                active.reason = Set(None);
-                set_touchpoints(&txn, m.id, "sent", None, now).await?;
-                *report.sent.entry(m.channel.clone()).or_default() += 1;
-                ("sent", None)
-            }
-            Outcome::Transient {
-                reason,
-                retry_after,
-            } => {
-                if m.attempts >= self.config.settings.dispatch.max_attempts {
-                    active.state = Set("failed".into());
-                    let reason = format!("gave up after {} attempts: {reason}", m.attempts);
-                    set_touchpoints(&txn, m.id, "failed", Some(&reason), now).await?;
-                    active.reason = Set(Some(reason.clone()));
-                    report.failed += 1;
-                    ("failed", Some(reason))
-                } else {
-                    let backoff = retry_after
-                        .and_then(|d| Duration::from_std(d).ok())
-                        .unwrap_or_else(|| Duration::seconds(60 << (m.attempts.clamp(1, 7) - 1)));
-                    active.state = Set("retry".into());
-                    active.next_attempt_at = Set(Some(now + backoff));
-                    active.reason = Set(Some(reason.clone()));
-                    report.retrying += 1;
-                    (
-                        "deferred",
-                        Some(format!("transient failure, retrying: {reason}")),
-                    )
-                }
-            }
-            Outcome::Permanent { reason } => {
-                active.state = Set("failed".into());
-                set_touchpoints(&txn, m.id, "failed", Some(&reason), now).await?;
-                active.reason = Set(Some(reason.clone()));
-                report.failed += 1;
-                ("failed", Some(reason))
-            }
-            Outcome::OptedOut { reason } => {
-                // The person stopped this channel at the provider: record it,
-                // so nothing else goes out on it.
-                let reason = format!("the recipient opted out ({reason})");
-                active.state = Set("failed".into());
-                set_touchpoints(&txn, m.id, "suppressed", Some(&reason), now).await?;
-                active.reason = Set(Some(reason.clone()));
-                crate::store::record_opt_out(&txn, m.customer_id, channel, "provider", true, now)
-                    .await?;
-                report.suppressed += 1;
-                ("suppressed", Some(reason))
-            }
-        };
-        active
-            .update(&txn)
-            .await
-            .context("storing a send outcome")?;
-        txn.commit().await.context("storing a send outcome")?;
-        Ok(result)
+        settle(m, outcome, self.config.settings.dispatch.max_attempts, now)
     }
 
-    /// The person's messages and calls of the last 31 days.
-    async fn history(&self, customer_id: i64, now: DateTime<Utc>) -> Result<History, StoreError> {
-        let recent = message::Entity::find()
-            .filter(message::Column::CustomerId.eq(customer_id))
-            .filter(message::Column::State.is_in(["sending", "retry", "sent", "delivered", "held"]))
-            .filter(message::Column::CreatedAt.gt(now - Duration::days(31)))
-            .all(self.db)
-            .await
-            .context("loading the send history")?;
-        let mut history = History::default();
-        for m in recent {
-            let at = m.sent_at.unwrap_or(m.created_at);
-            match channel_of(&m.channel) {
-                Channel::Call => history.calls.push(at),
-                _ => history.messages.push(at),
+    /// The people's messages and calls of the last 31 days, per person.
+    async fn histories(
+        &self,
+        people: &[i64],
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<i64, History>, StoreError> {
+        let mut histories: HashMap<i64, History> = HashMap::new();
+        for chunk in people.chunks(IN_CHUNK) {
+            // The states are filtered here: in SQL they would steer the
+            // planner to the state index, a scan of every message ever sent.
+            let recent: Vec<Sent> = message::Entity::find()
+                .select_only()
+                .column(message::Column::CustomerId)
+                .column(message::Column::Channel)
+                .column(message::Column::State)
+                .column(message::Column::SentAt)
+                .column(message::Column::CreatedAt)
+                .filter(message::Column::CustomerId.is_in(chunk.iter().copied()))
+                .filter(message::Column::CreatedAt.gt(now - Duration::days(31)))
+                .into_tuple()
+                .all(self.db)
+                .await
+                .context("loading the send history")?;
+            for (customer_id, channel, state, sent_at, created_at) in recent {
+                if !["sending", "retry", "sent", "delivered", "held"].contains(&state.as_str()) {
+                    continue;
+                }
+                let history = histories.entry(customer_id).or_default();
+                let at = sent_at.unwrap_or(created_at);
+                match channel_of(&channel) {
+                    Channel::Call => history.calls.push(at),
+                    _ => history.messages.push(at),
+                }
             }
         }
-        Ok(history)
+        Ok(histories)
     }
+}
+
+/// A message in a person's history: customer, channel, state, sent, created.
+type Sent = (i64, String, String, Option<DateTime<Utc>>, DateTime<Utc>);
+
+/// People whose decisions share one transaction: few enough that their
+/// sends finish well within a lease even at a low SMS rate limit.
+const PEOPLE_PER_TRANSACTION: usize = 50;
+
+/// Send outcomes are stored at least this often during a group's sends.
+const STORE_OUTCOMES_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Where one person's decisions go.
+struct Decided<'r> {
+    changes: &'r mut Changes,
+    outgoing: &'r mut Vec<(message::Model, Vec<touchpoint::Model>)>,
+    report: &'r mut DispatchReport,
 }
 
 enum Composed {
@@ -748,7 +848,7 @@ enum Composed {
     Unrenderable(String),
 }
 
-fn channel_of(s: &str) -> Channel {
+pub(super) fn channel_of(s: &str) -> Channel {
     match s {
         "email" => Channel::Email,
         "sms" => Channel::Sms,
@@ -764,61 +864,36 @@ fn describe(why: Wait) -> &'static str {
     }
 }
 
-fn merge_report(into: &mut DispatchReport, from: DispatchReport) {
-    for (c, n) in from.sent {
-        *into.sent.entry(c).or_default() += n;
+/// Counts a send outcome in the pass's report.
+fn tally(s: &Settled, report: &mut DispatchReport) {
+    match s.outcome {
+        "sent" => *report.sent.entry(s.channel.as_str().into()).or_default() += 1,
+        "deferred" => report.retrying += 1,
+        "suppressed" => report.suppressed += 1,
+        _ => report.failed += 1,
     }
-    into.merged += from.merged;
-    into.deferred += from.deferred;
-    into.suppressed += from.suppressed;
-    into.skipped += from.skipped;
-    into.failed += from.failed;
-    into.events.extend(from.events);
 }
 
-/// Moves an open touchpoint (planned or deferred) to `state`.
-async fn update_open<C: sea_orm::ConnectionTrait>(
-    db: &C,
-    id: i64,
-    state: &str,
-    reason: Option<&str>,
-    next: Option<DateTime<Utc>>,
+/// One event per touchpoint a message carries: the first with the message's
+/// reason, the merged ones "sent together with" it.
+#[allow(clippy::too_many_arguments)]
+fn push_sent_events(
+    m: &message::Model,
+    carried: &[touchpoint::Model],
+    vehicles: &HashMap<i64, vehicle::Model>,
+    customer: &customer::Model,
+    outcome: &str,
+    reason: Option<String>,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    touchpoint::Entity::update_many()
-        .col_expr(touchpoint::Column::State, Expr::value(state))
-        .col_expr(
-            touchpoint::Column::Reason,
-            Expr::value(reason.map(str::to_string)),
-        )
-        .col_expr(touchpoint::Column::NextAttemptAt, Expr::value(next))
-        .col_expr(touchpoint::Column::UpdatedAt, Expr::value(now))
-        .filter(touchpoint::Column::Id.eq(id))
-        .filter(touchpoint::Column::State.is_in(OPEN))
-        .exec(db)
-        .await
-        .context("updating a touchpoint")?;
-    Ok(())
-}
-
-/// Sets the state of every touchpoint a message carries.
-async fn set_touchpoints<C: sea_orm::ConnectionTrait>(
-    db: &C,
-    message_id: i64,
-    state: &str,
-    reason: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let mut update = touchpoint::Entity::update_many()
-        .col_expr(touchpoint::Column::State, Expr::value(state))
-        .col_expr(touchpoint::Column::UpdatedAt, Expr::value(now));
-    if let Some(r) = reason {
-        update = update.col_expr(touchpoint::Column::Reason, Expr::value(r));
+    report: &mut DispatchReport,
+) {
+    for (i, t) in carried.iter().enumerate() {
+        let reason = match (i, outcome) {
+            (0, _) | (_, "deferred") => reason.clone(),
+            _ => Some(format!("sent together with {}", m.key)),
+        };
+        report
+            .events
+            .push(event(t, vehicles, customer, outcome, reason, now));
     }
-    update
-        .filter(touchpoint::Column::MessageId.eq(message_id))
-        .exec(db)
-        .await
-        .context("updating the message's touchpoints")?;
-    Ok(())
 }

@@ -177,7 +177,7 @@ pub async fn end_bulk_load<C: ConnectionTrait>(db: &C, before: BulkLoad) -> Resu
     sqlite_pragmas(
         db,
         &[
-            "PRAGMA cache_size = -2000",
+            &format!("PRAGMA cache_size = -{}", super::SQLITE_CACHE_KIB),
             "PRAGMA temp_store = DEFAULT",
             if before.foreign_keys {
                 "PRAGMA foreign_keys = ON"

@@ -41,6 +41,9 @@ impl<T> Context<T> for Result<T, DbErr> {
     }
 }
 
+/// Page cache of a SQLite connection, KiB (SQLite's default is 2 MiB).
+pub(crate) const SQLITE_CACHE_KIB: u32 = 32 * 1024;
+
 /// Opens the database. SQLite gets one connection (one writer), a busy
 /// timeout set before WAL, and foreign keys on; PostgreSQL gets a pool.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, StoreError> {
@@ -48,14 +51,20 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     opts.sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10));
     if url.starts_with("sqlite:") {
+        // The one connection is kept for the life of the process: an
+        // in-memory database (`sqlite::memory:`, what `simulate` works on)
+        // lives exactly as long as its connection.
         opts.max_connections(1)
             .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
             .map_sqlx_sqlite_opts(|o| {
                 o.create_if_missing(true)
                     .busy_timeout(Duration::from_secs(30))
                     .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
+                    .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
             });
     } else {
         opts.max_connections(max_connections.max(1));
@@ -180,5 +189,60 @@ pub async fn record_opt_out<C: ConnectionTrait>(
     .insert(db)
     .await
     .context("logging an opt-out")?;
+    if opted_out {
+        suppress_queued(db, customer_id, channel, now).await?;
+    }
+    Ok(())
+}
+
+/// An opt-out stops what is already queued too: the person's messages on
+/// the channel that wait for a retry are suppressed with their touchpoints.
+async fn suppress_queued<C: ConnectionTrait>(
+    db: &C,
+    customer_id: i64,
+    channel: crate::domain::Channel,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    use entities::{message, touchpoint};
+    use sea_orm::{QuerySelect, sea_query::Expr};
+    let channels: &[&str] = match channel {
+        crate::domain::Channel::Email => &["email"],
+        _ => &["sms", "call"],
+    };
+    let queued: Vec<i64> = message::Entity::find()
+        .select_only()
+        .column(message::Column::Id)
+        .filter(message::Column::CustomerId.eq(customer_id))
+        .filter(message::Column::Channel.is_in(channels.iter().copied()))
+        .filter(message::Column::State.eq("retry"))
+        .into_tuple()
+        .all(db)
+        .await
+        .context("finding queued messages")?;
+    if queued.is_empty() {
+        return Ok(());
+    }
+    let reason = format!("the recipient opted out of {}", channel.as_str());
+    message::Entity::update_many()
+        .col_expr(message::Column::State, Expr::value("suppressed"))
+        .col_expr(message::Column::Reason, Expr::value(reason.clone()))
+        .col_expr(
+            message::Column::NextAttemptAt,
+            Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+        )
+        .col_expr(message::Column::UpdatedAt, Expr::value(now))
+        .filter(message::Column::Id.is_in(queued.clone()))
+        .filter(message::Column::State.eq("retry"))
+        .exec(db)
+        .await
+        .context("suppressing queued messages")?;
+    touchpoint::Entity::update_many()
+        .col_expr(touchpoint::Column::State, Expr::value("suppressed"))
+        .col_expr(touchpoint::Column::Reason, Expr::value(reason))
+        .col_expr(touchpoint::Column::UpdatedAt, Expr::value(now))
+        .filter(touchpoint::Column::MessageId.is_in(queued))
+        .exec(db)
+        .await
+        .context("suppressing queued touchpoints")?;
     Ok(())
 }

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use touchpoint::config::Config;
 use touchpoint::store::{self, entities::message};
 
-const PEOPLE: usize = 40;
+const PEOPLE: usize = 400;
 
 fn vin(i: usize) -> String {
     format!("WVWZZZ1JZXW{i:06}")
@@ -43,7 +43,8 @@ async fn killed_dispatchers_lose_nothing_and_send_nothing_twice() {
         seed_customer(
             &db,
             &format!("C{i}"),
-            &format!("owner{i}@example.com"),
+            // A relay that takes 20 ms a mail: the kills land mid-dispatch.
+            &format!("slow{i}@example.com"),
             &[v.as_str()],
             &purchase,
         )

@@ -242,3 +242,69 @@ async fn twilio_21610_records_the_opt_out_and_stops_the_channel() {
         .unwrap();
     assert_eq!(message.segments, Some(1));
 }
+
+#[tokio::test]
+async fn an_opt_out_suppresses_a_queued_retry() {
+    let server = MockServer::start().await;
+    // The gateway is down on the first attempt; the retry must never be made.
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("touchpoint.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[database]\nurl = \"sqlite://{}/t.db\"\n[sms]\nprovider = \"twilio\"\nbase_url = \"{}\"\naccount_sid = \"AC123\"\nauth_token = \"secret\"\nfrom = \"+4930111222\"\n",
+            dir.path().display(),
+            server.uri()
+        ),
+    )
+    .unwrap();
+    let config = Config::load(Some(&cfg)).unwrap();
+    let db = store::connect(&config.database_url(), 1).await.unwrap();
+    store::migrate(&db).await.unwrap();
+    let (customer_id, _) = seed(&db, &["WVWZZZ1JZXW000001"], "2025-11-20").await;
+    let catalog = Catalog::builtin().unwrap();
+    let transports = Transports::from_config(&config).unwrap();
+    let dispatcher = Dispatcher::new(&db, &config, &transports, &catalog);
+    let now = Utc.with_ymd_and_hms(2025, 12, 4, 10, 0, 0).unwrap();
+    planning_pass(&db, &config, now).await.unwrap();
+    let report = dispatcher.pass(now).await.unwrap();
+    assert_eq!(report.retrying, 1, "{report:?}");
+    let queued = entities::message::Entity::find()
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(queued.state, "retry");
+
+    // The owner replies STOP before the retry is due.
+    store::record_opt_out(&db, customer_id, Channel::Sms, "sms keyword", true, now)
+        .await
+        .unwrap();
+    let later = now + chrono::Duration::hours(2);
+    let report = dispatcher.pass(later).await.unwrap();
+    assert!(report.sent.is_empty(), "{report:?}");
+
+    let message = entities::message::Entity::find_by_id(queued.id)
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(message.state, "suppressed");
+    assert_eq!(
+        message.reason.as_deref(),
+        Some("the recipient opted out of sms")
+    );
+    let tp = entities::touchpoint::Entity::find()
+        .filter(entities::touchpoint::Column::MessageId.eq(queued.id))
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(tp.state, "suppressed");
+    assert_eq!(tp.reason.as_deref(), Some("the recipient opted out of sms"));
+}

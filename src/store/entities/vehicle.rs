@@ -17,6 +17,9 @@ pub struct Model {
     pub active: bool,
     pub facts_version: i64,
     pub planned_version: i64,
+    /// The first day of the cycle after the planned one: planning looks at
+    /// the vehicle again then.
+    pub replan_on: Option<Date>,
     pub updated_at: DateTimeUtc,
 }
 
