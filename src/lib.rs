@@ -11,3 +11,4 @@ pub mod plan;
 pub mod predict;
 pub mod rules;
 pub mod store;
+pub mod unsubscribe;

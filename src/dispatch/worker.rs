@@ -652,6 +652,7 @@ impl<'a> Dispatcher<'a> {
             recipient: m.recipient.clone(),
             subject: m.subject.clone(),
             body: m.body.clone(),
+            unsubscribe_url: self.transports.unsubscribe_url(m.customer_id, channel),
         };
         let outcome = transport.send(&outgoing).await;
         let txn = self.db.begin().await.context("storing a send outcome")?;

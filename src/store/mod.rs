@@ -182,3 +182,34 @@ pub async fn record_opt_out<C: ConnectionTrait>(
     .context("logging an opt-out")?;
     Ok(())
 }
+
+/// The shared setting `name`. When it is not stored yet, `candidate` is
+/// stored; when several instances race, the first insert wins and every one
+/// reads that value back.
+pub async fn shared_setting<C: ConnectionTrait>(
+    db: &C,
+    name: &str,
+    candidate: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String, StoreError> {
+    use entities::setting;
+    use sea_orm::ActiveValue::Set;
+    setting::Entity::insert(setting::ActiveModel {
+        name: Set(name.into()),
+        value: Set(candidate.into()),
+        created_at: Set(now),
+    })
+    .on_conflict_do_nothing_on([setting::Column::Name])
+    .exec(db)
+    .await
+    .context("storing a shared setting")?;
+    setting::Entity::find_by_id(name.to_string())
+        .one(db)
+        .await
+        .context("reading a shared setting")?
+        .map(|s| s.value)
+        .ok_or_else(|| StoreError {
+            context: "reading a shared setting".into(),
+            source: DbErr::RecordNotFound(name.into()),
+        })
+}
