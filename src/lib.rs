@@ -5,6 +5,7 @@ pub mod commands;
 pub mod config;
 pub mod dispatch;
 pub mod domain;
+pub mod http;
 pub mod import;
 pub mod messages;
 pub mod plan;

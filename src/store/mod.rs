@@ -183,6 +183,30 @@ pub async fn record_opt_out<C: ConnectionTrait>(
     Ok(())
 }
 
+/// A customer by database id.
+pub async fn customer<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<Option<customer::Model>, StoreError> {
+    customer::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .context("loading a customer")
+}
+
+/// The customers reachable at a phone number (E.164), oldest first.
+pub async fn customers_by_phone<C: ConnectionTrait>(
+    db: &C,
+    phone: &str,
+) -> Result<Vec<customer::Model>, StoreError> {
+    customer::Entity::find()
+        .filter(customer::Column::Phone.eq(phone))
+        .order_by_asc(customer::Column::Id)
+        .all(db)
+        .await
+        .context("finding customers by phone")
+}
+
 /// The shared setting `name`. When it is not stored yet, `candidate` is
 /// stored; when several instances race, the first insert wins and every one
 /// reads that value back.
