@@ -49,6 +49,7 @@ pub struct Settings {
     pub email: Email,
     pub sms: Sms,
     pub dispatch: Dispatch,
+    pub daemon: Daemon,
 }
 
 /// Who the messages come from.
@@ -238,6 +239,23 @@ impl fmt::Debug for Http {
     }
 }
 
+/// `touchpoint run`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Daemon {
+    /// When the planning and dispatch pass runs: a cron expression with a
+    /// seconds field, in UTC.
+    pub dispatch_cron: String,
+}
+
+impl Default for Daemon {
+    fn default() -> Self {
+        Self {
+            dispatch_cron: "0 */5 * * * *".into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum DistanceUnit {
@@ -383,6 +401,7 @@ impl Default for Settings {
             email: Email::default(),
             sms: Sms::default(),
             dispatch: Dispatch::default(),
+            daemon: Daemon::default(),
         }
     }
 }

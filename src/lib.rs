@@ -3,6 +3,7 @@ pub mod backtest;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod daemon;
 pub mod dispatch;
 pub mod domain;
 pub mod http;

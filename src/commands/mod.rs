@@ -229,6 +229,10 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
                 format!("{}{}", r.planning.to_text(), r.dispatch.to_text())
             })
         }
+        Command::Run => {
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
+            crate::daemon::run(config).await
+        }
         Command::Calls { out } => {
             let config = load_config(cli.config.as_deref(), &cli.set)?;
             calls::list(&config, out.json).await

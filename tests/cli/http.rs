@@ -1,12 +1,18 @@
 //! The HTTP endpoints against a real database (SQLite; PostgreSQL when
 //! TOUCHPOINT_TEST_POSTGRES_URL is set): one-click unsubscribe, the inbound
-//! SMS webhook, and the List-Unsubscribe headers of a real email.
+//! SMS webhook, the List-Unsubscribe headers of a real email, and the
+//! daemon (`touchpoint run`) started, used and stopped with SIGTERM.
 
+use crate::helpers::{self, Instance};
 use crate::smtp::SmtpSink;
-use crate::support::{databases, drop_test_schema, seed, seed_customer, sqlite_database};
-use chrono::{TimeZone, Utc};
+use crate::support::{
+    databases, drop_test_schema, seed, seed_customer, sqlite_config, sqlite_database,
+};
+use assert_cmd::cargo::CommandCargoExt;
+use chrono::{Duration, TimeZone, Utc};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use std::net::SocketAddr;
+use std::process::{Command, Stdio};
 use touchpoint::commands::{self, planning_pass};
 use touchpoint::config::Config;
 use touchpoint::dispatch::{Dispatcher, Transports};
@@ -296,4 +302,164 @@ async fn a_sent_email_carries_a_working_one_click_link() {
     let done = one_click(&client, link).await;
     assert_eq!(done.status(), 200);
     assert!(customer(&db, anna).await.opted_out_email);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits for `/healthz` of a starting daemon.
+async fn wait_healthy(client: &reqwest::Client, base: &str, child: &mut std::process::Child) {
+    for _ in 0..200 {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await
+            && r.status() == 200
+        {
+            assert_eq!(r.text().await.unwrap(), "ok");
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("touchpoint run exited early: {status}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("touchpoint run did not answer /healthz");
+}
+
+#[test]
+fn run_serves_dispatches_on_schedule_and_stops_on_sigterm() {
+    for instance in helpers::instances() {
+        run_one(&instance);
+    }
+}
+
+fn run_one(instance: &Instance) {
+    let backend = instance.backend;
+    // Bought three days ago: the owner's welcome email is due now.
+    let purchase = (Utc::now() - Duration::days(3)).date_naive().to_string();
+    let anna = helpers::block_on(async {
+        let db = instance.db().await;
+        seed_customer(
+            &db,
+            "C1",
+            "anna@example.com",
+            &["WVWZZZ1JZXW000001"],
+            &purchase,
+        )
+        .await
+        .0
+    });
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = Command::cargo_bin("touchpoint")
+        .unwrap()
+        .env_remove("TOUCHPOINT_CONFIG")
+        .arg("--config")
+        .arg(&instance.config)
+        .args(["--set", &format!("http.listen=\"127.0.0.1:{port}\"")])
+        .args(["--set", &format!("http.public_url=\"{base}\"")])
+        .args(["--set", "daemon.dispatch_cron=\"* * * * * *\""])
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let outbox = instance.dir.path().join("outbox/email");
+    helpers::block_on(async {
+        let client = client();
+        wait_healthy(&client, &base, &mut child).await;
+        // The scheduled pass writes the welcome email to the outbox, with its link.
+        let mut mail = None;
+        for _ in 0..100 {
+            if let Some(entry) = std::fs::read_dir(&outbox)
+                .ok()
+                .and_then(|mut d| d.next())
+                .and_then(Result::ok)
+            {
+                mail = std::fs::read_to_string(entry.path()).ok();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let mail = mail.unwrap_or_else(|| panic!("{backend}: no scheduled pass wrote an email"));
+        let list = header(&mail, "List-Unsubscribe").expect(&mail);
+        let link = list.trim_start_matches('<').trim_end_matches('>');
+        assert!(
+            link.starts_with(&format!("{base}/unsubscribe/")),
+            "{backend}: {link}"
+        );
+        let done = one_click(&client, link).await;
+        assert_eq!(done.status(), 200, "{backend}");
+        let db = instance.db().await;
+        assert!(customer(&db, anna).await.opted_out_email, "{backend}");
+    });
+
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{backend}: touchpoint run did not stop within 30 s of SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(status.success(), "{backend}: {status}: {log}");
+    assert!(log.contains("SIGTERM"), "{backend}: {log}");
+}
+
+#[test]
+fn run_refuses_a_schema_that_is_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = sqlite_config(
+        dir.path(),
+        &format!("[http]\nlisten = \"127.0.0.1:{}\"\n", free_port()),
+    );
+    let out = Command::cargo_bin("touchpoint")
+        .unwrap()
+        .env_remove("TOUCHPOINT_CONFIG")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("run")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", helpers::stderr(&out));
+    assert!(
+        helpers::stderr(&out).contains("touchpoint migrate"),
+        "{}",
+        helpers::stderr(&out)
+    );
+}
+
+#[test]
+fn run_names_a_bad_schedule() {
+    let instance = helpers::instances().remove(0);
+    let listen = format!("http.listen=\"127.0.0.1:{}\"", free_port());
+    let out = instance.run(&[
+        "--set",
+        &listen,
+        "--set",
+        "daemon.dispatch_cron=\"every minute\"",
+        "run",
+    ]);
+    assert_eq!(out.status.code(), Some(78), "{}", helpers::stderr(&out));
+    assert!(
+        helpers::stderr(&out).contains("daemon.dispatch_cron"),
+        "{}",
+        helpers::stderr(&out)
+    );
 }
