@@ -25,12 +25,7 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     let links = commands::unsubscribe_links(&db, &config).await?;
     let catalog = Catalog::builtin().map_err(|e| Failure::Other(e.to_string()))?;
     let transports = Transports::from_config(&config)?.with_unsubscribe_links(links.clone());
-    let state = crate::http::AppState {
-        db: db.clone(),
-        links,
-        dealer: settings.dealer.clone(),
-        default_region: crate::domain::parse_region(&settings.import.default_region).ok(),
-    };
+    let state = crate::http::AppState::new(db.clone(), &config, links);
 
     let listen = &settings.http.listen;
     let listener = tokio::net::TcpListener::bind(listen)

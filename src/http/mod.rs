@@ -5,7 +5,7 @@
 mod inbound;
 mod unsubscribe;
 
-pub use inbound::{Keyword, keyword};
+pub use inbound::{Keyword, TwilioCheck, keyword, twilio_signature_valid};
 
 use crate::config::Dealer;
 use crate::store::StoreError;
@@ -24,6 +24,29 @@ pub struct AppState {
     pub dealer: Dealer,
     /// Where national numbers of inbound SMS are read (usually they are E.164).
     pub default_region: Option<phonenumber::country::Id>,
+    /// With Twilio as the SMS provider: inbound requests must carry its signature.
+    pub twilio: Option<TwilioCheck>,
+}
+
+impl AppState {
+    /// The state the configuration describes, over `db`.
+    pub fn new(
+        db: DatabaseConnection,
+        config: &crate::config::Config,
+        links: crate::unsubscribe::Links,
+    ) -> Self {
+        let s = &config.settings;
+        Self {
+            db,
+            links,
+            dealer: s.dealer.clone(),
+            default_region: crate::domain::parse_region(&s.import.default_region).ok(),
+            twilio: (s.sms.provider == "twilio").then(|| TwilioCheck {
+                auth_token: s.sms.auth_token.clone(),
+                url: format!("{}/sms/inbound", s.http.public_url.trim_end_matches('/')),
+            }),
+        }
+    }
 }
 
 /// Every endpoint, over `state`.

@@ -31,12 +31,8 @@ async fn serve(db: &DatabaseConnection, config: &Config) -> SocketAddr {
 }
 
 async fn serve_on(listener: tokio::net::TcpListener, db: &DatabaseConnection, config: &Config) {
-    let state = AppState {
-        db: db.clone(),
-        links: commands::unsubscribe_links(db, config).await.unwrap(),
-        dealer: config.settings.dealer.clone(),
-        default_region: None,
-    };
+    let links = commands::unsubscribe_links(db, config).await.unwrap();
+    let state = AppState::new(db.clone(), config, links);
     tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
 }
 
@@ -238,6 +234,48 @@ async fn inbound_stop_start_and_help() {
         assert_eq!(health.text().await.unwrap(), "ok");
         drop_test_schema(&db, &url).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_twilio_the_webhook_needs_its_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (config, db) = sqlite_database(
+        dir.path(),
+        "[sms]\nprovider = \"twilio\"\naccount_sid = \"AC123\"\nauth_token = \"tw-secret\"\nfrom = \"+4930111222\"\n[http]\npublic_url = \"https://tp.dealer.example/\"\n",
+    )
+    .await;
+    let (anna, _) = seed(&db, &[], "2025-01-10").await;
+    serve_on(listener, &db, &config).await;
+    let client = client();
+    // Twilio's scheme, written out: the URL it posts to, then the parameters
+    // sorted by name, each name followed by its value.
+    let form = [
+        ("To", "+4930111222"),
+        ("From", "+4915112345678"),
+        ("Body", "STOP"),
+    ];
+    let signed = "https://tp.dealer.example/sms/inboundBodySTOPFrom+4915112345678To+4930111222";
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, b"tw-secret");
+    let good = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        ring::hmac::sign(&key, signed.as_bytes()),
+    );
+    let post = |signature: Option<String>| {
+        let mut request = client
+            .post(format!("http://{addr}/sms/inbound"))
+            .form(&form);
+        if let Some(s) = signature {
+            request = request.header("X-Twilio-Signature", s);
+        }
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(post(None).await, 403);
+    assert_eq!(post(Some("AAAA".into())).await, 403);
+    assert!(!customer(&db, anna).await.opted_out_sms);
+    assert_eq!(post(Some(good)).await, 200);
+    assert!(customer(&db, anna).await.opted_out_sms);
 }
 
 /// The value of a header of a raw email (unfolded).
