@@ -13,6 +13,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_cron_scheduler::{Job, JobScheduler};
 
+/// How long open HTTP requests may take to finish after a stop.
+const HTTP_DRAIN: Duration = Duration::from_secs(10);
+
 /// Runs until SIGTERM or SIGINT.
 pub async fn run(config: Config) -> Result<(), Failure> {
     let settings = &config.settings;
@@ -69,23 +72,29 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     if let Err(e) = scheduler.shutdown().await {
         tracing::warn!(error = %e, "the scheduler did not stop cleanly");
     }
-    let mut failures = Vec::new();
-    // Keep the watchdog fed while the pass drains.
-    let mut drained = std::pin::pin!(async { (passes.await, server.await) });
+    // Keep the watchdog fed while the pass drains. Open HTTP requests get
+    // HTTP_DRAIN to finish; a pass in flight always finishes.
+    let http = server.abort_handle();
+    let mut drained =
+        std::pin::pin!(async { tokio::join!(passes, tokio::time::timeout(HTTP_DRAIN, server)) });
     let (passes, server) = loop {
         tokio::select! {
             done = &mut drained => break done,
             _ = tick(&mut watchdog) => notify(&[NotifyState::Watchdog]),
         }
     };
-    match passes {
-        Ok(()) => {}
-        Err(e) => failures.push(format!("the dispatch task: {e}")),
+    let mut failures = Vec::new();
+    if let Err(e) = passes {
+        failures.push(format!("the dispatch task: {e}"));
     }
     match server {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => failures.push(format!("the HTTP server: {e}")),
-        Err(e) => failures.push(format!("the HTTP server task: {e}")),
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => failures.push(format!("the HTTP server: {e}")),
+        Ok(Err(e)) => failures.push(format!("the HTTP server task: {e}")),
+        Err(_) => {
+            http.abort();
+            tracing::warn!("open HTTP requests were cut off after {HTTP_DRAIN:?}");
+        }
     }
     if failures.is_empty() {
         tracing::info!("stopped");
