@@ -173,10 +173,12 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-/// SIGTERM (systemd) and SIGINT (a terminal).
+/// SIGTERM (systemd) and SIGINT (a terminal) stop; SIGHUP (`systemctl
+/// reload`) is only logged, so that it does not end the process.
 struct Signals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -187,13 +189,20 @@ impl Signals {
         Ok(Self {
             term: install(SignalKind::terminate())?,
             int: install(SignalKind::interrupt())?,
+            hup: install(SignalKind::hangup())?,
         })
     }
 
+    /// The next stopping signal.
     async fn next(&mut self) -> &'static str {
-        tokio::select! {
-            _ = self.term.recv() => "SIGTERM",
-            _ = self.int.recv() => "SIGINT",
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => return "SIGTERM",
+                _ = self.int.recv() => return "SIGINT",
+                _ = self.hup.recv() => tracing::warn!(
+                    "SIGHUP: reloading is not supported yet; restart to apply a changed configuration"
+                ),
+            }
         }
     }
 }

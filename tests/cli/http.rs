@@ -436,13 +436,20 @@ fn run_one(instance: &Instance) {
     });
 
     let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    let kill = |signal: &str| {
+        assert!(
+            Command::new("kill")
+                .args([signal, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    // SIGHUP (systemctl reload) does not end it.
+    kill("-HUP");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    helpers::block_on(wait_healthy(&client(), &base, &mut child));
+    kill("-TERM");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
