@@ -99,6 +99,15 @@ pub async fn unsubscribe_links(
     config: &Config,
 ) -> Result<crate::unsubscribe::Links, Failure> {
     let http = &config.settings.http;
+    let local = ["://127.", "://localhost", "://[::1]"]
+        .iter()
+        .any(|l| http.public_url.contains(l));
+    if local && !config.settings.email.smtp_url.is_empty() {
+        tracing::warn!(
+            public_url = %http.public_url,
+            "emails go out over SMTP with unsubscribe links to this machine's own address: set [http] public_url"
+        );
+    }
     let secret = if http.secret.is_empty() {
         let mut bytes = [0u8; 32];
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
