@@ -67,6 +67,8 @@ pub enum Command {
         #[command(flatten)]
         out: Output,
     },
+    /// The daemon: HTTP endpoints and a planning and dispatch pass on a schedule
+    Run,
     /// The call list: open call tasks, oldest first
     Calls {
         #[command(flatten)]

@@ -49,6 +49,7 @@ pub struct Settings {
     pub email: Email,
     pub sms: Sms,
     pub dispatch: Dispatch,
+    pub daemon: Daemon,
 }
 
 /// Who the messages come from.
@@ -216,10 +217,43 @@ pub struct Outbox {
     pub dir: PathBuf,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Http {
     pub listen: String,
+    /// Where the endpoints are reachable from outside: unsubscribe links
+    /// in emails point here.
+    pub public_url: String,
+    /// Signs unsubscribe links; empty: one is generated once and kept in the
+    /// database, so every instance on it agrees.
+    pub secret: String,
+}
+
+impl fmt::Debug for Http {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Http")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("secret", &if self.secret.is_empty() { "" } else { "***" })
+            .finish()
+    }
+}
+
+/// `touchpoint run`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Daemon {
+    /// When the planning and dispatch pass runs: a cron expression with a
+    /// seconds field, in UTC.
+    pub dispatch_cron: String,
+}
+
+impl Default for Daemon {
+    fn default() -> Self {
+        Self {
+            dispatch_cron: "0 */5 * * * *".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -353,6 +387,8 @@ impl Default for Settings {
             },
             http: Http {
                 listen: "127.0.0.1:8080".into(),
+                public_url: "http://127.0.0.1:8080".into(),
+                secret: String::new(),
             },
             import: Import::default(),
             prediction: Prediction::default(),
@@ -365,6 +401,7 @@ impl Default for Settings {
             email: Email::default(),
             sms: Sms::default(),
             dispatch: Dispatch::default(),
+            daemon: Daemon::default(),
         }
     }
 }
@@ -694,6 +731,25 @@ impl Config {
             return Err(ConfigError::new(
                 "dispatch.max_attempts",
                 "must be at least 1",
+            ));
+        }
+        if s.http.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(ConfigError::new(
+                "http.listen",
+                "is not an address such as 127.0.0.1:8080",
+            ));
+        }
+        if !(s.http.public_url.starts_with("http://") || s.http.public_url.starts_with("https://"))
+        {
+            return Err(ConfigError::new(
+                "http.public_url",
+                "must be an http:// or https:// URL",
+            ));
+        }
+        if !s.http.secret.is_empty() && s.http.secret.len() < 16 {
+            return Err(ConfigError::new(
+                "http.secret",
+                "must be at least 16 characters (or empty to generate one)",
             ));
         }
         self.plan_template()?;

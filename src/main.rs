@@ -16,11 +16,16 @@ fn main() -> ExitCode {
             };
         }
     };
+    // The daemon says what it does; one-shot commands only warn.
+    let default_level = match cli.command {
+        touchpoint::cli::Command::Run => "info",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TOUCHPOINT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_core;
 mod m20261123_000002_dispatch;
 mod m20261130_000003_pass_indexes;
+mod m20261130_000004_settings;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_core::Migration),
             Box::new(m20261123_000002_dispatch::Migration),
             Box::new(m20261130_000003_pass_indexes::Migration),
+            Box::new(m20261130_000004_settings::Migration),
         ]
     }
 }

@@ -73,6 +73,57 @@ pub struct PassOutput {
     pub dispatch: crate::dispatch::DispatchReport,
 }
 
+/// One planning and dispatch pass at `now`: what `dispatch` does once and
+/// the daemon on every tick.
+pub async fn pass(
+    db: &DatabaseConnection,
+    config: &Config,
+    transports: &crate::dispatch::Transports,
+    catalog: &crate::messages::Catalog,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<PassOutput, Failure> {
+    let planning = planning_pass(db, config, now).await?;
+    let dispatch = crate::dispatch::Dispatcher::new(db, config, transports, catalog)
+        .pass(now)
+        .await?;
+    Ok(PassOutput { planning, dispatch })
+}
+
+/// The name of the stored secret that signs unsubscribe links.
+const UNSUBSCRIBE_SECRET: &str = "unsubscribe_secret";
+
+/// The unsubscribe links: signed with `[http] secret`, or, when that is
+/// empty, with the secret kept in the database (generated on first use).
+pub async fn unsubscribe_links(
+    db: &DatabaseConnection,
+    config: &Config,
+) -> Result<crate::unsubscribe::Links, Failure> {
+    let http = &config.settings.http;
+    let local = ["://127.", "://localhost", "://[::1]"]
+        .iter()
+        .any(|l| http.public_url.contains(l));
+    if local && !config.settings.email.smtp_url.is_empty() {
+        tracing::warn!(
+            public_url = %http.public_url,
+            "emails go out over SMTP with unsubscribe links to this machine's own address: set [http] public_url"
+        );
+    }
+    let secret = if http.secret.is_empty() {
+        let mut bytes = [0u8; 32];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+            .map_err(|_| Failure::Other("cannot draw a random secret".into()))?;
+        let candidate =
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
+        store::shared_setting(db, UNSUBSCRIBE_SECRET, &candidate, chrono::Utc::now()).await?
+    } else {
+        http.secret.clone()
+    };
+    Ok(crate::unsubscribe::Links::new(
+        secret.as_bytes(),
+        &http.public_url,
+    ))
+}
+
 /// Where the configuration comes from: `--config`, then `$TOUCHPOINT_CONFIG`,
 /// then `./config/touchpoint.toml` (built-in defaults when that is absent).
 pub fn config_path(flag: Option<&Path>) -> Option<PathBuf> {
@@ -178,18 +229,18 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
         Command::Dispatch { out } => {
             let config = load_config(cli.config.as_deref(), &cli.set)?;
             let db = open(&config).await?;
-            let now = chrono::Utc::now();
-            let planning = planning_pass(&db, &config, now).await?;
             let catalog =
                 crate::messages::Catalog::builtin().map_err(|e| Failure::Other(e.to_string()))?;
-            let transports = crate::dispatch::Transports::from_config(&config)?;
-            let dispatch = crate::dispatch::Dispatcher::new(&db, &config, &transports, &catalog)
-                .pass(now)
-                .await?;
-            let report = PassOutput { planning, dispatch };
+            let transports = crate::dispatch::Transports::from_config(&config)?
+                .with_unsubscribe_links(unsubscribe_links(&db, &config).await?);
+            let report = pass(&db, &config, &transports, &catalog, chrono::Utc::now()).await?;
             print(out.json, &report, |r| {
                 format!("{}{}", r.planning.to_text(), r.dispatch.to_text())
             })
+        }
+        Command::Run => {
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
+            crate::daemon::run(config).await
         }
         Command::Calls { out } => {
             let config = load_config(cli.config.as_deref(), &cli.set)?;

@@ -2,6 +2,7 @@
 //! timeout, and a `Message-ID` derived from the touchpoint's dedup key.
 
 use super::{Outcome, Outgoing};
+use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, Message, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use std::time::Duration;
@@ -12,16 +13,69 @@ pub fn build(from: &Mailbox, m: &Outgoing) -> Result<Message, String> {
         .recipient
         .parse()
         .map_err(|e| format!("recipient {}: {e}", m.recipient))?;
-    Message::builder()
+    let mut builder = Message::builder()
         .from(from.clone())
         .to(to)
         .subject(m.subject.clone())
-        .message_id(Some(m.message_id()))
+        .message_id(Some(m.message_id()));
+    if let Some(url) = &m.unsubscribe_url {
+        builder = builder
+            .header(ListUnsubscribe(url.clone()))
+            .header(ListUnsubscribePost);
+    }
+    builder
         .multipart(MultiPart::alternative_plain_html(
             m.body.clone(),
             html(&m.body),
         ))
         .map_err(|e| e.to_string())
+}
+
+/// `List-Unsubscribe: <URL>` (RFC 2369): the signed one-click link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListUnsubscribe(pub String);
+
+impl Header for ListUnsubscribe {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        s.trim()
+            .strip_prefix('<')
+            .and_then(|s| s.strip_suffix('>'))
+            .map(|url| Self(url.to_string()))
+            .ok_or_else(|| "List-Unsubscribe must be <URL>".into())
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), format!("<{}>", self.0))
+    }
+}
+
+/// `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058): a POST
+/// to the link unsubscribes without further steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListUnsubscribePost;
+
+const ONE_CLICK: &str = "List-Unsubscribe=One-Click";
+
+impl Header for ListUnsubscribePost {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
+    }
+
+    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        if s.trim() == ONE_CLICK {
+            Ok(Self)
+        } else {
+            Err(format!("List-Unsubscribe-Post must be {ONE_CLICK}").into())
+        }
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), ONE_CLICK.to_string())
+    }
 }
 
 /// The body as simple HTML: paragraphs, escaped.
@@ -99,6 +153,7 @@ mod tests {
             recipient: "anna@example.com".into(),
             subject: "Service".into(),
             body: "Hello <Anna>,\n\nsee you & soon".into(),
+            unsubscribe_url: None,
         };
         let from: Mailbox = "Service <s@dealer.example>".parse().unwrap();
         let text = String::from_utf8(build(&from, &m).unwrap().formatted()).unwrap();
@@ -109,6 +164,31 @@ mod tests {
         assert!(text.contains("multipart/alternative"));
         assert!(text.contains("text/plain") && text.contains("text/html"));
         assert!(text.contains("see you &amp; soon"), "{text}");
+        assert!(!text.contains("List-Unsubscribe"), "{text}");
+    }
+
+    #[test]
+    fn unsubscribe_link_gives_both_one_click_headers() {
+        let m = Outgoing {
+            key: "k".into(),
+            channel: Channel::Email,
+            recipient: "anna@example.com".into(),
+            subject: "Service".into(),
+            body: "Hello".into(),
+            unsubscribe_url: Some("https://tp.dealer.example/unsubscribe/NDI6ZW1haWw.abc-_".into()),
+        };
+        let from: Mailbox = "s@dealer.example".parse().unwrap();
+        let text = String::from_utf8(build(&from, &m).unwrap().formatted()).unwrap();
+        assert!(
+            text.contains(
+                "List-Unsubscribe: <https://tp.dealer.example/unsubscribe/NDI6ZW1haWw.abc-_>\r\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -119,6 +199,7 @@ mod tests {
             recipient: "not an address".into(),
             subject: "s".into(),
             body: "b".into(),
+            unsubscribe_url: None,
         };
         let from: Mailbox = "s@dealer.example".parse().unwrap();
         assert!(build(&from, &m).is_err());

@@ -22,6 +22,9 @@ pub struct Outgoing {
     pub recipient: String,
     pub subject: String,
     pub body: String,
+    /// The signed one-click unsubscribe link (emails only), sent as
+    /// `List-Unsubscribe` with `List-Unsubscribe-Post`.
+    pub unsubscribe_url: Option<String>,
 }
 
 impl Outgoing {
@@ -90,6 +93,8 @@ impl Transport {
 pub struct Transports {
     pub email: Transport,
     pub sms: Transport,
+    /// Signs the unsubscribe links of emails; none: emails carry no link.
+    pub unsubscribe: Option<crate::unsubscribe::Links>,
 }
 
 impl Transports {
@@ -117,7 +122,11 @@ impl Transports {
                 sms::Gateway::new(&s.sms).map_err(|e| crate::config::ConfigError::new("sms", e))?,
             ))
         };
-        Ok(Self { email, sms })
+        Ok(Self {
+            email,
+            sms,
+            unsubscribe: None,
+        })
     }
 
     /// Capturing transports: nothing leaves the process.
@@ -125,7 +134,29 @@ impl Transports {
         Self {
             email: Transport::Capture,
             sms: Transport::Capture,
+            unsubscribe: None,
         }
+    }
+
+    /// Emails sent through these transports carry signed unsubscribe links.
+    pub fn with_unsubscribe_links(self, links: crate::unsubscribe::Links) -> Self {
+        Self {
+            unsubscribe: Some(links),
+            ..self
+        }
+    }
+
+    /// The unsubscribe link of a message to a customer on a channel: emails
+    /// only, and only when links are configured.
+    pub fn unsubscribe_url(&self, customer_id: i64, channel: Channel) -> Option<String> {
+        let links = self
+            .unsubscribe
+            .as_ref()
+            .filter(|_| channel == Channel::Email)?;
+        Some(links.url(crate::unsubscribe::Subject {
+            customer_id,
+            channel,
+        }))
     }
 
     pub fn for_channel(&self, channel: Channel) -> Option<&Transport> {

@@ -180,13 +180,11 @@ impl<'a> Dispatcher<'a> {
         let people: Vec<(i64, Vec<touchpoint::Model>)> = by_customer.into_iter().collect();
         let ids: Vec<i64> = people.iter().map(|(id, _)| *id).collect();
         let customers = self.customers(&ids).await?;
-        let vehicles = self
-            .vehicles(
-                people
-                    .iter()
-                    .flat_map(|(_, rows)| rows.iter().map(|t| t.vehicle_id)),
-            )
-            .await?;
+        let vehicle_ids: Vec<i64> = people
+            .iter()
+            .flat_map(|(_, rows)| rows.iter().map(|t| t.vehicle_id))
+            .collect();
+        let vehicles = self.vehicles(vehicle_ids).await?;
         let mut histories = self.histories(&ids, now).await?;
         // Decisions are stored for a group of people in one short
         // transaction, then that group's messages are sent outside it.
@@ -299,9 +297,8 @@ impl<'a> Dispatcher<'a> {
     /// The vehicles of the given ids, by id.
     async fn vehicles(
         &self,
-        ids: impl IntoIterator<Item = i64>,
+        mut ids: Vec<i64>,
     ) -> Result<HashMap<i64, vehicle::Model>, StoreError> {
-        let mut ids: Vec<i64> = ids.into_iter().collect();
         ids.sort_unstable();
         ids.dedup();
         let mut found = HashMap::with_capacity(ids.len());
@@ -355,7 +352,9 @@ impl<'a> Dispatcher<'a> {
         else {
             return Ok(());
         };
-        let vehicles = self.vehicles(carried.iter().map(|t| t.vehicle_id)).await?;
+        let vehicles = self
+            .vehicles(carried.iter().map(|t| t.vehicle_id).collect())
+            .await?;
         for t in &carried {
             report
                 .events
@@ -776,6 +775,7 @@ impl<'a> Dispatcher<'a> {
                         recipient: m.recipient.clone(),
                         subject: m.subject.clone(),
                         body: m.body.clone(),
+                        unsubscribe_url: self.transports.unsubscribe_url(m.customer_id, channel),
                     })
                     .await
             }

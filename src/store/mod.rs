@@ -246,3 +246,58 @@ async fn suppress_queued<C: ConnectionTrait>(
         .context("suppressing queued touchpoints")?;
     Ok(())
 }
+
+/// A customer by database id.
+pub async fn customer<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<Option<customer::Model>, StoreError> {
+    customer::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .context("loading a customer")
+}
+
+/// The customers reachable at a phone number (E.164), oldest first.
+pub async fn customers_by_phone<C: ConnectionTrait>(
+    db: &C,
+    phone: &str,
+) -> Result<Vec<customer::Model>, StoreError> {
+    customer::Entity::find()
+        .filter(customer::Column::Phone.eq(phone))
+        .order_by_asc(customer::Column::Id)
+        .all(db)
+        .await
+        .context("finding customers by phone")
+}
+
+/// The shared setting `name`. When it is not stored yet, `candidate` is
+/// stored; when several instances race, the first insert wins and every one
+/// reads that value back.
+pub async fn shared_setting<C: ConnectionTrait>(
+    db: &C,
+    name: &str,
+    candidate: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String, StoreError> {
+    use entities::setting;
+    use sea_orm::ActiveValue::Set;
+    setting::Entity::insert(setting::ActiveModel {
+        name: Set(name.into()),
+        value: Set(candidate.into()),
+        created_at: Set(now),
+    })
+    .on_conflict_do_nothing_on([setting::Column::Name])
+    .exec(db)
+    .await
+    .context("storing a shared setting")?;
+    setting::Entity::find_by_id(name.to_string())
+        .one(db)
+        .await
+        .context("reading a shared setting")?
+        .map(|s| s.value)
+        .ok_or_else(|| StoreError {
+            context: "reading a shared setting".into(),
+            source: DbErr::RecordNotFound(name.into()),
+        })
+}

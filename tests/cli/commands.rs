@@ -1,7 +1,6 @@
 //! Configuration, usage and init: exit codes and messages (SPEC §7).
 
 use assert_cmd::Command;
-use std::path::Path;
 
 fn touchpoint() -> Command {
     let mut cmd = Command::cargo_bin("touchpoint").unwrap();
@@ -11,19 +10,6 @@ fn touchpoint() -> Command {
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn write_config(dir: &Path, extra: &str) -> std::path::PathBuf {
-    let path = dir.join("touchpoint.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "[database]\nurl = \"sqlite://{}/t.db\"\n{extra}",
-            dir.display()
-        ),
-    )
-    .unwrap();
-    path
 }
 
 #[test]
@@ -50,7 +36,7 @@ fn usage_errors_exit_64() {
 #[test]
 fn invalid_configuration_exits_78_with_key_and_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(dir.path(), "[prediction]\ndefault_monthly_km = 0\n");
+    let cfg = crate::support::sqlite_config(dir.path(), "[prediction]\ndefault_monthly_km = 0\n");
     let out = touchpoint()
         .arg("--config")
         .arg(&cfg)
@@ -64,7 +50,7 @@ fn invalid_configuration_exits_78_with_key_and_reason() {
         stderr(&out)
     );
 
-    let cfg = write_config(dir.path(), "[plan]\ncycle_lenght = 3\n");
+    let cfg = crate::support::sqlite_config(dir.path(), "[plan]\ncycle_lenght = 3\n");
     let out = touchpoint()
         .arg("--config")
         .arg(&cfg)
@@ -87,7 +73,7 @@ fn invalid_configuration_exits_78_with_key_and_reason() {
 #[test]
 fn environment_overrides_are_validated_too() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(dir.path(), "");
+    let cfg = crate::support::sqlite_config(dir.path(), "");
     let out = touchpoint()
         .arg("--config")
         .arg(&cfg)
@@ -138,7 +124,7 @@ fn init_writes_a_working_installation_and_never_overwrites() {
 #[test]
 fn commands_refuse_an_unmigrated_database() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(dir.path(), "");
+    let cfg = crate::support::sqlite_config(dir.path(), "");
     let out = touchpoint()
         .arg("--config")
         .arg(&cfg)
@@ -171,7 +157,7 @@ fn unknown_vin_is_invalid_input() {
 #[test]
 fn command_line_set_overrides_file_and_environment() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(dir.path(), "[schedule]\ninterval_km = 0\n");
+    let cfg = crate::support::sqlite_config(dir.path(), "[schedule]\ninterval_km = 0\n");
     // The file's invalid value is overridden from the command line.
     let out = touchpoint()
         .arg("--config")

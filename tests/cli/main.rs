@@ -7,6 +7,7 @@ mod commands;
 mod crash;
 mod dispatch;
 mod helpers;
+mod http;
 mod import;
 mod planning;
 mod simulate;

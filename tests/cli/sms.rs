@@ -36,6 +36,7 @@ fn sms() -> Outgoing {
         recipient: "+4915112345678".into(),
         subject: String::new(),
         body: "Service due on 2026-05-20".into(),
+        unsubscribe_url: None,
     }
 }
 

@@ -114,3 +114,26 @@ pub async fn drop_test_schema(db: &DatabaseConnection, url: &str) {
             .unwrap();
     }
 }
+
+/// Writes `dir/touchpoint.toml` for a SQLite database `dir/t.db`, with
+/// `extra` (more TOML sections) after it; returns its path.
+pub fn sqlite_config(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("touchpoint.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[database]\nurl = \"sqlite://{}/t.db\"\n{extra}",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// [`sqlite_config`] loaded, with its database migrated.
+pub async fn sqlite_database(dir: &std::path::Path, extra: &str) -> (Config, DatabaseConnection) {
+    let config = Config::load(Some(&sqlite_config(dir, extra))).unwrap();
+    let db = store::connect(&config.database_url(), 1).await.unwrap();
+    store::migrate(&db).await.unwrap();
+    (config, db)
+}

@@ -6,5 +6,6 @@ pub mod message;
 pub mod opt_out;
 pub mod plan_change;
 pub mod reading;
+pub mod setting;
 pub mod touchpoint;
 pub mod vehicle;

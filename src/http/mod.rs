@@ -1,0 +1,130 @@
+//! The daemon's HTTP endpoints: `/healthz`, the unsubscribe pages of emails
+//! (RFC 8058 one-click) and the inbound SMS webhook. Handlers parse, call the
+//! pure parts and the store, and answer; errors become statuses in one place.
+
+mod inbound;
+mod unsubscribe;
+
+pub use inbound::{Keyword, TwilioCheck, keyword, twilio_signature_valid};
+
+use crate::config::Dealer;
+use crate::store::StoreError;
+use axum::Router;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use sea_orm::DatabaseConnection;
+use std::sync::Arc;
+
+/// What the handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub links: crate::unsubscribe::Links,
+    pub dealer: Dealer,
+    /// Where national numbers of inbound SMS are read (usually they are E.164).
+    pub default_region: Option<phonenumber::country::Id>,
+    /// With Twilio as the SMS provider: inbound requests must carry its signature.
+    pub twilio: Option<TwilioCheck>,
+}
+
+impl AppState {
+    /// The state the configuration describes, over `db`.
+    pub fn new(
+        db: DatabaseConnection,
+        config: &crate::config::Config,
+        links: crate::unsubscribe::Links,
+    ) -> Self {
+        let s = &config.settings;
+        Self {
+            db,
+            links,
+            dealer: s.dealer.clone(),
+            default_region: crate::domain::parse_region(&s.import.default_region).ok(),
+            twilio: (s.sms.provider == "twilio").then(|| TwilioCheck {
+                auth_token: s.sms.auth_token.clone(),
+                url: format!("{}/sms/inbound", s.http.public_url.trim_end_matches('/')),
+            }),
+        }
+    }
+}
+
+/// Every endpoint, over `state`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route(
+            "/unsubscribe/{token}",
+            get(unsubscribe::show).post(unsubscribe::confirm),
+        )
+        .route("/sms/inbound", post(inbound::receive))
+        .with_state(Arc::new(state))
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// A failed request: its status and what the person is told.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error(transparent)]
+    BadToken(#[from] crate::unsubscribe::BadToken),
+    #[error("nobody is subscribed under this link any more")]
+    UnknownCustomer,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            HttpError::BadToken(_) => StatusCode::BAD_REQUEST,
+            HttpError::UnknownCustomer => StatusCode::NOT_FOUND,
+            HttpError::Store(e) => {
+                tracing::error!(error = %e, "request failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let text = match &self {
+            HttpError::Store(_) => {
+                "Something went wrong on our side. Please try again later.".into()
+            }
+            other => other.to_string(),
+        };
+        (status, page("Unsubscribe", &escape(&text), "")).into_response()
+    }
+}
+
+/// A small HTML page: a title, a paragraph (already escaped) and extra markup.
+fn page(title: &str, paragraph: &str, extra: &str) -> Html<String> {
+    Html(format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title></head>\
+         <body style=\"font-family: sans-serif; max-width: 36em; margin: 3em auto; padding: 0 1em\">\
+         <h1>{title}</h1><p>{paragraph}</p>{extra}</body></html>",
+        title = escape(title),
+    ))
+}
+
+/// Escapes text for HTML and XML.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// A TwiML answer: one reply message, or none.
+fn twiml(reply: Option<&str>) -> Response {
+    let body = match reply {
+        Some(text) => format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Message>{}</Message></Response>",
+            escape(text)
+        ),
+        None => "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>".to_string(),
+    };
+    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
+}

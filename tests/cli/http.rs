@@ -1,0 +1,510 @@
+//! The HTTP endpoints against a real database (SQLite; PostgreSQL when
+//! TOUCHPOINT_TEST_POSTGRES_URL is set): one-click unsubscribe, the inbound
+//! SMS webhook, the List-Unsubscribe headers of a real email, and the
+//! daemon (`touchpoint run`) started, used and stopped with SIGTERM.
+
+use crate::helpers::{self, Instance};
+use crate::smtp::SmtpSink;
+use crate::support::{
+    databases, drop_test_schema, seed, seed_customer, sqlite_config, sqlite_database,
+};
+use assert_cmd::cargo::CommandCargoExt;
+use chrono::{Duration, TimeZone, Utc};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use touchpoint::commands::{self, planning_pass};
+use touchpoint::config::Config;
+use touchpoint::dispatch::{Dispatcher, Transports};
+use touchpoint::domain::Channel;
+use touchpoint::http::{AppState, router};
+use touchpoint::messages::Catalog;
+use touchpoint::store::{self, entities};
+use touchpoint::unsubscribe::Subject;
+
+/// The router served on a free local port; stops with the test's runtime.
+async fn serve(db: &DatabaseConnection, config: &Config) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    serve_on(listener, db, config).await;
+    addr
+}
+
+async fn serve_on(listener: tokio::net::TcpListener, db: &DatabaseConnection, config: &Config) {
+    let links = commands::unsubscribe_links(db, config).await.unwrap();
+    let state = AppState::new(db.clone(), config, links);
+    tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
+}
+
+/// A plain HTTP client (reqwest needs a TLS provider chosen even for http://).
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+/// Two customers on one phone number (+4915112345678), the router served
+/// for them, and a client.
+async fn two_served(
+    db: &DatabaseConnection,
+    config: &Config,
+) -> (i64, i64, SocketAddr, reqwest::Client) {
+    let (anna, _) = seed_customer(db, "C1", "anna@example.com", &[], "2025-01-10").await;
+    let (bert, _) = seed_customer(db, "C2", "bert@example.com", &[], "2025-01-10").await;
+    (anna, bert, serve(db, config).await, client())
+}
+
+/// The RFC 8058 one-click POST a mail client sends to a `List-Unsubscribe` link.
+async fn one_click(client: &reqwest::Client, link: &str) -> reqwest::Response {
+    client
+        .post(link)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn customer(db: &DatabaseConnection, id: i64) -> entities::customer::Model {
+    store::customer(db, id).await.unwrap().unwrap()
+}
+
+async fn opt_out_log(db: &DatabaseConnection, id: i64) -> Vec<(String, String, bool)> {
+    entities::opt_out::Entity::find()
+        .filter(entities::opt_out::Column::CustomerId.eq(id))
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| (o.channel, o.source, o.opted_out))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_click_post_unsubscribes_and_a_get_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, db, config) in databases(dir.path()).await {
+        let (anna, bert, addr, client) = two_served(&db, &config).await;
+
+        // Two instances on one database sign alike (the secret is shared).
+        let links = commands::unsubscribe_links(&db, &config).await.unwrap();
+        let again = commands::unsubscribe_links(&db, &config).await.unwrap();
+        let subject = Subject {
+            customer_id: anna,
+            channel: Channel::Email,
+        };
+        assert_eq!(links.token(subject), again.token(subject), "{url}");
+        let token = links.token(subject);
+        let link = format!("http://{addr}/unsubscribe/{token}");
+
+        // A GET (what a mail scanner does) shows the confirm button only.
+        let page = client.get(&link).send().await.unwrap();
+        assert_eq!(page.status(), 200, "{url}");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("<form method=\"post\""), "{html}");
+        assert!(!customer(&db, anna).await.opted_out_email, "{url}");
+        assert!(opt_out_log(&db, anna).await.is_empty(), "{url}");
+
+        // A tampered token is refused and changes nothing.
+        let mut tampered = token.clone();
+        let last = tampered.pop().unwrap();
+        tampered.push(if last == 'A' { 'B' } else { 'A' });
+        for bad in [tampered.as_str(), "nonsense", "x.y"] {
+            let answer = client
+                .post(format!("http://{addr}/unsubscribe/{bad}"))
+                .form(&[("List-Unsubscribe", "One-Click")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), 400, "{url}: {bad}");
+            assert!(answer.text().await.unwrap().contains("not valid"));
+        }
+        // A valid token for nobody: 404.
+        let ghost = links.token(Subject {
+            customer_id: 999_999,
+            channel: Channel::Email,
+        });
+        let answer = client
+            .post(format!("http://{addr}/unsubscribe/{ghost}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 404, "{url}");
+        assert!(!customer(&db, anna).await.opted_out_email, "{url}");
+
+        // The RFC 8058 one-click POST, twice (clients retry): opted out, logged once.
+        for _ in 0..2 {
+            let done = one_click(&client, &link).await;
+            assert_eq!(done.status(), 200, "{url}");
+            assert!(done.text().await.unwrap().contains("no more emails"));
+        }
+        let a = customer(&db, anna).await;
+        assert!(a.opted_out_email && !a.opted_out_sms, "{url}: {a:?}");
+        assert_eq!(
+            opt_out_log(&db, anna).await,
+            vec![("email".into(), "unsubscribe_link".into(), true)],
+            "{url}"
+        );
+        // Nobody else is touched.
+        assert!(!customer(&db, bert).await.opted_out_email, "{url}");
+        drop_test_schema(&db, &url).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn inbound_stop_start_and_help() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, db, config) in databases(dir.path()).await {
+        // Both customers of the number are covered.
+        let (anna, bert, addr, client) = two_served(&db, &config).await;
+        let inbound = |from: &'static str, body: &'static str| {
+            let client = client.clone();
+            async move {
+                let answer = client
+                    .post(format!("http://{addr}/sms/inbound"))
+                    .form(&[("From", from), ("Body", body), ("To", "+4930111222")])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(answer.status(), 200);
+                let kind = answer.headers()["content-type"]
+                    .to_str()
+                    .unwrap()
+                    .to_string();
+                assert!(kind.starts_with("text/xml"), "{kind}");
+                answer.text().await.unwrap()
+            }
+        };
+
+        let twiml = inbound("+4915112345678", " Stop ").await;
+        assert!(twiml.contains("<Response><Message>"), "{twiml}");
+        assert!(twiml.contains("START"), "{twiml}");
+        for id in [anna, bert] {
+            let c = customer(&db, id).await;
+            assert!(c.opted_out_sms && !c.opted_out_email, "{url}: {c:?}");
+        }
+
+        // Chat that is no keyword changes nothing and gets no reply.
+        assert!(
+            inbound("+4915112345678", "thanks, see you")
+                .await
+                .ends_with("<Response/>")
+        );
+        assert!(customer(&db, anna).await.opted_out_sms, "{url}");
+
+        let twiml = inbound("+4915112345678", "start").await;
+        assert!(twiml.contains("<Message>"), "{twiml}");
+        for id in [anna, bert] {
+            assert!(!customer(&db, id).await.opted_out_sms, "{url}");
+            assert_eq!(
+                opt_out_log(&db, id).await,
+                vec![
+                    ("sms".into(), "sms_keyword".into(), true),
+                    ("sms".into(), "sms_keyword".into(), false)
+                ],
+                "{url}"
+            );
+        }
+
+        let twiml = inbound("+4915112345678", "HELP").await;
+        let dealer = &config.settings.dealer;
+        assert!(
+            twiml.contains(&dealer.name) && twiml.contains(&dealer.phone),
+            "{twiml}"
+        );
+
+        // An unknown number: an empty answer, nothing changed.
+        assert!(
+            inbound("+4915199999999", "STOP")
+                .await
+                .ends_with("<Response/>")
+        );
+        assert!(
+            inbound("not a number", "STOP")
+                .await
+                .ends_with("<Response/>")
+        );
+        assert!(!customer(&db, anna).await.opted_out_sms, "{url}");
+
+        let health = client
+            .get(format!("http://{addr}/healthz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200);
+        assert_eq!(health.text().await.unwrap(), "ok");
+        drop_test_schema(&db, &url).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_twilio_the_webhook_needs_its_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (config, db) = sqlite_database(
+        dir.path(),
+        "[sms]\nprovider = \"twilio\"\naccount_sid = \"AC123\"\nauth_token = \"tw-secret\"\nfrom = \"+4930111222\"\n[http]\npublic_url = \"https://tp.dealer.example/\"\n",
+    )
+    .await;
+    let (anna, _) = seed(&db, &[], "2025-01-10").await;
+    serve_on(listener, &db, &config).await;
+    let client = client();
+    // Twilio's scheme, written out: the URL it posts to, then the parameters
+    // sorted by name, each name followed by its value.
+    let form = [
+        ("To", "+4930111222"),
+        ("From", "+4915112345678"),
+        ("Body", "STOP"),
+    ];
+    let signed = "https://tp.dealer.example/sms/inboundBodySTOPFrom+4915112345678To+4930111222";
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, b"tw-secret");
+    let good = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        ring::hmac::sign(&key, signed.as_bytes()),
+    );
+    let post = |signature: Option<String>| {
+        let mut request = client
+            .post(format!("http://{addr}/sms/inbound"))
+            .form(&form);
+        if let Some(s) = signature {
+            request = request.header("X-Twilio-Signature", s);
+        }
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(post(None).await, 403);
+    assert_eq!(post(Some("AAAA".into())).await, 403);
+    assert!(!customer(&db, anna).await.opted_out_sms);
+    assert_eq!(post(Some(good)).await, 200);
+    assert!(customer(&db, anna).await.opted_out_sms);
+}
+
+/// The value of a header of a raw email (unfolded).
+fn header(mail: &str, name: &str) -> Option<String> {
+    let unfolded = mail.replace("\r\n ", " ").replace("\n ", " ");
+    unfolded
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+        .map(|v| v.trim().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sent_email_carries_a_working_one_click_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = SmtpSink::start(dir.path());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (config, db) = sqlite_database(
+        dir.path(),
+        &format!(
+            "[email]\nsmtp_url = \"smtp://127.0.0.1:{}\"\ntimeout_secs = 5\n[http]\npublic_url = \"http://{addr}/\"\n",
+            sink.port
+        ),
+    )
+    .await;
+    let (anna, _) = seed(&db, &["WVWZZZ1JZXW000001"], "2025-11-20").await;
+    serve_on(listener, &db, &config).await;
+
+    let catalog = Catalog::builtin().unwrap();
+    let transports = Transports::from_config(&config)
+        .unwrap()
+        .with_unsubscribe_links(commands::unsubscribe_links(&db, &config).await.unwrap());
+    let sunday = Utc.with_ymd_and_hms(2025, 11, 23, 9, 0, 0).unwrap();
+    planning_pass(&db, &config, sunday).await.unwrap();
+    let report = Dispatcher::new(&db, &config, &transports, &catalog)
+        .pass(sunday)
+        .await
+        .unwrap();
+    assert_eq!(report.sent.get("email"), Some(&1), "{report:?}");
+
+    let delivered = sink.delivered();
+    assert_eq!(delivered.len(), 1);
+    let mail = &delivered[0];
+    assert_eq!(
+        header(mail, "List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click"),
+        "{mail}"
+    );
+    let list = header(mail, "List-Unsubscribe").expect(mail);
+    let link = list
+        .strip_prefix('<')
+        .and_then(|l| l.strip_suffix('>'))
+        .expect(&list);
+    assert!(
+        link.starts_with(&format!("http://{addr}/unsubscribe/")),
+        "{link}"
+    );
+
+    let client = client();
+    assert_eq!(client.get(link).send().await.unwrap().status(), 200);
+    assert!(!customer(&db, anna).await.opted_out_email);
+    let done = one_click(&client, link).await;
+    assert_eq!(done.status(), 200);
+    assert!(customer(&db, anna).await.opted_out_email);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits for `/healthz` of a starting daemon.
+async fn wait_healthy(client: &reqwest::Client, base: &str, child: &mut std::process::Child) {
+    for _ in 0..200 {
+        if let Ok(r) = client.get(format!("{base}/healthz")).send().await
+            && r.status() == 200
+        {
+            assert_eq!(r.text().await.unwrap(), "ok");
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("touchpoint run exited early: {status}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("touchpoint run did not answer /healthz");
+}
+
+#[test]
+fn run_serves_dispatches_on_schedule_and_stops_on_sigterm() {
+    for instance in helpers::instances() {
+        run_one(&instance);
+    }
+}
+
+fn run_one(instance: &Instance) {
+    let backend = instance.backend;
+    // Bought three days ago: the owner's welcome email is due now.
+    let purchase = (Utc::now() - Duration::days(3)).date_naive().to_string();
+    let anna = helpers::block_on(async {
+        let db = instance.db().await;
+        seed_customer(
+            &db,
+            "C1",
+            "anna@example.com",
+            &["WVWZZZ1JZXW000001"],
+            &purchase,
+        )
+        .await
+        .0
+    });
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = Command::cargo_bin("touchpoint")
+        .unwrap()
+        .env_remove("TOUCHPOINT_CONFIG")
+        .arg("--config")
+        .arg(&instance.config)
+        .args(["--set", &format!("http.listen=\"127.0.0.1:{port}\"")])
+        .args(["--set", &format!("http.public_url=\"{base}\"")])
+        .args(["--set", "daemon.dispatch_cron=\"* * * * * *\""])
+        .arg("run")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let outbox = instance.dir.path().join("outbox/email");
+    helpers::block_on(async {
+        let client = client();
+        wait_healthy(&client, &base, &mut child).await;
+        // The scheduled pass writes the welcome email to the outbox, with its link.
+        let mut mail = None;
+        for _ in 0..100 {
+            if let Some(entry) = std::fs::read_dir(&outbox)
+                .ok()
+                .and_then(|mut d| d.next())
+                .and_then(Result::ok)
+            {
+                mail = std::fs::read_to_string(entry.path()).ok();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let mail = mail.unwrap_or_else(|| panic!("{backend}: no scheduled pass wrote an email"));
+        let list = header(&mail, "List-Unsubscribe").expect(&mail);
+        let link = list.trim_start_matches('<').trim_end_matches('>');
+        assert!(
+            link.starts_with(&format!("{base}/unsubscribe/")),
+            "{backend}: {link}"
+        );
+        let done = one_click(&client, link).await;
+        assert_eq!(done.status(), 200, "{backend}");
+        let db = instance.db().await;
+        assert!(customer(&db, anna).await.opted_out_email, "{backend}");
+    });
+
+    let pid = child.id().to_string();
+    let kill = |signal: &str| {
+        assert!(
+            Command::new("kill")
+                .args([signal, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    // SIGHUP (systemctl reload) does not end it.
+    kill("-HUP");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    helpers::block_on(wait_healthy(&client(), &base, &mut child));
+    kill("-TERM");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{backend}: touchpoint run did not stop within 30 s of SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(status.success(), "{backend}: {status}: {log}");
+    assert!(log.contains("SIGTERM"), "{backend}: {log}");
+}
+
+#[test]
+fn run_refuses_a_schema_that_is_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = sqlite_config(
+        dir.path(),
+        &format!("[http]\nlisten = \"127.0.0.1:{}\"\n", free_port()),
+    );
+    let out = Command::cargo_bin("touchpoint")
+        .unwrap()
+        .env_remove("TOUCHPOINT_CONFIG")
+        .arg("--config")
+        .arg(&cfg)
+        .arg("run")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", helpers::stderr(&out));
+    assert!(
+        helpers::stderr(&out).contains("touchpoint migrate"),
+        "{}",
+        helpers::stderr(&out)
+    );
+}
+
+#[test]
+fn run_names_a_bad_schedule() {
+    let instance = helpers::instances().remove(0);
+    let listen = format!("http.listen=\"127.0.0.1:{}\"", free_port());
+    let out = instance.run(&[
+        "--set",
+        &listen,
+        "--set",
+        "daemon.dispatch_cron=\"every minute\"",
+        "run",
+    ]);
+    assert_eq!(out.status.code(), Some(78), "{}", helpers::stderr(&out));
+    assert!(
+        helpers::stderr(&out).contains("daemon.dispatch_cron"),
+        "{}",
+        helpers::stderr(&out)
+    );
+}
