@@ -33,7 +33,9 @@
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use lettre::message::{Mailbox, Message, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait, TransactionTrait};
+use sea_orm::{
+    ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, TransactionTrait,
+};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -283,8 +285,23 @@ fn phone(i: usize) -> String {
     format!("+49151{i:08}")
 }
 
+/// Touchpoints per vehicle in the seeded database (`TOUCHPOINT_BENCH_PLAN`,
+/// default 36: a cycle's plan); only the first is due.
+fn plan_size() -> usize {
+    env_usize("TOUCHPOINT_BENCH_PLAN", 36).max(1)
+}
+
+/// What-if (`TOUCHPOINT_BENCH_INDEX=1`): the seeded databases get an index
+/// on `touchpoints.message_id`, which the schema lacks; the dispatch's
+/// per-send `UPDATE touchpoints … WHERE message_id = ?` otherwise scans the
+/// whole table.
+fn what_if_index() -> bool {
+    std::env::var("TOUCHPOINT_BENCH_INDEX").is_ok_and(|v| v == "1")
+}
+
 /// A migrated SQLite database in `dir` with `n` customers, each with one car
-/// and one service touchpoint of `channel` due today.
+/// whose plan has `plan_size()` touchpoints of `channel`, a month apart, the
+/// first due today.
 async fn seed(
     dir: &std::path::Path,
     config_extra: &str,
@@ -305,6 +322,11 @@ async fn seed(
     let config = Config::load(Some(&path)).unwrap();
     let db = store::connect(&config.database_url(), 1).await.unwrap();
     store::migrate(&db).await.unwrap();
+    if what_if_index() {
+        db.execute_unprepared("CREATE INDEX ix_touchpoints_message ON touchpoints (message_id)")
+            .await
+            .unwrap();
+    }
     let (code, message, priority) = match channel {
         "email" => ("service-email", "service_reminder", 90),
         _ => ("service-sms", "service_nudge", 80),
@@ -353,19 +375,25 @@ async fn seed(
         .exec_without_returning(&txn)
         .await
         .unwrap();
-        entities::touchpoint::Entity::insert_many(chunk.iter().map(|&i| {
+    }
+    // The touchpoint due today, then the rest of a vehicle's plan, later.
+    let rows: Vec<(usize, i64)> = (0..n)
+        .flat_map(|i| (0..plan_size() as i64).map(move |k| (i, k)))
+        .collect();
+    for chunk in rows.chunks(1000) {
+        entities::touchpoint::Entity::insert_many(chunk.iter().map(|&(i, k)| {
             entities::touchpoint::ActiveModel {
-                id: Set(id(i)),
-                dedup_key: Set(format!("{}:{code}:0:1", vin(i))),
-                vehicle_id: Set(id(i)),
-                customer_id: Set(id(i)),
+                id: Set((i * plan_size()) as i64 + k + 1),
+                dedup_key: Set(format!("{}:{code}:0:{}", vin(i), k + 1)),
+                vehicle_id: Set(i as i64 + 1),
+                customer_id: Set(i as i64 + 1),
                 cycle: Set(0),
                 code: Set(code.into()),
-                occurrence: Set(1),
+                occurrence: Set(k as i32 + 1),
                 channel: Set(channel.into()),
                 category: Set("service".into()),
                 priority: Set(priority),
-                due_date: Set(today()),
+                due_date: Set(today() + Duration::days(30 * k)),
                 state: Set("planned".into()),
                 reason: Set(None),
                 message: Set(message.into()),
@@ -375,7 +403,7 @@ async fn seed(
                 sent_at: Set(None),
                 provider_ref: Set(None),
                 message_id: Set(None),
-                service_due: Set(Some(today() + Duration::days(30))),
+                service_due: Set(Some(today() + Duration::days(30 * k + 30))),
                 awaits_visit: Set(false),
                 created_at: Set(now),
                 updated_at: Set(now),
@@ -549,6 +577,29 @@ async fn wiremock_received(server: &MockServer) -> usize {
     n
 }
 
+/// What one database round trip costs through the store (sea-orm over
+/// sqlx-sqlite): a primary-key read, and an empty transaction; µs each.
+async fn db_round_trips(n: usize) -> (f64, f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, db) = seed(dir.path(), "", "email", n).await;
+    let start = Instant::now();
+    for i in 0..n {
+        let found = entities::customer::Entity::find_by_id(i as i64 + 1)
+            .one(&db)
+            .await
+            .unwrap();
+        assert!(found.is_some());
+    }
+    let read = start.elapsed().as_secs_f64() * 1e6 / n as f64;
+    let start = Instant::now();
+    for _ in 0..n {
+        db.begin().await.unwrap().commit().await.unwrap();
+    }
+    let txn = start.elapsed().as_secs_f64() * 1e6 / n as f64;
+    db.close().await.unwrap();
+    (read, txn)
+}
+
 /// Both email loops against a sink that delays its ACKs as servers do.
 async fn email_delayed_ack(catalog: &Catalog, n: usize) -> (f64, f64) {
     let (port, counts) = smtp_sink(false).await;
@@ -630,6 +681,7 @@ fn main() {
         .unwrap();
     let catalog = Catalog::builtin().unwrap();
     let mut f = Figures::default();
+    let (read_us, txn_us) = runtime.block_on(db_round_trips(n));
     let stalled = n.min(100);
     let (stalled_bare, stalled_tp) = runtime.block_on(email_delayed_ack(&catalog, stalled));
     runtime.block_on(async {
@@ -650,6 +702,15 @@ fn main() {
             );
         }
     });
+    println!(
+        "setup: {n} customers, one car each with {} touchpoints (one due), {rounds} round(s){}",
+        plan_size(),
+        if what_if_index() {
+            "; WHAT-IF: with an index on touchpoints.message_id"
+        } else {
+            ""
+        }
+    );
     let bare = median(f.email_bare);
     let tp = median(f.email_touchpoint);
     let capture = median(f.email_capture);
@@ -670,6 +731,10 @@ fn main() {
         1e6 / bare,
         1e6 / tp,
         1e6 / capture,
+    );
+    println!(
+        "database: {read_us:.0} µs a primary-key read, {txn_us:.0} µs an empty transaction \
+         (sea-orm over sqlx-sqlite, one connection)"
     );
     println!(
         "email, against a sink with delayed ACKs ({stalled} messages): bare lettre {stalled_bare:.0} msg/s, \
