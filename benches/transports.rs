@@ -6,7 +6,7 @@
 //! * **Email.** A bare lettre loop (one pooled `AsyncSmtpTransport`, built as
 //!   `src/dispatch/email.rs` builds it, sending N multipart messages of the
 //!   same text one after the other) against touchpoint's dispatch of N due
-//!   service emails (`Dispatcher::pass` on a migrated SQLite file, one
+//!   service emails (`Dispatcher::pass` on a migrated SQLite file, one due
 //!   touchpoint per customer so that no cap or merge interferes), into the
 //!   same SMTP sink. Goal: touchpoint at least 80% of the bare loop.
 //! * **SMS.** touchpoint's dispatch of N due service SMS with the Twilio
@@ -14,21 +14,29 @@
 //!   the same form for reference. Goal: at least 500 messages/s.
 //! * **Where the time goes.** The same dispatch with the capturing transport
 //!   (nothing leaves the process): what the database and the rules cost per
-//!   message on their own.
+//!   message on their own; and what one store round trip costs.
 //!
 //! The SMTP sink is a small tokio server inside this process (EHLO, MAIL,
 //! RCPT, DATA, RSET, NOOP, QUIT; it answers 250/354/221 and counts messages
 //! and bytes) rather than the tests' aiosmtpd: a Python server caps out at a
 //! few hundred messages a second, so the comparison would measure the sink,
-//! not touchpoint's overhead over lettre. The SMS gateway is measured behind
-//! two mocks: wiremock (what the tests use) and a minimal HTTP/1.1 server in
-//! this process that answers Twilio's 201 JSON; the summary uses the faster.
+//! not touchpoint's overhead over lettre. It acknowledges every TCP segment
+//! at once (`TCP_QUICKACK`): lettre 0.11 leaves Nagle's algorithm on and
+//! writes a message's final `.` apart from its body, so against a server
+//! that delays its ACKs (the kernel default) every message waits about
+//! 40 ms, in the bare loop and in touchpoint alike. That case is measured
+//! too, once, on 100 messages. The SMS gateway is measured behind two mocks:
+//! wiremock (what the tests use) and a minimal HTTP/1.1 server in this
+//! process that answers Twilio's 201 JSON; the summary uses the faster.
 //!
+//! Every vehicle carries a cycle's plan (`TOUCHPOINT_BENCH_PLAN`, default 36
+//! touchpoints a month apart, the first due), as a real database does.
 //! Every phase checks that its sink received exactly N messages and that the
 //! dispatch reports N sent, and panics otherwise. Each figure is the median of
 //! `TOUCHPOINT_BENCH_ROUNDS` rounds (default 3) of `TOUCHPOINT_BENCH_N`
-//! messages (default 2,000). Without `--bench` (`cargo test --benches`) it
-//! runs one small round as a smoke test.
+//! messages (default 2,000). `TOUCHPOINT_BENCH_INDEX=1` is a what-if: the
+//! databases get an index on `touchpoints.message_id`. Without `--bench`
+//! (`cargo test --benches`) it runs one small round as a smoke test.
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use lettre::message::{Mailbox, Message, MultiPart};
