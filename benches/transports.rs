@@ -331,9 +331,11 @@ async fn seed(
     let db = store::connect(&config.database_url(), 1).await.unwrap();
     store::migrate(&db).await.unwrap();
     if what_if_index() {
-        db.execute_unprepared("CREATE INDEX ix_touchpoints_message ON touchpoints (message_id)")
-            .await
-            .unwrap();
+        db.execute_unprepared(
+            "CREATE INDEX IF NOT EXISTS ix_touchpoints_message ON touchpoints (message_id)",
+        )
+        .await
+        .unwrap();
     }
     let (code, message, priority) = match channel {
         "email" => ("service-email", "service_reminder", 90),
