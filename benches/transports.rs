@@ -379,6 +379,7 @@ async fn seed(
                 active: Set(true),
                 facts_version: Set(1),
                 planned_version: Set(1),
+                replan_on: Set(None),
                 updated_at: Set(now),
             }
         }))

@@ -167,6 +167,8 @@ pub struct Dispatch {
     pub lease_secs: i64,
     /// Attempts at a transient failure before the message fails.
     pub max_attempts: i32,
+    /// Sends in flight at once.
+    pub concurrency: usize,
 }
 
 impl Default for Dispatch {
@@ -174,6 +176,7 @@ impl Default for Dispatch {
         Self {
             lease_secs: 300,
             max_attempts: 8,
+            concurrency: 4,
         }
     }
 }
@@ -731,6 +734,12 @@ impl Config {
             return Err(ConfigError::new(
                 "dispatch.max_attempts",
                 "must be at least 1",
+            ));
+        }
+        if !(1..=64).contains(&s.dispatch.concurrency) {
+            return Err(ConfigError::new(
+                "dispatch.concurrency",
+                "must be between 1 and 64",
             ));
         }
         if s.http.listen.parse::<std::net::SocketAddr>().is_err() {

@@ -8,9 +8,10 @@ use crate::plan::{self, PlanParams};
 use crate::store::{self, Context, VehicleRecord, entities};
 use chrono::{DateTime, Utc};
 use entities::{customer, reading, touchpoint, vehicle};
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -107,6 +108,10 @@ pub async fn planning_pass(
                 readings.entry(vid).or_default().push(reading);
             }
         }
+        // A page of vehicles is stored in one transaction.
+        let txn = db.begin().await.context("starting the plan transaction")?;
+        let mut new_rows = store::NewTouchpoints::default();
+        let mut planned: Vec<(i64, i64, chrono::NaiveDate)> = Vec::new();
         for (vehicle, customer) in page {
             report.vehicles_seen += 1;
             let Some(customer) = customer else { continue };
@@ -124,7 +129,7 @@ pub async fn planning_pass(
             );
             if !stale && planned_cycles.contains(&(record.vehicle.id, cycle as i32)) {
                 if record.vehicle.replan_on != Some(replan_on) {
-                    mark_planned(db, &record.vehicle, replan_on).await?;
+                    planned.push((record.vehicle.id, record.vehicle.facts_version, replan_on));
                 }
                 continue;
             }
@@ -135,18 +140,36 @@ pub async fn planning_pass(
                 cycle,
                 today,
             );
-            let diff = store::save_plan(db, &record, &built, now).await?;
-            mark_planned(db, &record.vehicle, replan_on).await?;
+            let fresh = !planned_cycles.contains(&(record.vehicle.id, cycle as i32));
+            let diff = store::save_plan(&txn, &record, &built, now, fresh, &mut new_rows).await?;
+            planned.push((record.vehicle.id, record.vehicle.facts_version, replan_on));
             report.vehicles_planned += 1;
             report.touchpoints_added += diff.added;
             report.touchpoints_moved += diff.moved;
             report.touchpoints_dropped += diff.dropped;
         }
+        new_rows.insert(&txn).await?;
+        mark_planned(&txn, &planned).await?;
+        txn.commit().await.context("committing the plans")?;
     }
     let today = today_in(config.default_timezone(), now);
     let from = crate::predict::add_days(today, -config.settings.plan.grace_days);
-    for t in store::due_between(db, from, today).await? {
-        *report.due_now.entry(t.channel).or_default() += 1;
+    let due: Vec<(String, i64)> = touchpoint::Entity::find()
+        .select_only()
+        .column(touchpoint::Column::Channel)
+        .column_as(touchpoint::Column::Id.count(), "n")
+        .filter(touchpoint::Column::State.eq("planned"))
+        .filter(touchpoint::Column::DueDate.gte(from))
+        .filter(touchpoint::Column::DueDate.lte(today))
+        .group_by(touchpoint::Column::Channel)
+        .into_tuple()
+        .all(db)
+        .await
+        .context("counting due touchpoints")?;
+    for (channel, n) in due {
+        report
+            .due_now
+            .insert(channel, usize::try_from(n).unwrap_or(0));
     }
     Ok(report)
 }
@@ -164,21 +187,30 @@ fn needs_planning(now: DateTime<Utc>) -> Condition {
         .add(vehicle::Column::ReplanOn.lte(earliest_today))
 }
 
-/// Records that the vehicle's facts are planned up to `replan_on`.
-async fn mark_planned(
-    db: &DatabaseConnection,
-    v: &vehicle::Model,
-    replan_on: chrono::NaiveDate,
+/// Records that the vehicles' facts (id, facts version, replan date) are
+/// planned: one statement for a page.
+async fn mark_planned<C: ConnectionTrait>(
+    db: &C,
+    planned: &[(i64, i64, chrono::NaiveDate)],
 ) -> Result<(), Failure> {
+    if planned.is_empty() {
+        return Ok(());
+    }
+    let mut version = CaseStatement::new();
+    let mut replan_on = CaseStatement::new();
+    for &(id, facts_version, on) in planned {
+        version = version.case(
+            Expr::col(vehicle::Column::Id).eq(id),
+            Expr::val(facts_version),
+        );
+        replan_on = replan_on.case(Expr::col(vehicle::Column::Id).eq(id), Expr::val(on));
+    }
     vehicle::Entity::update_many()
-        .col_expr(
-            vehicle::Column::PlannedVersion,
-            Expr::value(v.facts_version),
-        )
-        .col_expr(vehicle::Column::ReplanOn, Expr::value(replan_on))
-        .filter(vehicle::Column::Id.eq(v.id))
+        .col_expr(vehicle::Column::PlannedVersion, version.into())
+        .col_expr(vehicle::Column::ReplanOn, replan_on.into())
+        .filter(vehicle::Column::Id.is_in(planned.iter().map(|p| p.0)))
         .exec(db)
         .await
-        .context("marking the vehicle planned")?;
+        .context("marking the vehicles planned")?;
     Ok(())
 }

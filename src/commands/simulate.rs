@@ -88,7 +88,8 @@ impl Summary {
     }
 }
 
-/// Copies the facts (customers, vehicles, readings) into `to`.
+/// Copies the facts (customers, vehicles, readings) into `to`, a page at a
+/// time, one statement a page.
 async fn copy_facts(from: &DatabaseConnection, to: &DatabaseConnection) -> Result<(), Failure> {
     const PAGE: u64 = 1000;
     let mut offset = 0;
@@ -104,13 +105,10 @@ async fn copy_facts(from: &DatabaseConnection, to: &DatabaseConnection) -> Resul
             break;
         }
         offset += PAGE;
-        for c in page {
-            c.into_active_model()
-                .reset_all()
-                .insert(to)
-                .await
-                .context("copying a customer")?;
-        }
+        customer::Entity::insert_many(page.into_iter().map(|c| c.into_active_model().reset_all()))
+            .exec_without_returning(to)
+            .await
+            .context("copying customers")?;
     }
     offset = 0;
     loop {
@@ -125,15 +123,14 @@ async fn copy_facts(from: &DatabaseConnection, to: &DatabaseConnection) -> Resul
             break;
         }
         offset += PAGE;
-        for mut v in page {
+        vehicle::Entity::insert_many(page.into_iter().map(|mut v| {
             v.planned_version = 0;
             v.replan_on = None;
-            v.into_active_model()
-                .reset_all()
-                .insert(to)
-                .await
-                .context("copying a vehicle")?;
-        }
+            v.into_active_model().reset_all()
+        }))
+        .exec_without_returning(to)
+        .await
+        .context("copying vehicles")?;
     }
     offset = 0;
     loop {
@@ -148,13 +145,10 @@ async fn copy_facts(from: &DatabaseConnection, to: &DatabaseConnection) -> Resul
             break;
         }
         offset += PAGE;
-        for r in page {
-            r.into_active_model()
-                .reset_all()
-                .insert(to)
-                .await
-                .context("copying a reading")?;
-        }
+        reading::Entity::insert_many(page.into_iter().map(|r| r.into_active_model().reset_all()))
+            .exec_without_returning(to)
+            .await
+            .context("copying readings")?;
     }
     Ok(())
 }

@@ -5,7 +5,7 @@
 //! stored. A message still `sending` when its lease runs out was
 //! interrupted: it is held for review, never resent.
 
-use super::writes::{Changes, IN_CHUNK, Settled, settle, still_open, store_outcomes};
+use super::writes::{Changes, Draft, IN_CHUNK, Settled, create_messages, settle, store_outcomes};
 use super::{Outcome, Outgoing, Transports};
 use crate::config::Config;
 use crate::domain::{Category, Channel};
@@ -14,11 +14,10 @@ use crate::rules::{self, Candidate, Decision, History, Person, Policy, Wait};
 use crate::store::entities::{call_task, customer, message, touchpoint, vehicle};
 use crate::store::{Context as _, StoreError};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use futures_util::StreamExt;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait,
-    ActiveValue::{NotSet, Set},
-    ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionTrait,
 };
 use serde::Serialize;
@@ -195,7 +194,7 @@ impl<'a> Dispatcher<'a> {
                 .await
                 .context("storing dispatch decisions")?;
             let mut changes = Changes::default();
-            let mut outgoing = Vec::new();
+            let mut drafts = Vec::new();
             for (customer_id, rows) in group {
                 let Some(customer) = customers.get(customer_id) else {
                     continue;
@@ -203,14 +202,40 @@ impl<'a> Dispatcher<'a> {
                 let history = histories.remove(customer_id).unwrap_or_default();
                 let mut decided = Decided {
                     changes: &mut changes,
-                    outgoing: &mut outgoing,
+                    drafts: &mut drafts,
                     report: &mut report,
                 };
-                self.person(&txn, customer, rows, &vehicles, &history, now, &mut decided)
-                    .await?;
+                self.person(customer, rows, &vehicles, &history, now, &mut decided);
             }
             changes.apply(&txn, now).await?;
+            // Another dispatcher may have got to some first: those are left to it.
+            let created = create_messages(&txn, drafts, now).await?;
             txn.commit().await.context("storing dispatch decisions")?;
+            let mut outgoing = Vec::with_capacity(created.len());
+            for draft in created {
+                report.merged += draft.carried.len() - 1;
+                if draft.call.is_some() {
+                    // A call task: created, nothing to send.
+                    *report
+                        .sent
+                        .entry(draft.message.channel.clone())
+                        .or_default() += 1;
+                    if let Some(customer) = customers.get(&draft.message.customer_id) {
+                        push_sent_events(
+                            &draft.message,
+                            &draft.carried,
+                            &vehicles,
+                            customer,
+                            "sent",
+                            draft.message.reason.clone(),
+                            now,
+                            &mut report,
+                        );
+                    }
+                } else {
+                    outgoing.push((draft.message, draft.carried));
+                }
+            }
             self.deliver(outgoing, &vehicles, &customers, now, &mut report)
                 .await?;
         }
@@ -403,19 +428,17 @@ impl<'a> Dispatcher<'a> {
     }
 
     /// Decides one person's due touchpoints and stages the result: state
-    /// changes into `decided.changes`, new messages (created in `txn`) into
-    /// `decided.outgoing`.
-    #[allow(clippy::too_many_arguments)]
-    async fn person(
+    /// changes into `decided.changes`, the messages to create into
+    /// `decided.drafts`.
+    fn person(
         &self,
-        txn: &DatabaseTransaction,
         customer: &customer::Model,
         rows: &[touchpoint::Model],
         vehicles: &HashMap<i64, vehicle::Model>,
         history: &History,
         now: DateTime<Utc>,
         decided: &mut Decided<'_>,
-    ) -> Result<(), StoreError> {
+    ) {
         let tz = crate::domain::parse_timezone(&customer.timezone)
             .unwrap_or_else(|_| self.config.default_timezone());
         let person = Person {
@@ -523,31 +546,9 @@ impl<'a> Dispatcher<'a> {
                     Decision::Send { with } => {
                         let mut carried: Vec<&touchpoint::Model> = vec![row];
                         carried.extend(with.iter().filter_map(|k| by_key.get(k.as_str()).copied()));
-                        match self.compose(txn, customer, &carried, vehicles, now).await? {
-                            Composed::Message(m) => {
-                                report.merged += carried.len() - 1;
-                                let carried: Vec<touchpoint::Model> =
-                                    carried.into_iter().cloned().collect();
-                                if m.state == "sending" {
-                                    decided.outgoing.push((*m, carried));
-                                } else {
-                                    // A call task: created, nothing to send.
-                                    *report.sent.entry(m.channel.clone()).or_default() += 1;
-                                    push_sent_events(
-                                        &m,
-                                        &carried,
-                                        vehicles,
-                                        customer,
-                                        "sent",
-                                        m.reason.clone(),
-                                        now,
-                                        report,
-                                    );
-                                }
-                            }
-                            // Another dispatcher got there first.
-                            Composed::Taken => {}
-                            Composed::Unrenderable(reason) => {
+                        match self.draft(customer, &carried, vehicles, now) {
+                            Ok(draft) => decided.drafts.push(draft),
+                            Err(reason) => {
                                 report.failed += carried.len();
                                 for t in carried {
                                     report.events.push(event(
@@ -577,12 +578,11 @@ impl<'a> Dispatcher<'a> {
                 decided.changes.push(row.id, state, Some(reason), next);
             }
         }
-        Ok(())
     }
 
-    /// Sends a group's new messages (outside any transaction) and stores
-    /// their outcomes, at least once a second so that a crash leaves little
-    /// whose outcome is unknown.
+    /// Sends a group's new messages (outside any transaction, a few at
+    /// once) and stores their outcomes, at least once a second so that a
+    /// crash leaves little whose outcome is unknown.
     async fn deliver(
         &self,
         outgoing: Vec<(message::Model, Vec<touchpoint::Model>)>,
@@ -593,8 +593,13 @@ impl<'a> Dispatcher<'a> {
     ) -> Result<(), StoreError> {
         let mut pending: Vec<Settled> = Vec::new();
         let mut last_store = std::time::Instant::now();
-        for (m, carried) in outgoing {
-            let settled = self.send(&m, now).await;
+        let mut sends =
+            futures_util::stream::iter(outgoing.into_iter().map(|(m, carried)| async {
+                let settled = self.send(&m, now).await;
+                (m, carried, settled)
+            }))
+            .buffer_unordered(self.config.settings.dispatch.concurrency.max(1));
+        while let Some((m, carried, settled)) = sends.next().await {
             tally(&settled, report);
             if let Some(customer) = customers.get(&m.customer_id) {
                 push_sent_events(
@@ -618,16 +623,15 @@ impl<'a> Dispatcher<'a> {
         store_outcomes(self.db, &pending, now).await
     }
 
-    /// Creates the message (and, for calls, the task) that carries the
-    /// touchpoints; they become `sending` (calls: `sent`).
-    async fn compose(
+    /// The message (and, for a call, the task) that will carry the
+    /// touchpoints; `Err` with the reason when it cannot be rendered.
+    fn draft(
         &self,
-        txn: &DatabaseTransaction,
         customer: &customer::Model,
         carried: &[&touchpoint::Model],
         vehicles: &HashMap<i64, vehicle::Model>,
         now: DateTime<Utc>,
-    ) -> Result<Composed, StoreError> {
+    ) -> Result<Draft, String> {
         let first = carried[0];
         let channel = channel_of(&first.channel);
         let cars: Vec<String> = carried
@@ -651,13 +655,10 @@ impl<'a> Dispatcher<'a> {
             dealer_phone: dealer.phone.clone(),
             booking_url: dealer.booking_url.clone(),
         };
-        let rendered = match self
+        let rendered = self
             .catalog
             .render(&first.message, customer.locale.as_deref(), &ctx)
-        {
-            Ok(r) => r,
-            Err(e) => return Ok(Composed::Unrenderable(e.to_string())),
-        };
+            .map_err(|e| e.to_string())?;
         let recipient = match channel {
             Channel::Email => customer.email.clone(),
             Channel::Sms | Channel::Call => customer.phone.clone(),
@@ -665,102 +666,40 @@ impl<'a> Dispatcher<'a> {
         .unwrap_or_default();
         let is_call = channel == Channel::Call;
         let lease = now + Duration::seconds(self.config.settings.dispatch.lease_secs);
-        let mut model = message::Model {
-            id: 0,
-            key: first.dedup_key.clone(),
-            customer_id: customer.id,
-            channel: first.channel.clone(),
-            recipient,
-            locale: rendered.locale.clone(),
-            subject: rendered.subject.clone(),
-            body: rendered.body.clone(),
-            state: if is_call { "sent" } else { "sending" }.into(),
-            reason: is_call.then(|| "call task created".to_string()),
-            attempts: if is_call { 0 } else { 1 },
-            next_attempt_at: None,
-            lease_until: (!is_call).then_some(lease),
-            provider_ref: None,
-            segments: (channel == Channel::Sms)
-                .then(|| super::segments::segments(&rendered.body).1 as i32),
-            created_at: now,
-            sent_at: is_call.then_some(now),
-            updated_at: now,
-        };
-        let mut active: message::ActiveModel = model.clone().into();
-        active.id = NotSet;
-        let inserted = message::Entity::insert(active)
-            .on_conflict_do_nothing_on([message::Column::Key])
-            .exec(txn)
-            .await
-            .context("creating a message")?;
-        model.id = match inserted {
-            sea_orm::TryInsertResult::Inserted(r) => r.last_insert_id,
-            _ => return Ok(Composed::Taken),
-        };
-        let ids: Vec<i64> = carried.iter().map(|t| t.id).collect();
-        let claimed = touchpoint::Entity::update_many()
-            .col_expr(touchpoint::Column::State, Expr::value(model.state.clone()))
-            .col_expr(
-                touchpoint::Column::Reason,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(touchpoint::Column::MessageId, Expr::value(model.id))
-            .col_expr(touchpoint::Column::UpdatedAt, Expr::value(now))
-            .filter(touchpoint::Column::Id.is_in(ids.iter().copied()))
-            .filter(still_open())
-            .exec(txn)
-            .await
-            .context("claiming touchpoints")?;
-        if claimed.rows_affected != ids.len() as u64 {
-            // Another dispatcher took some of them: give back what this one
-            // claimed and leave the person to it.
-            for t in carried {
-                touchpoint::Entity::update_many()
-                    .col_expr(touchpoint::Column::State, Expr::value(t.state.clone()))
-                    .col_expr(touchpoint::Column::Reason, Expr::value(t.reason.clone()))
-                    .col_expr(
-                        touchpoint::Column::MessageId,
-                        Expr::value(Option::<i64>::None),
-                    )
-                    .filter(touchpoint::Column::Id.eq(t.id))
-                    .filter(touchpoint::Column::MessageId.eq(model.id))
-                    .exec(txn)
-                    .await
-                    .context("giving back touchpoints")?;
-            }
-            message::Entity::delete_by_id(model.id)
-                .exec(txn)
-                .await
-                .context("withdrawing a message")?;
-            return Ok(Composed::Taken);
-        }
-        if ids.len() > 1 {
-            touchpoint::Entity::update_many()
-                .col_expr(
-                    touchpoint::Column::Reason,
-                    Expr::value(format!("sent together with {}", first.dedup_key)),
-                )
-                .filter(touchpoint::Column::Id.is_in(ids[1..].iter().copied()))
-                .exec(txn)
-                .await
-                .context("claiming touchpoints")?;
-        }
-        if is_call {
-            call_task::ActiveModel {
-                message_id: Set(model.id),
-                customer_id: Set(customer.id),
-                due_date: Set(first.due_date),
-                title: Set(rendered.subject.clone()),
-                script: Set(rendered.body.clone()),
-                state: Set("open".into()),
-                created_at: Set(now),
-                ..Default::default()
-            }
-            .insert(txn)
-            .await
-            .context("creating a call task")?;
-        }
-        Ok(Composed::Message(Box::new(model)))
+        let call = is_call.then(|| call_task::ActiveModel {
+            customer_id: Set(customer.id),
+            due_date: Set(first.due_date),
+            title: Set(rendered.subject.clone()),
+            script: Set(rendered.body.clone()),
+            state: Set("open".into()),
+            created_at: Set(now),
+            ..Default::default()
+        });
+        Ok(Draft {
+            message: message::Model {
+                id: 0,
+                key: first.dedup_key.clone(),
+                customer_id: customer.id,
+                channel: first.channel.clone(),
+                recipient,
+                locale: rendered.locale,
+                segments: (channel == Channel::Sms)
+                    .then(|| super::segments::segments(&rendered.body).1 as i32),
+                subject: rendered.subject,
+                body: rendered.body,
+                state: if is_call { "sent" } else { "sending" }.into(),
+                reason: is_call.then(|| "call task created".to_string()),
+                attempts: if is_call { 0 } else { 1 },
+                next_attempt_at: None,
+                lease_until: (!is_call).then_some(lease),
+                provider_ref: None,
+                created_at: now,
+                sent_at: is_call.then_some(now),
+                updated_at: now,
+            },
+            carried: carried.iter().map(|t| (*t).clone()).collect(),
+            call,
+        })
     }
 
     /// Hands one claimed message to its transport; what came of it.
@@ -838,14 +777,8 @@ const STORE_OUTCOMES_EVERY: std::time::Duration = std::time::Duration::from_secs
 /// Where one person's decisions go.
 struct Decided<'r> {
     changes: &'r mut Changes,
-    outgoing: &'r mut Vec<(message::Model, Vec<touchpoint::Model>)>,
+    drafts: &'r mut Vec<Draft>,
     report: &'r mut DispatchReport,
-}
-
-enum Composed {
-    Message(Box<message::Model>),
-    Taken,
-    Unrenderable(String),
 }
 
 pub(super) fn channel_of(s: &str) -> Channel {

@@ -5,14 +5,16 @@
 
 use super::Outcome;
 use crate::domain::Channel;
-use crate::store::entities::{message, touchpoint};
+use crate::store::entities::{call_task, message, touchpoint};
 use crate::store::{Context as _, StoreError};
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, SimpleExpr};
+use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, QuerySelect, TransactionTrait, TryInsertResult,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// States from which the dispatcher may move a touchpoint.
 pub(super) const OPEN: [&str; 2] = ["planned", "deferred"];
@@ -30,17 +32,22 @@ pub(super) fn still_open() -> SimpleExpr {
     Expr::expr(Func::coalesce(parts)).is_in(OPEN)
 }
 
-type ChangeKey = (&'static str, Option<String>, Option<DateTime<Utc>>);
+/// A touchpoint's move: id, state, reason, next attempt.
+type Move = (i64, &'static str, Option<String>, Option<DateTime<Utc>>);
 
-/// Moves of open touchpoints to a new state, grouped by (state, reason,
-/// next attempt). A touchpoint that is no longer open when they are applied
-/// (another dispatcher took it) is left alone.
+/// Moves of open touchpoints to a new state (with its reason and next
+/// attempt), stored in one statement per few hundred. A touchpoint that is
+/// no longer open when they are applied (another dispatcher took it) is left
+/// alone.
 #[derive(Debug, Default)]
 pub(super) struct Changes {
-    groups: BTreeMap<ChangeKey, Vec<i64>>,
+    moves: Vec<Move>,
 }
 
 impl Changes {
+    /// Touchpoints per statement (three parameters each, and the id list).
+    const CHUNK: usize = 500;
+
     pub fn push(
         &mut self,
         id: i64,
@@ -48,10 +55,7 @@ impl Changes {
         reason: Option<String>,
         next: Option<DateTime<Utc>>,
     ) {
-        self.groups
-            .entry((state, reason, next))
-            .or_default()
-            .push(id);
+        self.moves.push((id, state, reason, next));
     }
 
     pub async fn apply<C: ConnectionTrait>(
@@ -59,22 +63,181 @@ impl Changes {
         db: &C,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        for ((state, reason, next), ids) in self.groups {
-            for chunk in ids.chunks(IN_CHUNK) {
-                touchpoint::Entity::update_many()
-                    .col_expr(touchpoint::Column::State, Expr::value(state))
-                    .col_expr(touchpoint::Column::Reason, Expr::value(reason.clone()))
-                    .col_expr(touchpoint::Column::NextAttemptAt, Expr::value(next))
-                    .col_expr(touchpoint::Column::UpdatedAt, Expr::value(now))
-                    .filter(touchpoint::Column::Id.is_in(chunk.iter().copied()))
-                    .filter(still_open())
-                    .exec(db)
-                    .await
-                    .context("updating touchpoints")?;
+        for chunk in self.moves.chunks(Self::CHUNK) {
+            let mut state = CaseStatement::new();
+            let mut reason = CaseStatement::new();
+            let mut next = CaseStatement::new();
+            for (id, s, r, n) in chunk {
+                let is = || Expr::col(touchpoint::Column::Id).eq(*id);
+                state = state.case(is(), Expr::val(*s));
+                reason = reason.case(is(), Expr::val(r.clone()));
+                next = next.case(is(), Expr::val(*n));
             }
+            touchpoint::Entity::update_many()
+                .col_expr(touchpoint::Column::State, state.into())
+                .col_expr(touchpoint::Column::Reason, reason.into())
+                .col_expr(touchpoint::Column::NextAttemptAt, next.into())
+                .col_expr(touchpoint::Column::UpdatedAt, Expr::value(now))
+                .filter(touchpoint::Column::Id.is_in(chunk.iter().map(|m| m.0)))
+                .filter(still_open())
+                .exec(db)
+                .await
+                .context("updating touchpoints")?;
         }
         Ok(())
     }
+}
+
+/// A message (and, for a call, its task) decided but not yet stored, with
+/// the touchpoints it carries (the first one gives it its key).
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub message: message::Model,
+    pub carried: Vec<touchpoint::Model>,
+    pub call: Option<call_task::ActiveModel>,
+}
+
+/// Stores a group's drafts in `txn`: their messages, the claims of their
+/// touchpoints (`sending`, calls `sent`) and the call tasks, in a few
+/// statements. A draft whose key or touchpoints another dispatcher took
+/// first is withdrawn. Returns the drafts stored, with their ids.
+pub async fn create_messages(
+    txn: &DatabaseTransaction,
+    drafts: Vec<Draft>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Draft>, StoreError> {
+    if drafts.is_empty() {
+        return Ok(drafts);
+    }
+    let rows = drafts.iter().map(|d| {
+        let mut active: message::ActiveModel = d.message.clone().into();
+        active.id = NotSet;
+        active
+    });
+    let inserted = match message::Entity::insert_many(rows)
+        .on_conflict_do_nothing_on([message::Column::Key])
+        .exec_with_returning_many(txn)
+        .await
+        .context("creating messages")?
+    {
+        TryInsertResult::Inserted(models) => models,
+        TryInsertResult::Empty | TryInsertResult::Conflicted => Vec::new(),
+    };
+    let ids: HashMap<String, i64> = inserted.into_iter().map(|m| (m.key, m.id)).collect();
+    let mut created: Vec<Draft> = drafts
+        .into_iter()
+        .filter_map(|mut d| {
+            d.message.id = *ids.get(&d.message.key)?;
+            Some(d)
+        })
+        .collect();
+    if created.is_empty() {
+        return Ok(created);
+    }
+    // One statement claims every carried touchpoint for its message.
+    let mut message_of = CaseStatement::new();
+    let mut reason_of = CaseStatement::new();
+    let mut state_of = CaseStatement::new();
+    let mut claimed_ids = Vec::new();
+    for d in &created {
+        for (i, t) in d.carried.iter().enumerate() {
+            let is_t = || Expr::col(touchpoint::Column::Id).eq(t.id);
+            message_of = message_of.case(is_t(), Expr::val(d.message.id));
+            state_of = state_of.case(is_t(), Expr::val(d.message.state.clone()));
+            if i > 0 {
+                reason_of = reason_of.case(
+                    is_t(),
+                    Expr::val(format!("sent together with {}", d.message.key)),
+                );
+            }
+            claimed_ids.push(t.id);
+        }
+    }
+    let no_reason = Expr::val(Option::<String>::None);
+    let reason = if created.iter().any(|d| d.carried.len() > 1) {
+        reason_of.finally(no_reason).into()
+    } else {
+        no_reason
+    };
+    let claimed = touchpoint::Entity::update_many()
+        .col_expr(touchpoint::Column::MessageId, message_of.into())
+        .col_expr(touchpoint::Column::State, state_of.into())
+        .col_expr(touchpoint::Column::Reason, reason)
+        .col_expr(touchpoint::Column::UpdatedAt, Expr::value(now))
+        .filter(touchpoint::Column::Id.is_in(claimed_ids.iter().copied()))
+        .filter(still_open())
+        .exec(txn)
+        .await
+        .context("claiming touchpoints")?;
+    if claimed.rows_affected != claimed_ids.len() as u64 {
+        created = withdraw_taken(txn, created, &claimed_ids).await?;
+    }
+    let calls: Vec<call_task::ActiveModel> = created
+        .iter()
+        .filter_map(|d| {
+            let mut task = d.call.clone()?;
+            task.message_id = Set(d.message.id);
+            Some(task)
+        })
+        .collect();
+    if !calls.is_empty() {
+        call_task::Entity::insert_many(calls)
+            .exec_without_returning(txn)
+            .await
+            .context("creating call tasks")?;
+    }
+    Ok(created)
+}
+
+/// Some touchpoints were taken by another dispatcher between the pass's
+/// read and its claim: the drafts that did not get all of theirs give back
+/// what they got and their messages are withdrawn.
+async fn withdraw_taken(
+    txn: &DatabaseTransaction,
+    created: Vec<Draft>,
+    claimed_ids: &[i64],
+) -> Result<Vec<Draft>, StoreError> {
+    let owners: HashMap<i64, Option<i64>> = touchpoint::Entity::find()
+        .select_only()
+        .column(touchpoint::Column::Id)
+        .column(touchpoint::Column::MessageId)
+        .filter(touchpoint::Column::Id.is_in(claimed_ids.iter().copied()))
+        .into_tuple::<(i64, Option<i64>)>()
+        .all(txn)
+        .await
+        .context("checking claims")?
+        .into_iter()
+        .collect();
+    let mut kept = Vec::with_capacity(created.len());
+    for d in created {
+        let whole = d
+            .carried
+            .iter()
+            .all(|t| owners.get(&t.id).copied().flatten() == Some(d.message.id));
+        if whole {
+            kept.push(d);
+            continue;
+        }
+        for t in &d.carried {
+            touchpoint::Entity::update_many()
+                .col_expr(touchpoint::Column::State, Expr::value(t.state.clone()))
+                .col_expr(touchpoint::Column::Reason, Expr::value(t.reason.clone()))
+                .col_expr(
+                    touchpoint::Column::MessageId,
+                    Expr::value(Option::<i64>::None),
+                )
+                .filter(touchpoint::Column::Id.eq(t.id))
+                .filter(touchpoint::Column::MessageId.eq(d.message.id))
+                .exec(txn)
+                .await
+                .context("giving back touchpoints")?;
+        }
+        message::Entity::delete_by_id(d.message.id)
+            .exec(txn)
+            .await
+            .context("withdrawing a message")?;
+    }
+    Ok(kept)
 }
 
 /// What a send's outcome does to the message and its touchpoints.

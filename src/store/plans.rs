@@ -4,8 +4,8 @@ use crate::plan::replan::{self, Change, Diff, Stored, Wanted};
 use crate::plan::{Plan, Touchpoint};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder,
 };
 use std::collections::HashMap;
 
@@ -35,20 +35,28 @@ fn rows<'p>(vin: &str, plan: &'p Plan<'p>) -> Vec<Row<'p>> {
 /// Stores one cycle of a vehicle's plan: new occurrences are inserted,
 /// replannable ones follow the new plan, the rest are kept as they are.
 /// What changed is recorded in `plan_changes` (not on the first planning).
-pub async fn save_plan(
-    db: &DatabaseConnection,
+/// `fresh`: the caller knows that nothing of this cycle is stored yet.
+/// Run it in a transaction (the planning pass stores a page of vehicles in
+/// one).
+pub async fn save_plan<C: ConnectionTrait>(
+    txn: &C,
     record: &VehicleRecord,
     plan: &Plan<'_>,
     now: DateTime<Utc>,
+    fresh: bool,
+    new_rows: &mut NewTouchpoints,
 ) -> Result<Diff, StoreError> {
-    let txn = db.begin().await.context("starting the plan transaction")?;
     let vehicle = &record.vehicle;
-    let existing = touchpoint::Entity::find()
-        .filter(touchpoint::Column::VehicleId.eq(vehicle.id))
-        .filter(touchpoint::Column::Cycle.eq(plan.cycle as i32))
-        .all(&txn)
-        .await
-        .context("loading the stored plan")?;
+    let existing = if fresh {
+        Vec::new()
+    } else {
+        touchpoint::Entity::find()
+            .filter(touchpoint::Column::VehicleId.eq(vehicle.id))
+            .filter(touchpoint::Column::Cycle.eq(plan.cycle as i32))
+            .all(txn)
+            .await
+            .context("loading the stored plan")?
+    };
     let wanted_rows = rows(&vehicle.vin, plan);
     let wanted: HashMap<&str, Wanted<'_>> = wanted_rows
         .iter()
@@ -106,7 +114,7 @@ pub async fn save_plan(
             }
         }
         active.updated_at = Set(now);
-        active.update(&txn).await.context("updating a touchpoint")?;
+        active.update(txn).await.context("updating a touchpoint")?;
     }
     let known: std::collections::HashSet<&str> =
         existing.iter().map(|m| m.dedup_key.as_str()).collect();
@@ -136,12 +144,7 @@ pub async fn save_plan(
         })
         .collect();
     diff.added = new.len();
-    for chunk in new.chunks(200) {
-        touchpoint::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&txn)
-            .await
-            .context("inserting touchpoints")?;
-    }
+    new_rows.rows.extend(new);
     if !existing.is_empty() && !diff.is_empty() {
         plan_change::ActiveModel {
             vehicle_id: Set(vehicle.id),
@@ -150,12 +153,34 @@ pub async fn save_plan(
             summary: Set(diff.summary()),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(txn)
         .await
         .context("recording the plan change")?;
     }
-    txn.commit().await.context("committing the plan")?;
     Ok(diff)
+}
+
+/// Touchpoints of several plans, inserted together: a page of first plans
+/// is a few statements, not one per vehicle.
+#[derive(Debug, Default)]
+pub struct NewTouchpoints {
+    rows: Vec<touchpoint::ActiveModel>,
+}
+
+impl NewTouchpoints {
+    /// Rows per statement: within SQLite's limit of bound parameters.
+    const CHUNK: usize = 1000;
+
+    pub async fn insert<C: ConnectionTrait>(&mut self, txn: &C) -> Result<(), StoreError> {
+        for chunk in self.rows.chunks(Self::CHUNK) {
+            touchpoint::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(txn)
+                .await
+                .context("inserting touchpoints")?;
+        }
+        self.rows.clear();
+        Ok(())
+    }
 }
 
 /// The stored touchpoints of one cycle of a vehicle, by date.
