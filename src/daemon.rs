@@ -22,6 +22,9 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     // The scheduler only sends ticks; one task runs the passes, one at a
     // time: a tick that comes while a pass runs is dropped, not queued.
     let (tick_tx, tick_rx) = mpsc::channel::<()>(1);
+    // The first pass runs at start: what fell due while the daemon was
+    // stopped goes out now, not at the next tick.
+    let _ = tick_tx.try_send(());
     let job = ticking(&settings.daemon.dispatch_cron, tick_tx)?;
     // The schema must be current: systemd runs `touchpoint migrate` first.
     let db = commands::open(&config).await?;

@@ -30,6 +30,39 @@ enum Touchpoints {
     NextAttemptAt,
 }
 
+/// The indexes this migration adds: name, table and columns.
+fn indexes() -> Vec<(&'static str, DynIden, Vec<DynIden>)> {
+    vec![
+        (
+            "ix_vehicles_replan_on",
+            Vehicles::Table.into_iden(),
+            vec![Vehicles::ReplanOn.into_iden()],
+        ),
+        (
+            "ix_touchpoints_message",
+            Touchpoints::Table.into_iden(),
+            vec![Touchpoints::MessageId.into_iden()],
+        ),
+        (
+            "ix_touchpoints_state_next",
+            Touchpoints::Table.into_iden(),
+            vec![
+                Touchpoints::State.into_iden(),
+                Touchpoints::NextAttemptAt.into_iden(),
+            ],
+        ),
+        // A person's recent messages (the caps' history).
+        (
+            "ix_messages_customer_created",
+            Messages::Table.into_iden(),
+            vec![
+                Messages::CustomerId.into_iden(),
+                Messages::CreatedAt.into_iden(),
+            ],
+        ),
+    ]
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -41,80 +74,23 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("ix_vehicles_replan_on")
-                    .table(Vehicles::Table)
-                    .col(Vehicles::ReplanOn)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("ix_touchpoints_message")
-                    .table(Touchpoints::Table)
-                    .col(Touchpoints::MessageId)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("ix_touchpoints_state_next")
-                    .table(Touchpoints::Table)
-                    .col(Touchpoints::State)
-                    .col(Touchpoints::NextAttemptAt)
-                    .to_owned(),
-            )
-            .await?;
-        // A person's recent messages (the caps' history).
-        manager
-            .create_index(
-                Index::create()
-                    .name("ix_messages_customer_created")
-                    .table(Messages::Table)
-                    .col(Messages::CustomerId)
-                    .col(Messages::CreatedAt)
-                    .to_owned(),
-            )
-            .await
+        for (name, table, columns) in indexes() {
+            let mut index = Index::create();
+            index.name(name).table(table);
+            for column in columns {
+                index.col(column);
+            }
+            manager.create_index(index).await?;
+        }
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_index(
-                Index::drop()
-                    .name("ix_messages_customer_created")
-                    .table(Messages::Table)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .drop_index(
-                Index::drop()
-                    .name("ix_touchpoints_state_next")
-                    .table(Touchpoints::Table)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .drop_index(
-                Index::drop()
-                    .name("ix_touchpoints_message")
-                    .table(Touchpoints::Table)
-                    .to_owned(),
-            )
-            .await?;
-        manager
-            .drop_index(
-                Index::drop()
-                    .name("ix_vehicles_replan_on")
-                    .table(Vehicles::Table)
-                    .to_owned(),
-            )
-            .await?;
+        for (name, table, _) in indexes().into_iter().rev() {
+            manager
+                .drop_index(Index::drop().name(name).table(table).to_owned())
+                .await?;
+        }
         manager
             .alter_table(
                 Table::alter()

@@ -29,6 +29,29 @@ fn twilio(server: &MockServer) -> Sms {
     }
 }
 
+/// A site whose SMS go to `server` with the Twilio profile, and one owner
+/// (customer id returned) whose car was bought on 2025-11-20.
+async fn twilio_site(
+    server: &MockServer,
+) -> (tempfile::TempDir, Config, sea_orm::DatabaseConnection, i64) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("touchpoint.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[database]\nurl = \"sqlite://{}/t.db\"\n[sms]\nprovider = \"twilio\"\nbase_url = \"{}\"\naccount_sid = \"AC123\"\nauth_token = \"secret\"\nfrom = \"+4930111222\"\n",
+            dir.path().display(),
+            server.uri()
+        ),
+    )
+    .unwrap();
+    let config = Config::load(Some(&cfg)).unwrap();
+    let db = store::connect(&config.database_url(), 1).await.unwrap();
+    store::migrate(&db).await.unwrap();
+    let (customer_id, _) = seed(&db, &["WVWZZZ1JZXW000001"], "2025-11-20").await;
+    (dir, config, db, customer_id)
+}
+
 fn sms() -> Outgoing {
     Outgoing {
         key: "WVWZZZ1JZXW000001:service-sms:0:1".into(),
@@ -191,21 +214,7 @@ async fn twilio_21610_records_the_opt_out_and_stops_the_channel() {
         .expect(1)
         .mount(&server)
         .await;
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("touchpoint.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[database]\nurl = \"sqlite://{}/t.db\"\n[sms]\nprovider = \"twilio\"\nbase_url = \"{}\"\naccount_sid = \"AC123\"\nauth_token = \"secret\"\nfrom = \"+4930111222\"\n",
-            dir.path().display(),
-            server.uri()
-        ),
-    )
-    .unwrap();
-    let config = Config::load(Some(&cfg)).unwrap();
-    let db = store::connect(&config.database_url(), 1).await.unwrap();
-    store::migrate(&db).await.unwrap();
-    let (customer_id, _) = seed(&db, &["WVWZZZ1JZXW000001"], "2025-11-20").await;
+    let (_dir, config, db, customer_id) = twilio_site(&server).await;
     let catalog = Catalog::builtin().unwrap();
     let transports = Transports::from_config(&config).unwrap();
     let dispatcher = Dispatcher::new(&db, &config, &transports, &catalog);
@@ -253,21 +262,7 @@ async fn an_opt_out_suppresses_a_queued_retry() {
         .expect(1)
         .mount(&server)
         .await;
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("touchpoint.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[database]\nurl = \"sqlite://{}/t.db\"\n[sms]\nprovider = \"twilio\"\nbase_url = \"{}\"\naccount_sid = \"AC123\"\nauth_token = \"secret\"\nfrom = \"+4930111222\"\n",
-            dir.path().display(),
-            server.uri()
-        ),
-    )
-    .unwrap();
-    let config = Config::load(Some(&cfg)).unwrap();
-    let db = store::connect(&config.database_url(), 1).await.unwrap();
-    store::migrate(&db).await.unwrap();
-    let (customer_id, _) = seed(&db, &["WVWZZZ1JZXW000001"], "2025-11-20").await;
+    let (_dir, config, db, customer_id) = twilio_site(&server).await;
     let catalog = Catalog::builtin().unwrap();
     let transports = Transports::from_config(&config).unwrap();
     let dispatcher = Dispatcher::new(&db, &config, &transports, &catalog);
