@@ -17,8 +17,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use futures_util::StreamExt;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QuerySelect, Statement, TransactionTrait,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
@@ -155,21 +155,29 @@ impl<'a> Dispatcher<'a> {
         self.retry_due(now, &mut report).await?;
         // Planned touchpoints of the widest "today" of any time zone (the
         // rules check each person's own) and deferred ones whose time came:
-        // two index ranges.
-        let planned = touchpoint::Entity::find()
-            .filter(touchpoint::Column::State.eq("planned"))
-            .filter(touchpoint::Column::DueDate.lte(crate::predict::add_days(now.date_naive(), 1)))
+        // two index ranges in one statement.
+        let due = touchpoint::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(
+                        Condition::all()
+                            .add(touchpoint::Column::State.eq("planned"))
+                            .add(
+                                touchpoint::Column::DueDate
+                                    .lte(crate::predict::add_days(now.date_naive(), 1)),
+                            ),
+                    )
+                    .add(
+                        Condition::all()
+                            .add(touchpoint::Column::State.eq("deferred"))
+                            .add(touchpoint::Column::NextAttemptAt.lte(now)),
+                    ),
+            )
             .all(self.db)
             .await
             .context("loading due touchpoints")?;
-        let deferred = touchpoint::Entity::find()
-            .filter(touchpoint::Column::State.eq("deferred"))
-            .filter(touchpoint::Column::NextAttemptAt.lte(now))
-            .all(self.db)
-            .await
-            .context("loading deferred touchpoints")?;
         let mut by_customer: BTreeMap<i64, Vec<touchpoint::Model>> = BTreeMap::new();
-        for t in planned.into_iter().chain(deferred) {
+        for t in due {
             by_customer.entry(t.customer_id).or_default().push(t);
         }
         for rows in by_customer.values_mut() {
@@ -246,34 +254,30 @@ impl<'a> Dispatcher<'a> {
     /// deferred touchpoint's or a retry's time, or the earliest local midnight
     /// of the next planned touchpoint's day. `None`: nothing is pending.
     pub async fn next_wake(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let deferred: Option<Option<DateTime<Utc>>> = touchpoint::Entity::find()
-            .select_only()
-            .column_as(touchpoint::Column::NextAttemptAt.min(), "at")
-            .filter(touchpoint::Column::State.eq("deferred"))
-            .into_tuple()
-            .one(self.db)
+        // One statement: the earliest deferral, planned day and retry (or
+        // lease end), each from its index.
+        let sql = "SELECT \
+            (SELECT MIN(next_attempt_at) FROM touchpoints WHERE state = 'deferred') AS deferred, \
+            (SELECT MIN(due_date) FROM touchpoints WHERE state = 'planned') AS planned, \
+            (SELECT MIN(next_attempt_at) FROM messages WHERE state = 'retry') AS retry, \
+            (SELECT MIN(lease_until) FROM messages WHERE state = 'sending') AS lease";
+        let backend = self.db.get_database_backend();
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(backend, sql))
             .await
-            .context("finding the next deferred touchpoint")?;
-        let planned: Option<Option<NaiveDate>> = touchpoint::Entity::find()
-            .select_only()
-            .column_as(touchpoint::Column::DueDate.min(), "at")
-            .filter(touchpoint::Column::State.eq("planned"))
-            .into_tuple()
-            .one(self.db)
-            .await
-            .context("finding the next planned touchpoint")?;
-        // UTC+14 is the earliest any day begins.
-        let planned = planned
-            .flatten()
+            .context("finding the next thing to do")?;
+        let Some(row) = row else { return Ok(None) };
+        let at = |column: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
+            row.try_get::<Option<DateTime<Utc>>>("", column)
+                .context("finding the next thing to do")
+        };
+        let planned = row
+            .try_get::<Option<NaiveDate>>("", "planned")
+            .context("finding the next thing to do")?
+            // UTC+14 is the earliest any day begins.
             .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - Duration::hours(14));
-        let retry = message::Entity::find()
-            .filter(message::Column::State.is_in(["retry", "sending"]))
-            .order_by_asc(message::Column::NextAttemptAt)
-            .one(self.db)
-            .await
-            .context("finding the next retry")?
-            .map(|m| m.next_attempt_at.or(m.lease_until).unwrap_or_default());
-        Ok([deferred.flatten(), planned, retry]
+        Ok([at("deferred")?, planned, at("retry")?, at("lease")?]
             .into_iter()
             .flatten()
             .min())

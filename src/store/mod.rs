@@ -65,6 +65,9 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
                     .synchronous(SqliteSynchronous::Normal)
                     .foreign_keys(true)
                     .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
+                    // Batched statements vary in their number of parameters:
+                    // keep more of them prepared.
+                    .statement_cache_capacity(1024)
             });
     } else {
         opts.max_connections(max_connections.max(1));

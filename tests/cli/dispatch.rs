@@ -199,3 +199,52 @@ async fn an_interrupted_send_is_held_for_review_not_resent() {
 fn files_in(config: &Config) -> Vec<String> {
     files(&config.outbox_dir())
 }
+
+#[tokio::test]
+async fn next_wake_is_the_earliest_planned_day_or_deferral() {
+    use sea_orm::QueryOrder;
+    let dir = tempfile::tempdir().unwrap();
+    for (url, db, config) in databases(dir.path()).await {
+        seed(&db, &["WVWZZZ1JZXW000001"], "2025-11-20").await;
+        let catalog = Catalog::builtin().unwrap();
+        let transports = Transports::from_config(&config).unwrap();
+        let dispatcher = Dispatcher::new(&db, &config, &transports, &catalog);
+        assert_eq!(dispatcher.next_wake().await.unwrap(), None, "{url}: empty");
+
+        let friday = Utc.with_ymd_and_hms(2025, 11, 21, 10, 0, 0).unwrap();
+        planning_pass(&db, &config, friday).await.unwrap();
+        let first = tp::Entity::find()
+            .filter(tp::Column::State.eq("planned"))
+            .order_by_asc(tp::Column::DueDate)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        // The planned day begins first at UTC+14.
+        let day_begins =
+            first.due_date.and_hms_opt(0, 0, 0).unwrap().and_utc() - Duration::hours(14);
+        assert_eq!(
+            dispatcher.next_wake().await.unwrap(),
+            Some(day_begins),
+            "{url}"
+        );
+
+        // Thursday 4 Dec 2025, 07:00 in Berlin: the SMS check-in waits for
+        // quiet hours to end at 09:00, and that deferral is next.
+        let early = Utc.with_ymd_and_hms(2025, 12, 4, 6, 0, 0).unwrap();
+        planning_pass(&db, &config, early).await.unwrap();
+        dispatcher.pass(early).await.unwrap();
+        let deferred = tp::Entity::find()
+            .filter(tp::Column::State.eq("deferred"))
+            .order_by_asc(tp::Column::NextAttemptAt)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{url}: nothing deferred"));
+        let nine = Utc.with_ymd_and_hms(2025, 12, 4, 8, 0, 0).unwrap();
+        assert_eq!(deferred.next_attempt_at, Some(nine), "{url}");
+        let wake = dispatcher.next_wake().await.unwrap().unwrap();
+        assert!(wake <= nine, "{url}: {wake}");
+        drop_test_schema(&db, &url).await;
+    }
+}
