@@ -330,34 +330,26 @@ impl<'a> Dispatcher<'a> {
     ) -> Result<HashMap<i64, vehicle::Model>, StoreError> {
         ids.sort_unstable();
         ids.dedup();
-        let mut found = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(IN_CHUNK) {
-            for v in vehicle::Entity::find()
-                .filter(vehicle::Column::Id.is_in(chunk.iter().copied()))
-                .all(self.db)
-                .await
-                .context("loading vehicles")?
-            {
-                found.insert(v.id, v);
-            }
-        }
-        Ok(found)
+        by_id::<vehicle::Entity>(
+            self.db,
+            vehicle::Column::Id,
+            &ids,
+            |v| v.id,
+            "loading vehicles",
+        )
+        .await
     }
 
     /// The customers of the given ids, by id.
     async fn customers(&self, ids: &[i64]) -> Result<HashMap<i64, customer::Model>, StoreError> {
-        let mut found = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(IN_CHUNK) {
-            for c in customer::Entity::find()
-                .filter(customer::Column::Id.is_in(chunk.iter().copied()))
-                .all(self.db)
-                .await
-                .context("loading customers")?
-            {
-                found.insert(c.id, c);
-            }
-        }
-        Ok(found)
+        by_id::<customer::Entity>(
+            self.db,
+            customer::Column::Id,
+            ids,
+            |c| c.id,
+            "loading customers",
+        )
+        .await
     }
 
     /// Events for every touchpoint a message carries.
@@ -766,6 +758,28 @@ impl<'a> Dispatcher<'a> {
         }
         Ok(histories)
     }
+}
+
+/// The rows of `ids` (a few statements of `IN` lists), by id.
+async fn by_id<E: EntityTrait>(
+    db: &DatabaseConnection,
+    column: E::Column,
+    ids: &[i64],
+    id_of: impl Fn(&E::Model) -> i64,
+    what: &str,
+) -> Result<HashMap<i64, E::Model>, StoreError> {
+    let mut found = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(IN_CHUNK) {
+        for row in E::find()
+            .filter(column.is_in(chunk.iter().copied()))
+            .all(db)
+            .await
+            .context(what)?
+        {
+            found.insert(id_of(&row), row);
+        }
+    }
+    Ok(found)
 }
 
 /// A message in a person's history: customer, channel, state, sent, created.
