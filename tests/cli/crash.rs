@@ -1,42 +1,128 @@
 //! Crash safety: the real binary is killed (SIGKILL) again and again in the
-//! middle of dispatching real emails to a real SMTP server. Afterwards every
-//! message arrived at most once, and each one either arrived and is `sent`,
-//! or its outcome is unknown and it is `held` for review; none is lost.
+//! middle of dispatching real emails to a real SMTP server and SMS to an
+//! HTTP gateway (a mock of Twilio's API). Afterwards every message arrived
+//! at most once, and each one either arrived and is `sent`, or its outcome
+//! is unknown and it is `held` for review; none is lost.
 
 use crate::smtp::SmtpSink;
-use crate::support::seed_customer;
+use crate::support::{seed_customer, sqlite_config};
 use assert_cmd::cargo::CommandCargoExt;
 use chrono::{Duration, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use touchpoint::config::Config;
 use touchpoint::store::{self, entities::message};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const PEOPLE: usize = 400;
+const PEOPLE: usize = 1000;
 
 fn vin(i: usize) -> String {
     format!("WVWZZZ1JZXW{i:06}")
+}
+
+/// Each owner gets a welcome email and a welcome SMS three days after the
+/// purchase.
+const TEMPLATE: &str = r#"
+[[touchpoint]]
+code = "welcome-email"
+channel = "email"
+category = "service"
+anchor = "purchase"
+offset_days = 3
+priority = 60
+message = "onboarding_welcome"
+
+[[touchpoint]]
+code = "welcome-sms"
+channel = "sms"
+category = "service"
+anchor = "purchase"
+offset_days = 3
+priority = 60
+message = "onboarding_welcome"
+"#;
+
+/// How often each message arrived, by its identity at the receiving end.
+fn arrivals(ids: impl Iterator<Item = String>) -> HashMap<String, usize> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for id in ids {
+        *seen.entry(id).or_default() += 1;
+    }
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "delivered twice: {twice:?}");
+    seen
+}
+
+/// Every message of the channel exists once per owner and is sent or held;
+/// each sent one arrived exactly once (`identity` names it as the receiving
+/// end sees it).
+fn check_channel(
+    messages: &[message::Model],
+    channel: &str,
+    arrived: &HashMap<String, usize>,
+    identity: impl Fn(&message::Model) -> String,
+) {
+    let ours: Vec<_> = messages.iter().filter(|m| m.channel == channel).collect();
+    assert_eq!(ours.len(), PEOPLE, "one {channel} per owner, none lost");
+    let sent = ours.iter().filter(|m| m.state == "sent").count();
+    let held = ours.iter().filter(|m| m.state == "held").count();
+    assert_eq!(
+        sent + held,
+        PEOPLE,
+        "every {channel} is sent or held: {:?}",
+        ours.iter().map(|m| &m.state).collect::<Vec<_>>()
+    );
+    let total: usize = arrived.values().sum();
+    eprintln!("{channel}: {sent} sent, {held} held, {total} delivered");
+    // Both ends of the spectrum happened: kills mid-send and finished sends.
+    assert!(sent > 0 && held > 0, "{channel}: {sent} sent, {held} held");
+    // What is marked sent did arrive; a held one may or may not have.
+    assert!(
+        total >= sent && total <= PEOPLE,
+        "{channel}: {total} delivered, {sent} sent"
+    );
+    for m in ours.iter().filter(|m| m.state == "sent") {
+        let id = identity(m);
+        assert_eq!(arrived.get(&id), Some(&1), "{channel} {id}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_dispatchers_lose_nothing_and_send_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
     let sink = SmtpSink::start(dir.path());
-    let cfg = dir.path().join("touchpoint.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[database]\nurl = \"sqlite://{}/t.db\"\n[email]\nsmtp_url = \"smtp://127.0.0.1:{}\"\n[dispatch]\nlease_secs = 10\n",
-            dir.path().display(),
-            sink.port
+    let gateway = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/2010-04-01/Accounts/AC1/Messages.json"))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(serde_json::json!({"sid": "SM1", "status": "queued"}))
+                // A gateway that takes 20 ms a message: kills land mid-send.
+                .set_delay(std::time::Duration::from_millis(20)),
+        )
+        .mount(&gateway)
+        .await;
+    std::fs::write(dir.path().join("plan.toml"), TEMPLATE).unwrap();
+    let cfg = sqlite_config(
+        dir.path(),
+        &format!(
+            "[email]\nsmtp_url = \"smtp://127.0.0.1:{}\"\n\
+             [sms]\nprovider = \"twilio\"\nbase_url = \"{}\"\naccount_sid = \"AC1\"\n\
+             auth_token = \"t\"\nfrom = \"+4930111222\"\nmessages_per_second = 0\n\
+             [plan]\ntemplate = \"plan.toml\"\n[dispatch]\nlease_secs = 10\n\
+             [caps]\nmessages_per_7_days = 2\n\
+             [quiet_hours.sms]\nstart = \"00:00\"\nend = \"24:00\"\nsundays = true\n",
+            sink.port,
+            gateway.uri()
         ),
-    )
-    .unwrap();
+    );
     let config = Config::load(Some(&cfg)).unwrap();
     let db = store::connect(&config.database_url(), 1).await.unwrap();
     store::migrate(&db).await.unwrap();
-    // Bought three days ago: each owner's welcome email is due today.
+    // Bought three days ago: each owner's welcome messages are due today
+    // (the caps and SMS hours above let both go now, at any time of day).
     let purchase = (Utc::now() - Duration::days(3)).date_naive().to_string();
     for i in 0..PEOPLE {
         let v = vin(i);
@@ -50,6 +136,10 @@ async fn killed_dispatchers_lose_nothing_and_send_nothing_twice() {
         )
         .await;
     }
+    // A phone number of each owner's own, to tell their SMS apart.
+    db.execute_unprepared("UPDATE customers SET phone = '+49151' || printf('%07d', id)")
+        .await
+        .unwrap();
     drop(db);
 
     let dispatch = || {
@@ -62,10 +152,10 @@ async fn killed_dispatchers_lose_nothing_and_send_nothing_twice() {
         cmd
     };
     let mut kills = 0;
-    for round in 0..40u64 {
+    for round in 0..30u64 {
         let mut child = dispatch().spawn().unwrap();
-        // Kill it somewhere between start-up and the end of its sends.
-        std::thread::sleep(std::time::Duration::from_millis(15 + (round * 37) % 250));
+        // Kill it somewhere between start-up and well into its sends.
+        std::thread::sleep(std::time::Duration::from_millis(15 + (round * 211) % 2500));
         match child.try_wait().unwrap() {
             Some(_) => {}
             None => {
@@ -80,51 +170,31 @@ async fn killed_dispatchers_lose_nothing_and_send_nothing_twice() {
     std::thread::sleep(std::time::Duration::from_secs(11));
     assert!(dispatch().status().unwrap().success());
     assert!(dispatch().status().unwrap().success());
-
-    let delivered = sink.delivered();
-    let mut arrivals: HashMap<String, usize> = HashMap::new();
-    for mail in &delivered {
-        let id = mail
-            .lines()
-            .find(|l| l.starts_with("Message-ID:"))
-            .unwrap()
-            .to_string();
-        *arrivals.entry(id).or_default() += 1;
-    }
-    let twice: Vec<_> = arrivals.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "delivered twice: {twice:?}");
+    eprintln!("{kills} kills");
 
     let db = store::connect(&config.database_url(), 1).await.unwrap();
-    let emails = message::Entity::find()
-        .filter(message::Column::Channel.eq("email"))
+    let messages = message::Entity::find()
+        .filter(message::Column::Channel.is_in(["email", "sms"]))
         .all(&db)
         .await
         .unwrap();
-    assert_eq!(
-        emails.len(),
-        PEOPLE,
-        "one welcome email per owner, none lost"
-    );
-    let sent = emails.iter().filter(|m| m.state == "sent").count();
-    let held = emails.iter().filter(|m| m.state == "held").count();
-    assert_eq!(
-        sent + held,
-        PEOPLE,
-        "every email is sent or held: {:?}",
-        emails.iter().map(|m| &m.state).collect::<Vec<_>>()
-    );
-    eprintln!(
-        "{kills} kills: {sent} sent, {held} held, {} delivered",
-        delivered.len()
-    );
-    // What is marked sent did arrive; a held one may or may not have.
-    assert!(
-        delivered.len() >= sent && delivered.len() <= PEOPLE,
-        "{} delivered, {sent} sent",
-        delivered.len()
-    );
-    for m in emails.iter().filter(|m| m.state == "sent") {
-        let id = format!("Message-ID: <{}@touchpoint>", m.key.replace(':', "."));
-        assert_eq!(arrivals.get(&id), Some(&1), "{id}");
-    }
+
+    let mails = arrivals(sink.delivered().iter().map(|mail| {
+        mail.lines()
+            .find(|l| l.starts_with("Message-ID:"))
+            .unwrap()
+            .to_string()
+    }));
+    check_channel(&messages, "email", &mails, |m| {
+        format!("Message-ID: <{}@touchpoint>", m.key.replace(':', "."))
+    });
+
+    let requests = gateway.received_requests().await.unwrap();
+    let texts = arrivals(requests.iter().map(|r| {
+        url::form_urlencoded::parse(&r.body)
+            .find(|(k, _)| k == "To")
+            .map(|(_, v)| v.into_owned())
+            .unwrap()
+    }));
+    check_channel(&messages, "sms", &texts, |m| m.recipient.clone());
 }
