@@ -122,6 +122,15 @@ pub struct Dispatcher<'a> {
     pub transports: &'a Transports,
     pub catalog: &'a Catalog,
     pub policy: Policy,
+    /// Customers and vehicles kept between passes (see [`Dispatcher::keeping_facts`]).
+    facts: Option<std::sync::Mutex<Facts>>,
+}
+
+/// Customers and vehicles by id, as loaded.
+#[derive(Default)]
+struct Facts {
+    customers: HashMap<i64, customer::Model>,
+    vehicles: HashMap<i64, vehicle::Model>,
 }
 
 impl<'a> Dispatcher<'a> {
@@ -137,6 +146,24 @@ impl<'a> Dispatcher<'a> {
             transports,
             catalog,
             policy: Policy::from_settings(&config.settings),
+            facts: None,
+        }
+    }
+
+    /// Keeps each customer and vehicle once loaded, for the life of the
+    /// dispatcher: only for a database in which nothing else changes them
+    /// while it runs (`simulate`'s private copy). The one change a pass
+    /// makes itself, an opt-out reported by the SMS provider, drops the
+    /// customer from what is kept.
+    pub fn keeping_facts(mut self) -> Self {
+        self.facts = Some(std::sync::Mutex::new(Facts::default()));
+        self
+    }
+
+    /// Forgets a kept customer (their facts changed).
+    fn forget_customer(&self, id: i64) {
+        if let Some(Ok(mut facts)) = self.facts.as_ref().map(|f| f.lock()) {
+            facts.customers.remove(&id);
         }
     }
 
@@ -330,26 +357,81 @@ impl<'a> Dispatcher<'a> {
     ) -> Result<HashMap<i64, vehicle::Model>, StoreError> {
         ids.sort_unstable();
         ids.dedup();
-        by_id::<vehicle::Entity>(
-            self.db,
-            vehicle::Column::Id,
-            &ids,
-            |v| v.id,
-            "loading vehicles",
+        self.kept(
+            ids,
+            |f| &mut f.vehicles,
+            |db, missing| async move {
+                by_id::<vehicle::Entity>(
+                    db,
+                    vehicle::Column::Id,
+                    &missing,
+                    |v| v.id,
+                    "loading vehicles",
+                )
+                .await
+            },
         )
         .await
     }
 
     /// The customers of the given ids, by id.
     async fn customers(&self, ids: &[i64]) -> Result<HashMap<i64, customer::Model>, StoreError> {
-        by_id::<customer::Entity>(
-            self.db,
-            customer::Column::Id,
-            ids,
-            |c| c.id,
-            "loading customers",
+        self.kept(
+            ids.to_vec(),
+            |f| &mut f.customers,
+            |db, missing| async move {
+                by_id::<customer::Entity>(
+                    db,
+                    customer::Column::Id,
+                    &missing,
+                    |c| c.id,
+                    "loading customers",
+                )
+                .await
+            },
         )
         .await
+    }
+
+    /// The rows of `ids`: those kept (when facts are kept), the rest loaded
+    /// by `load` (and then kept).
+    async fn kept<M, F>(
+        &self,
+        ids: Vec<i64>,
+        table: impl Fn(&mut Facts) -> &mut HashMap<i64, M>,
+        load: impl FnOnce(&'a DatabaseConnection, Vec<i64>) -> F,
+    ) -> Result<HashMap<i64, M>, StoreError>
+    where
+        M: Clone,
+        F: std::future::Future<Output = Result<HashMap<i64, M>, StoreError>>,
+    {
+        let Some(facts) = &self.facts else {
+            return load(self.db, ids).await;
+        };
+        let mut found = HashMap::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        {
+            let mut facts = facts.lock().map_err(|_| poisoned())?;
+            let table = table(&mut facts);
+            for id in ids {
+                match table.get(&id) {
+                    Some(row) => {
+                        found.insert(id, row.clone());
+                    }
+                    None => missing.push(id),
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let loaded = load(self.db, missing).await?;
+            let mut facts = facts.lock().map_err(|_| poisoned())?;
+            let table = table(&mut facts);
+            for (id, row) in loaded {
+                table.insert(id, row.clone());
+                found.insert(id, row);
+            }
+        }
+        Ok(found)
     }
 
     /// Events for every touchpoint a message carries.
@@ -414,6 +496,9 @@ impl<'a> Dispatcher<'a> {
                     ..m
                 };
                 let settled = self.send(&m, now).await;
+                if settled.opted_out {
+                    self.forget_customer(m.customer_id);
+                }
                 store_outcomes(self.db, std::slice::from_ref(&settled), now).await?;
                 tally(&settled, report);
                 self.message_events(&m, settled.outcome, settled.reason, now, report)
@@ -597,6 +682,9 @@ impl<'a> Dispatcher<'a> {
             .buffer_unordered(self.config.settings.dispatch.concurrency.max(1));
         while let Some((m, carried, settled)) = sends.next().await {
             tally(&settled, report);
+            if settled.opted_out {
+                self.forget_customer(m.customer_id);
+            }
             if let Some(customer) = customers.get(&m.customer_id) {
                 push_sent_events(
                     &m,
@@ -780,6 +868,13 @@ async fn by_id<E: EntityTrait>(
         }
     }
     Ok(found)
+}
+
+fn poisoned() -> StoreError {
+    StoreError {
+        context: "keeping customers and vehicles".into(),
+        source: sea_orm::DbErr::Custom("a pass panicked while holding them".into()),
+    }
 }
 
 /// A message in a person's history: customer, channel, state, sent, created.
