@@ -177,32 +177,32 @@ const PAGE: u64 = 1000;
 
 /// Writes a part's facts into its private database, one statement a page.
 async fn store_facts(to: &DatabaseConnection, facts: Facts) -> Result<(), Failure> {
-    for page in facts.customers.chunks(PAGE as usize) {
-        customer::Entity::insert_many(
-            page.iter()
-                .map(|c| c.clone().into_active_model().reset_all()),
-        )
-        .exec_without_returning(to)
-        .await
-        .context("copying customers")?;
-    }
-    for page in facts.vehicles.chunks(PAGE as usize) {
-        vehicle::Entity::insert_many(
-            page.iter()
-                .map(|v| v.clone().into_active_model().reset_all()),
-        )
-        .exec_without_returning(to)
-        .await
-        .context("copying vehicles")?;
-    }
-    for page in facts.readings.chunks(PAGE as usize) {
-        reading::Entity::insert_many(
-            page.iter()
-                .map(|r| r.clone().into_active_model().reset_all()),
-        )
-        .exec_without_returning(to)
-        .await
-        .context("copying readings")?;
+    insert_pages::<customer::ActiveModel>(to, facts.customers, "copying customers").await?;
+    insert_pages::<vehicle::ActiveModel>(to, facts.vehicles, "copying vehicles").await?;
+    insert_pages::<reading::ActiveModel>(to, facts.readings, "copying readings").await
+}
+
+/// Inserts rows as they are (ids included), one statement a page.
+async fn insert_pages<A>(
+    to: &DatabaseConnection,
+    rows: Vec<<A::Entity as EntityTrait>::Model>,
+    what: &str,
+) -> Result<(), Failure>
+where
+    A: ActiveModelTrait + Send,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let page: Vec<A> = rows
+            .by_ref()
+            .take(PAGE as usize)
+            .map(|r| r.into_active_model().reset_all())
+            .collect();
+        A::Entity::insert_many(page)
+            .exec_without_returning(to)
+            .await
+            .context(what)?;
     }
     Ok(())
 }
