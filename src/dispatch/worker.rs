@@ -126,11 +126,13 @@ pub struct Dispatcher<'a> {
     facts: Option<std::sync::Mutex<Facts>>,
 }
 
-/// Customers and vehicles by id, as loaded.
+/// Customers and vehicles by id, as loaded, and each person's send history
+/// as loaded and then kept up to date by the passes.
 #[derive(Default)]
 struct Facts {
     customers: HashMap<i64, customer::Model>,
     vehicles: HashMap<i64, vehicle::Model>,
+    histories: HashMap<i64, History>,
 }
 
 impl<'a> Dispatcher<'a> {
@@ -151,19 +153,34 @@ impl<'a> Dispatcher<'a> {
     }
 
     /// Keeps each customer and vehicle once loaded, for the life of the
-    /// dispatcher: only for a database in which nothing else changes them
-    /// while it runs (`simulate`'s private copy). The one change a pass
-    /// makes itself, an opt-out reported by the SMS provider, drops the
-    /// customer from what is kept.
+    /// dispatcher, and each person's send history, adding the messages the
+    /// passes create: only for a database in which nothing else changes
+    /// them while it runs (`simulate`'s private copy). What a pass changes
+    /// otherwise (an opt-out reported by the SMS provider, a send that did
+    /// not go out at once, a retry) drops the person from what is kept, to
+    /// be read again.
     pub fn keeping_facts(mut self) -> Self {
         self.facts = Some(std::sync::Mutex::new(Facts::default()));
         self
     }
 
-    /// Forgets a kept customer (their facts changed).
+    /// Forgets a kept customer and their history (they changed).
     fn forget_customer(&self, id: i64) {
         if let Some(Ok(mut facts)) = self.facts.as_ref().map(|f| f.lock()) {
             facts.customers.remove(&id);
+            facts.histories.remove(&id);
+        }
+    }
+
+    /// Adds a message or call created at `at` to its person's kept history.
+    fn remember_send(&self, m: &message::Model, at: DateTime<Utc>) {
+        if let Some(Ok(mut facts)) = self.facts.as_ref().map(|f| f.lock())
+            && let Some(history) = facts.histories.get_mut(&m.customer_id)
+        {
+            match channel_of(&m.channel) {
+                Channel::Call => history.calls.push(at),
+                _ => history.messages.push(at),
+            }
         }
     }
 
@@ -248,6 +265,7 @@ impl<'a> Dispatcher<'a> {
             txn.commit().await.context("storing dispatch decisions")?;
             let mut outgoing = Vec::with_capacity(created.len());
             for draft in created {
+                self.remember_send(&draft.message, now);
                 report.merged += draft.carried.len() - 1;
                 if draft.call.is_some() {
                     // A call task: created, nothing to send.
@@ -496,9 +514,8 @@ impl<'a> Dispatcher<'a> {
                     ..m
                 };
                 let settled = self.send(&m, now).await;
-                if settled.opted_out {
-                    self.forget_customer(m.customer_id);
-                }
+                // Its time in the history is now its send, not its creation.
+                self.forget_customer(m.customer_id);
                 store_outcomes(self.db, std::slice::from_ref(&settled), now).await?;
                 tally(&settled, report);
                 self.message_events(&m, settled.outcome, settled.reason, now, report)
@@ -682,7 +699,7 @@ impl<'a> Dispatcher<'a> {
             .buffer_unordered(self.config.settings.dispatch.concurrency.max(1));
         while let Some((m, carried, settled)) = sends.next().await {
             tally(&settled, report);
-            if settled.opted_out {
+            if settled.opted_out || settled.message_state != "sent" {
                 self.forget_customer(m.customer_id);
             }
             if let Some(customer) = customers.get(&m.customer_id) {
@@ -815,37 +832,63 @@ impl<'a> Dispatcher<'a> {
         people: &[i64],
         now: DateTime<Utc>,
     ) -> Result<HashMap<i64, History>, StoreError> {
-        let mut histories: HashMap<i64, History> = HashMap::new();
-        for chunk in people.chunks(IN_CHUNK) {
-            // The states are filtered here: in SQL they would steer the
-            // planner to the state index, a scan of every message ever sent.
-            let recent: Vec<Sent> = message::Entity::find()
-                .select_only()
-                .column(message::Column::CustomerId)
-                .column(message::Column::Channel)
-                .column(message::Column::State)
-                .column(message::Column::SentAt)
-                .column(message::Column::CreatedAt)
-                .filter(message::Column::CustomerId.is_in(chunk.iter().copied()))
-                .filter(message::Column::CreatedAt.gt(now - Duration::days(31)))
-                .into_tuple()
-                .all(self.db)
-                .await
-                .context("loading the send history")?;
-            for (customer_id, channel, state, sent_at, created_at) in recent {
-                if !["sending", "retry", "sent", "delivered", "held"].contains(&state.as_str()) {
-                    continue;
-                }
-                let history = histories.entry(customer_id).or_default();
-                let at = sent_at.unwrap_or(created_at);
-                match channel_of(&channel) {
-                    Channel::Call => history.calls.push(at),
-                    _ => history.messages.push(at),
-                }
-            }
+        let since = now - Duration::days(HISTORY_DAYS);
+        let mut histories = self
+            .kept(
+                people.to_vec(),
+                |f| &mut f.histories,
+                |db, missing| load_histories(db, missing, now),
+            )
+            .await?;
+        for history in histories.values_mut() {
+            history.messages.retain(|at| *at > since);
+            history.calls.retain(|at| *at > since);
         }
         Ok(histories)
     }
+}
+
+/// How far back a person's send history is read.
+const HISTORY_DAYS: i64 = 31;
+
+/// The people's messages and calls of the last 31 days, per person (every
+/// one of them, with or without).
+async fn load_histories(
+    db: &DatabaseConnection,
+    people: Vec<i64>,
+    now: DateTime<Utc>,
+) -> Result<HashMap<i64, History>, StoreError> {
+    let mut histories: HashMap<i64, History> =
+        people.iter().map(|id| (*id, History::default())).collect();
+    for chunk in people.chunks(IN_CHUNK) {
+        // The states are filtered here: in SQL they would steer the
+        // planner to the state index, a scan of every message ever sent.
+        let recent: Vec<Sent> = message::Entity::find()
+            .select_only()
+            .column(message::Column::CustomerId)
+            .column(message::Column::Channel)
+            .column(message::Column::State)
+            .column(message::Column::SentAt)
+            .column(message::Column::CreatedAt)
+            .filter(message::Column::CustomerId.is_in(chunk.iter().copied()))
+            .filter(message::Column::CreatedAt.gt(now - Duration::days(HISTORY_DAYS)))
+            .into_tuple()
+            .all(db)
+            .await
+            .context("loading the send history")?;
+        for (customer_id, channel, state, sent_at, created_at) in recent {
+            if !["sending", "retry", "sent", "delivered", "held"].contains(&state.as_str()) {
+                continue;
+            }
+            let history = histories.entry(customer_id).or_default();
+            let at = sent_at.unwrap_or(created_at);
+            match channel_of(&channel) {
+                Channel::Call => history.calls.push(at),
+                _ => history.messages.push(at),
+            }
+        }
+    }
+    Ok(histories)
 }
 
 /// The rows of `ids` (a few statements of `IN` lists), by id.
