@@ -122,7 +122,8 @@ pub struct Dispatcher<'a> {
     pub transports: &'a Transports,
     pub catalog: &'a Catalog,
     pub policy: Policy,
-    /// Customers and vehicles kept between passes (see [`Dispatcher::keeping_facts`]).
+    /// Customers, vehicles and send histories kept between passes (see
+    /// [`Dispatcher::keeping_facts`]).
     facts: Option<std::sync::Mutex<Facts>>,
 }
 
@@ -915,7 +916,7 @@ async fn by_id<E: EntityTrait>(
 
 fn poisoned() -> StoreError {
     StoreError {
-        context: "keeping customers and vehicles".into(),
+        context: "keeping customers, vehicles and histories".into(),
         source: sea_orm::DbErr::Custom("a pass panicked while holding them".into()),
     }
 }
