@@ -115,7 +115,7 @@ pub struct Prediction {
 
 /// Relative rate uncertainty of a rate measured from readings, before the
 /// readings show a spread of their own (one segment is all a new owner has).
-/// On real bus odometers (`../shared/data/rust1987`) the rate of the next
+/// On real bus odometers (`tests/data/rust1987`) the rate of the next
 /// service interval differs from the recent one by about this share (one
 /// standard deviation of the log ratio).
 const REL_SIGMA_PRIOR: f64 = 0.3;

@@ -493,17 +493,16 @@ fn options_override_the_schedule_and_its_first_interval() {
     assert_eq!(Options::default().apply(s), s);
 }
 
-/// The figures on real bus odometers (`../shared/data/rust1987`, or the
+/// The figures on real bus odometers (`tests/data/rust1987`, or the
 /// folder in `TOUCHPOINT_RUST1987`) with the shipped defaults (environment
 /// overrides `TOUCHPOINT__…` apply). Run with
-/// `cargo test --lib rust1987 -- --nocapture` (the data set lies beside the
-/// repository in `../shared`, as on CI; `TOUCHPOINT_RUST1987` names another folder).
+/// `cargo test --lib rust1987 -- --nocapture`.
 #[test]
 fn rust1987_buses_meet_the_reminder_targets() {
     let dir = std::env::var_os("TOUCHPOINT_RUST1987")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/rust1987")
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rust1987")
         });
     let config = Config::load(None).unwrap();
     let mut default = None;

@@ -81,14 +81,14 @@ fn zero_interval_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(64));
 }
 
-/// The target on `../shared/data/rust1987`: first reminder on time
+/// The reminder targets on the bus histories in `tests/data/rust1987`: first reminder on time
 /// at least 60%, late at most 10%, with the shipped defaults.
 #[test]
 fn real_bus_histories_meet_the_reminder_targets() {
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/rust1987");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rust1987");
     assert!(
         data.is_dir(),
-        "the rust1987 data set must lie beside the repository: {}",
+        "the rust1987 data set is part of the repository: {}",
         data.display()
     );
     let out = touchpoint()
