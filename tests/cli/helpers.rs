@@ -21,7 +21,7 @@ pub struct Instance {
 /// A migrated instance on every backend under test.
 pub fn instances() -> Vec<Instance> {
     let mut out = vec![Instance::new("sqlite", None)];
-    if let Ok(base) = std::env::var("TOUCHPOINT_TEST_POSTGRES_URL") {
+    if let Some(base) = crate::support::postgres_url() {
         out.push(Instance::new("postgres", Some(base)));
     }
     out

@@ -14,7 +14,7 @@ pub fn d(s: &str) -> NaiveDate {
 pub async fn databases(dir: &std::path::Path) -> Vec<(String, DatabaseConnection, Config)> {
     let mut out = Vec::new();
     let mut urls = vec![format!("sqlite://{}/plan.db", dir.display())];
-    if let Ok(base) = std::env::var("TOUCHPOINT_TEST_POSTGRES_URL") {
+    if let Some(base) = postgres_url() {
         let admin = store::connect(&base, 1).await.unwrap();
         let schema = format!("t_{}", std::process::id()) + &format!("_{}", rand_suffix());
         admin
@@ -38,6 +38,27 @@ pub async fn databases(dir: &std::path::Path) -> Vec<(String, DatabaseConnection
         out.push((url, db, config));
     }
     out
+}
+
+/// The PostgreSQL server the tests may use (`TOUCHPOINT_TEST_POSTGRES_URL`).
+/// Without one the calling test says on the terminal (past the test
+/// harness's capture) that its PostgreSQL part was skipped.
+pub fn postgres_url() -> Option<String> {
+    let url = std::env::var("TOUCHPOINT_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        use std::io::Write;
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("a test")
+            .to_string();
+        let _ = writeln!(
+            std::io::stderr(),
+            "{test}: PostgreSQL skipped (TOUCHPOINT_TEST_POSTGRES_URL is not set)"
+        );
+    }
+    url
 }
 
 pub fn rand_suffix() -> u128 {
