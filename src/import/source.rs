@@ -3,8 +3,9 @@
 
 use super::ImportError;
 use csv::{ByteRecord, Reader, ReaderBuilder};
+use std::collections::VecDeque;
 use std::fs::File;
-use std::io::BufReader;
+use std::io::Read;
 use std::path::Path;
 
 /// The most columns a kind of file has.
@@ -137,15 +138,109 @@ impl<'r> Fields<'r> {
     }
 }
 
-/// One record and the physical line it starts on (the header is line 1).
+/// One record and the physical line it starts on, as an editor numbers the
+/// lines (the header is line 1; LF, CRLF or CR line endings).
 pub struct Record {
     pub line: u64,
     pub record: ByteRecord,
 }
 
+/// A reader that notes where the line breaks are as the bytes pass through
+/// (`\r\n`, `\n` or a lone `\r`, as an editor counts them), so that a
+/// record's byte offset can be told as the line an editor shows.
+struct LineBreaks<R> {
+    inner: R,
+    /// Bytes passed through so far.
+    offset: u64,
+    /// The start and end offsets of the breaks not yet passed by a query.
+    ahead: VecDeque<(u64, u64)>,
+    /// Breaks already passed by a query.
+    behind: u64,
+    /// A `\r` at the end of the last read: a break whose end depends on
+    /// the next byte.
+    pending_cr: Option<u64>,
+}
+
+impl<R: Read> LineBreaks<R> {
+    fn new(inner: R) -> Self {
+        Self {
+            inner,
+            offset: 0,
+            ahead: VecDeque::new(),
+            behind: 0,
+            pending_cr: None,
+        }
+    }
+
+    /// The line (1-based) of the first byte at or after `at` that is not
+    /// part of a line break: the CSV reader reports a record from the end of
+    /// the previous record's terminator, which may be the `\n` of a `\r\n`
+    /// or blank lines before it. Queries come in increasing order.
+    fn line_at(&mut self, at: u64) -> u64 {
+        let mut at = at;
+        while let Some(&(start, end)) = self.ahead.front() {
+            if end <= at {
+                self.behind += 1;
+                self.ahead.pop_front();
+            } else if start <= at {
+                // `at` lies in a break: the record starts after it.
+                at = end;
+            } else {
+                break;
+            }
+        }
+        self.behind + 1
+    }
+
+    fn note(&mut self, bytes: &[u8]) {
+        let base = self.offset;
+        let mut i = 0;
+        if let Some(cr) = self.pending_cr.take() {
+            if bytes.first() == Some(&b'\n') {
+                self.ahead.push_back((cr, cr + 2));
+                i = 1;
+            } else {
+                self.ahead.push_back((cr, cr + 1));
+            }
+        }
+        while let Some(found) = memchr::memchr2(b'\r', b'\n', &bytes[i..]) {
+            let at = i + found;
+            let start = base + at as u64;
+            if bytes[at] == b'\n' {
+                self.ahead.push_back((start, start + 1));
+                i = at + 1;
+            } else if at + 1 == bytes.len() {
+                self.pending_cr = Some(start);
+                i = at + 1;
+            } else if bytes[at + 1] == b'\n' {
+                self.ahead.push_back((start, start + 2));
+                i = at + 2;
+            } else {
+                self.ahead.push_back((start, start + 1));
+                i = at + 1;
+            }
+        }
+        self.offset += bytes.len() as u64;
+    }
+}
+
+impl<R: Read> Read for LineBreaks<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 {
+            if let Some(cr) = self.pending_cr.take() {
+                self.ahead.push_back((cr, cr + 1));
+            }
+        } else {
+            self.note(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
 /// An open import file, its header read.
 pub struct Source {
-    reader: Reader<BufReader<File>>,
+    reader: Reader<LineBreaks<File>>,
     pub columns: Columns,
     path: String,
 }
@@ -163,7 +258,7 @@ impl Source {
             .has_headers(true)
             .flexible(true)
             .buffer_capacity(1 << 16)
-            .from_reader(BufReader::with_capacity(1 << 16, file));
+            .from_reader(LineBreaks::new(file));
         let header = reader
             .byte_headers()
             .map_err(|e| read_error(csv_to_io(e)))?
@@ -208,7 +303,8 @@ impl Source {
             if !more {
                 break;
             }
-            let line = record.position().map_or(0, |p| p.line());
+            let at = record.position().map_or(0, |p| p.byte());
+            let line = self.reader.get_mut().line_at(at);
             chunk.push(Record { line, record });
         }
         Ok(chunk)
@@ -281,5 +377,86 @@ mod tests {
         let fields = cols.fields(&record).unwrap();
         assert!(fields.get(0).is_ok());
         assert_eq!(fields.get(1).unwrap_err().0, "is not valid UTF-8");
+    }
+}
+
+#[cfg(test)]
+mod line_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const LAYOUT: Layout = Layout {
+        required: &["a", "b"],
+        optional: &[],
+    };
+
+    /// The line of each record of `text`, read in chunks of `chunk` bytes.
+    fn lines(text: &[u8]) -> Vec<u64> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.csv");
+        std::fs::write(&path, text).unwrap();
+        let mut source = Source::open(&path, "f.csv", &LAYOUT).unwrap();
+        let mut out = Vec::new();
+        loop {
+            let chunk = source.read_chunk(2).unwrap();
+            if chunk.is_empty() {
+                break out;
+            }
+            out.extend(chunk.iter().map(|r| r.line));
+        }
+    }
+
+    #[test]
+    fn lines_are_the_ones_an_editor_shows() {
+        for (text, want) in [
+            ("a,b\n1,2\n3,4\n", vec![2, 3]),
+            ("a,b\r\n1,2\r\n3,4\r\n", vec![2, 3]),
+            ("a,b\r\n1,2\r\n3,4", vec![2, 3]),
+            ("\u{feff}a,b\r\n1,2\r\n3,4\r\n", vec![2, 3]),
+            ("a,b\r\n1,\"x\r\ny\"\r\n3,4\r\n", vec![2, 4]),
+            ("a,b\n1,\"x\n\ny\"\n3,4\n", vec![2, 5]),
+            ("a,b\r\n\r\n1,2\r\n\r\n\r\n3,4\r\n", vec![3, 6]),
+            ("a,b\n\n1,2\n3,4\n", vec![3, 4]),
+            ("a,b\r1,2\r3,4\r", vec![2, 3]),
+            ("a,b\r\n,2\r\n\"\r\n3\",4\r\n", vec![2, 3]),
+        ] {
+            assert_eq!(lines(text.as_bytes()), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_crlf_across_the_read_buffer_counts_once() {
+        // The reader's buffer is 64 KiB: put a CRLF on either side of its end.
+        for pad in (1 << 16) - 8..(1 << 16) + 2 {
+            let mut text = b"a,b\r\n".to_vec();
+            text.extend(std::iter::repeat_n(b'x', pad));
+            text.extend(b",1\r\n2,3\r\n4,5\r\n");
+            assert_eq!(lines(&text), vec![2, 3, 4], "pad {pad}");
+        }
+    }
+
+    proptest! {
+        /// Whatever the line endings, and with quoted fields spanning lines,
+        /// each record is on the line where its text starts.
+        #[test]
+        fn every_ending_gives_the_same_lines(
+            rows in proptest::collection::vec((0usize..3, 0usize..2, 0usize..3), 1..30),
+            ending in prop_oneof![Just("\n"), Just("\r\n"), Just("\r")],
+        ) {
+            let mut text = format!("a,b{ending}");
+            let mut line = 2;
+            let mut want = Vec::new();
+            for (breaks_inside, blank_before, value) in rows {
+                for _ in 0..blank_before {
+                    text.push_str(ending);
+                    line += 1;
+                }
+                want.push(line);
+                let inside = (0..breaks_inside).map(|_| ending).collect::<String>();
+                text.push_str(&format!("{value},\"x{inside}y\"{ending}"));
+                line += 1 + breaks_inside as u64;
+            }
+            prop_assert_eq!(lines(text.as_bytes()), want);
+        }
     }
 }

@@ -25,8 +25,35 @@ fn load_samples(tp: &Instance) {
     }
 }
 
-/// The import fails with exit 65, names exactly these problems, and changes nothing.
+/// The import fails with exit 65, names exactly these problems, and changes
+/// nothing; and so does the same file with Windows line endings (CRLF), as
+/// dealer systems and spreadsheets write it, on the same lines.
 fn assert_refused(tp: &Instance, kind: &str, file: &str, expected: &[&str]) {
+    assert_refused_as_is(tp, kind, file, expected);
+    let path = crate::helpers::root().join(file);
+    let text = std::fs::read(&path).unwrap();
+    if text.contains(&b'\r') {
+        return;
+    }
+    let mut crlf = Vec::with_capacity(text.len() * 11 / 10);
+    for &b in &text {
+        if b == b'\n' {
+            crlf.push(b'\r');
+        }
+        crlf.push(b);
+    }
+    let name = path.file_name().unwrap().to_string_lossy();
+    let copy = tp.write(&format!("crlf-{name}"), crlf);
+    let shown = copy.display().to_string();
+    let expected: Vec<String> = expected
+        .iter()
+        .map(|l| l.replacen(&format!("{file}:"), &format!("{shown}:"), 1))
+        .collect();
+    let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+    assert_refused_as_is(tp, kind, &shown, &expected);
+}
+
+fn assert_refused_as_is(tp: &Instance, kind: &str, file: &str, expected: &[&str]) {
     let before = tp.snapshot();
     let out = tp.import(kind, file, &[]);
     let err = stderr(&out);
@@ -329,6 +356,57 @@ fn a_byte_order_mark_and_any_column_order_are_accepted() {
         let file = tp.write("reversed.csv", reversed);
         let report = tp.import_json("customers", &file.display().to_string(), &[]);
         assert_eq!(counts(&report), (12, 0, 0, 12), "{}", tp.backend);
+    }
+}
+
+/// A file as a Windows dealer system writes it: a byte order mark, CRLF line
+/// endings, every field quoted.
+fn windows_export(text: &str) -> String {
+    let rows: String = text
+        .lines()
+        .map(|l| {
+            let fields: Vec<String> = l.split(',').map(|f| format!("\"{f}\"")).collect();
+            fields.join(",") + "\r\n"
+        })
+        .collect();
+    format!("\u{feff}{rows}")
+}
+
+#[test]
+fn windows_exports_load_like_the_originals_and_bad_rows_keep_their_lines() {
+    for tp in instances() {
+        for (kind, file) in [
+            ("customers", CUSTOMERS),
+            ("vehicles", VEHICLES),
+            ("visits", VISITS),
+        ] {
+            let text = std::fs::read_to_string(crate::helpers::root().join(file)).unwrap();
+            let copy = tp.write(&format!("win-{kind}.csv"), windows_export(&text));
+            let report = tp.import_json(kind, &copy.display().to_string(), &[]);
+            let rows = text.lines().count() as u64 - 1;
+            assert_eq!(counts(&report), (rows, rows, 0, 0), "{} {kind}", tp.backend);
+            // The original file finds the same rows already there.
+            let report = tp.import_json(kind, file, &[]);
+            assert_eq!(counts(&report), (rows, 0, 0, rows), "{} {kind}", tp.backend);
+        }
+        // A quoted name spanning two lines (refused: a name is one line);
+        // the bad row after it is on line 4.
+        let file = tp.write(
+            "win-bad.csv",
+            "\u{feff}customer_id,name,email,phone,timezone,birthday,consent_email_marketing,consent_sms_marketing\r\n\
+             \"C3001\",\"Keller,\r\nJonas\",\"jonas@example.de\",,\"Europe/Berlin\",,\"yes\",\"no\"\r\n\
+             \"C3002\",\"Ben Wolf\",\"ben.wolf(at)example.de\",,\"Europe/Berlin\",,\"yes\",\"no\"\r\n",
+        );
+        let shown = file.display().to_string();
+        assert_refused(
+            &tp,
+            "customers",
+            &shown,
+            &[
+                &format!("{shown}:2: name: contains a control character"),
+                &format!("{shown}:4: email: 'ben.wolf(at)example.de' is not a valid email address"),
+            ],
+        );
     }
 }
 
