@@ -3,8 +3,9 @@
 //! rejected; every value is checked before anything runs.
 
 use chrono_tz::Tz;
-use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -555,12 +556,13 @@ impl Config {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment = figment.merge(env);
+        figment = figment.merge(AsWritten(env));
         for (key, value) in overrides {
-            let value: figment::value::Value = value.parse().unwrap_or_else(|never| match never {});
-            figment = figment.merge(Serialized::default(key, value));
+            figment = figment.merge(Serialized::default(key, as_written(value)));
         }
-        let settings: Settings = figment.extract().map_err(from_figment)?;
+        // Values from the environment and the command line are text; numbers
+        // and booleans are read from it where a key wants one.
+        let settings: Settings = figment.extract_lossy().map_err(from_figment)?;
         let base_dir = path
             .and_then(Path::parent)
             .map(Path::to_path_buf)
@@ -686,6 +688,12 @@ impl Config {
                 "must be \"form\" or \"json\"",
             ));
         }
+        if !matches!(s.sms.provider.as_str(), "" | "twilio" | "http") {
+            return Err(ConfigError::new(
+                "sms.provider",
+                "must be empty (outbox folder), \"twilio\" or \"http\"",
+            ));
+        }
         if !s.sms.provider.is_empty() {
             if !(s.sms.base_url.starts_with("http://") || s.sms.base_url.starts_with("https://")) {
                 return Err(ConfigError::new(
@@ -706,12 +714,6 @@ impl Config {
             return Err(ConfigError::new(
                 "sms.account_sid",
                 "twilio needs account_sid and auth_token",
-            ));
-        }
-        if !matches!(s.sms.provider.as_str(), "" | "twilio" | "http") {
-            return Err(ConfigError::new(
-                "sms.provider",
-                "must be empty (outbox folder), \"twilio\" or \"http\"",
             ));
         }
         if s.email.from.parse::<lettre::message::Mailbox>().is_err() {
@@ -899,6 +901,58 @@ pub fn parse_hhmm(s: &str) -> Result<u32, String> {
     Ok(h * 60 + m)
 }
 
+/// A value from the environment or the command line as the sysadmin wrote
+/// it: text (`+14155550000`, `007`, `true` stay text until a key asks for a
+/// number or a boolean), except a `[…]` list or `{…}` table, which is read
+/// as structured data (e.g. `[[schedules]]` from one variable).
+fn as_written(text: &str) -> Value {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('[') || trimmed.starts_with('{') {
+        text.parse().unwrap_or_else(|never| match never {})
+    } else {
+        Value::from(text.to_string())
+    }
+}
+
+/// The environment provider with its values taken [`as_written`] (figment's
+/// own parses `+14155550000` as a number and drops the plus).
+struct AsWritten(Env);
+
+impl Provider for AsWritten {
+    fn metadata(&self) -> Metadata {
+        self.0.metadata()
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut dict = Dict::new();
+        for (key, value) in self.0.iter() {
+            insert(&mut dict, key.as_str(), as_written(&value));
+        }
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
+/// Puts `value` at the dotted `key` path into `dict`, making the tables on
+/// the way (a later value for the same key wins).
+fn insert(dict: &mut Dict, key: &str, value: Value) {
+    match key.split_once('.') {
+        None => {
+            dict.insert(key.to_string(), value);
+        }
+        Some((head, rest)) => {
+            let entry = dict
+                .entry(head.to_string())
+                .or_insert_with(|| Value::from(Dict::new()));
+            if !matches!(entry, Value::Dict(..)) {
+                *entry = Value::from(Dict::new());
+            }
+            if let Value::Dict(_, inner) = entry {
+                insert(inner, rest, value);
+            }
+        }
+    }
+}
+
 fn from_figment(e: figment::Error) -> ConfigError {
     let key = if e.path.is_empty() {
         "(top level)".to_string()
@@ -1010,6 +1064,140 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("grace"), "{err}");
+    }
+
+    /// Every text key of the settings, as dotted paths (lists excluded).
+    fn text_keys() -> Vec<String> {
+        fn walk(prefix: &str, value: &toml::Value, out: &mut Vec<String>) {
+            match value {
+                toml::Value::Table(t) => {
+                    for (k, v) in t {
+                        let path = if prefix.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{prefix}.{k}")
+                        };
+                        walk(&path, v, out);
+                    }
+                }
+                toml::Value::String(_) => out.push(prefix.to_string()),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(
+            "",
+            &toml::Value::try_from(Settings::default()).unwrap(),
+            &mut out,
+        );
+        out
+    }
+
+    /// The text at a dotted path of loaded settings.
+    fn text_at(settings: &Settings, key: &str) -> Option<String> {
+        let mut value = toml::Value::try_from(settings).unwrap();
+        for part in key.split('.') {
+            value = value.get(part)?.clone();
+        }
+        value.as_str().map(str::to_string)
+    }
+
+    /// Loads the defaults with `key` set to `text` from the environment and,
+    /// apart, from the command line; both must read it alike.
+    fn load_text(key: &str, text: &str) -> Result<Config, ConfigError> {
+        let mut from_env = None;
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(format!("TPS__{}", key.replace('.', "__")), text);
+            from_env = Some(Config::layered(
+                None,
+                Env::prefixed("TPS__").split("__"),
+                &[],
+            ));
+            Ok(())
+        });
+        let from_env = from_env.unwrap();
+        let from_set = Config::layered(
+            None,
+            Env::prefixed("TP_TEST_NONE__"),
+            &[(key.to_string(), text.to_string())],
+        );
+        // Alike but for where the value came from, which the error names.
+        let reason = |e: &ConfigError| {
+            let cut = e.reason.find(" (from ").unwrap_or(e.reason.len());
+            (e.key.clone(), e.reason[..cut].to_string())
+        };
+        assert_eq!(
+            from_env.as_ref().map(|c| &c.settings).map_err(reason),
+            from_set.as_ref().map(|c| &c.settings).map_err(reason),
+            "{key}"
+        );
+        from_env
+    }
+
+    #[test]
+    fn every_text_key_takes_digits_as_written() {
+        let keys = text_keys();
+        assert!(keys.len() > 20, "{keys:?}");
+        let mut taken = Vec::new();
+        for key in &keys {
+            for text in ["00123456789012345678", "+14155550000"] {
+                match load_text(key, text) {
+                    Ok(c) => {
+                        assert_eq!(text_at(&c.settings, key).as_deref(), Some(text), "{key}");
+                        taken.push(key.as_str());
+                    }
+                    // A key with a format of its own (a URL, a time zone, an
+                    // hour) may refuse digits, for that reason, never as a
+                    // number where text was wanted.
+                    Err(e) => {
+                        assert_eq!(e.key, *key, "{key}={text}: {e}");
+                        assert!(!e.reason.contains("invalid type"), "{key}={text}: {e}");
+                    }
+                }
+            }
+        }
+        for key in [
+            "sms.from",
+            "sms.account_sid",
+            "sms.auth_token",
+            "sms.field_to",
+            "sms.field_from",
+            "sms.field_body",
+            "http.secret",
+            "dealer.name",
+            "dealer.phone",
+            "outbox.dir",
+        ] {
+            assert!(taken.contains(&key), "{key} refused digits: {taken:?}");
+        }
+    }
+
+    #[test]
+    fn numbers_and_booleans_are_read_from_text_and_checked() {
+        let c = load_text("caps.messages_per_7_days", "2").unwrap();
+        assert_eq!(c.settings.caps.messages_per_7_days, 2);
+        let c = load_text("quiet_hours.sms.sundays", "true").unwrap();
+        assert!(c.settings.quiet_hours.sms.sundays);
+        let e = load_text("caps.messages_per_7_days", "two").unwrap_err();
+        assert_eq!(e.key, "caps.messages_per_7_days");
+        let e = load_text("quiet_hours.sms.sundays", "maybe").unwrap_err();
+        assert_eq!(e.key, "quiet_hours.sms.sundays");
+        let e = load_text("schedule.interval_km", "0").unwrap_err();
+        assert_eq!(e.key, "schedule.interval_km");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn a_list_of_schedules_is_read_from_one_variable() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "TPL__SCHEDULES",
+                r#"[{make = "Skoda", interval_km = 30000, interval_months = 24}]"#,
+            );
+            let c = Config::layered(None, Env::prefixed("TPL__").split("__"), &[]).unwrap();
+            assert_eq!(c.schedule_for("Skoda", "Fabia").interval_km, 30_000);
+            Ok(())
+        });
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod calls;
 mod commands;
 mod crash;
 mod dispatch;
+mod environment;
 mod helpers;
 mod http;
 mod import;
