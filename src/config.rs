@@ -1104,6 +1104,7 @@ mod tests {
 
     /// Loads the defaults with `key` set to `text` from the environment and,
     /// apart, from the command line; both must read it alike.
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
     fn load_text(key: &str, text: &str) -> Result<Config, ConfigError> {
         let mut from_env = None;
         figment::Jail::expect_with(|jail| {
