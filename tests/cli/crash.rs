@@ -4,7 +4,7 @@
 //! at most once, and each one either arrived and is `sent`, or its outcome
 //! is unknown and it is `held` for review; none is lost.
 
-use crate::smtp::SmtpSink;
+use crate::smtp_server::SmtpServer;
 use crate::support::{seed_customer, sqlite_config};
 use assert_cmd::cargo::CommandCargoExt;
 use chrono::{Duration, Utc};
@@ -92,7 +92,7 @@ fn check_channel(
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_dispatchers_lose_nothing_and_send_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = SmtpSink::start(dir.path());
+    let sink = SmtpServer::start();
     let gateway = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/2010-04-01/Accounts/AC1/Messages.json"))
