@@ -18,14 +18,15 @@
 //!
 //! The SMTP sink is a small tokio server inside this process (EHLO, MAIL,
 //! RCPT, DATA, RSET, NOOP, QUIT; it answers 250/354/221 and counts messages
-//! and bytes) rather than the tests' aiosmtpd: a Python server caps out at a
-//! few hundred messages a second, so the comparison would measure the sink,
-//! not touchpoint's overhead over lettre. It acknowledges every TCP segment
-//! at once (`TCP_QUICKACK`): lettre 0.11 leaves Nagle's algorithm on and
-//! writes a message's final `.` apart from its body, so against a server
-//! that delays its ACKs (the kernel default) every message waits about
-//! 40 ms, in the bare loop and in touchpoint alike. That case is measured
-//! too, once, on 100 messages. The SMS gateway is measured behind two mocks:
+//! and bytes, storing nothing): the sink must not be what limits the rate
+//! (a Python server, say, caps out at a few hundred messages a second), or
+//! the comparison would measure the sink, not touchpoint's overhead over
+//! lettre. It acknowledges every TCP segment at once (`TCP_QUICKACK`):
+//! lettre 0.11 leaves Nagle's algorithm on and writes a message's final `.`
+//! apart from its body, so against a server that delays its ACKs (the
+//! kernel default) every message waits about 40 ms, in the bare loop and in
+//! touchpoint alike. That case is measured too, once, on 100 messages. The
+//! SMS gateway is measured behind two mocks:
 //! wiremock (what the tests use) and a minimal HTTP/1.1 server in this
 //! process that answers Twilio's 201 JSON; the summary uses the faster.
 //!

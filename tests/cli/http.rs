@@ -4,7 +4,7 @@
 //! daemon (`touchpoint run`) started, used and stopped with SIGTERM.
 
 use crate::helpers::{self, Instance};
-use crate::smtp::SmtpSink;
+use crate::smtp_server::SmtpServer;
 use crate::support::{
     databases, drop_test_schema, seed, seed_customer, sqlite_config, sqlite_database,
 };
@@ -290,7 +290,7 @@ fn header(mail: &str, name: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sent_email_carries_a_working_one_click_link() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = SmtpSink::start(dir.path());
+    let sink = SmtpServer::start();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (config, db) = sqlite_database(

@@ -14,4 +14,5 @@ mod planning;
 mod simulate;
 mod sms;
 mod smtp;
+mod smtp_server;
 mod support;
