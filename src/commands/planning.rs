@@ -11,7 +11,7 @@ use entities::{customer, reading, touchpoint, vehicle};
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -24,6 +24,9 @@ pub struct PassReport {
     pub touchpoints_added: usize,
     pub touchpoints_moved: usize,
     pub touchpoints_dropped: usize,
+    /// Another pass held the planning lock (PostgreSQL): this one stopped
+    /// planning and dispatched what was already planned.
+    pub planning_busy: bool,
     /// Planned touchpoints due today or within the grace window, per channel.
     pub due_now: HashMap<String, usize>,
 }
@@ -40,6 +43,12 @@ impl PassReport {
             self.touchpoints_moved,
             self.touchpoints_dropped
         );
+        if self.planning_busy {
+            let _ = writeln!(
+                s,
+                "planning: another pass is planning; this one dispatches what is planned"
+            );
+        }
         let mut due: Vec<_> = self.due_now.iter().collect();
         due.sort();
         let list: Vec<String> = due.iter().map(|(c, n)| format!("{n} {c}")).collect();
@@ -68,6 +77,13 @@ pub async fn planning_pass(
     let mut report = PassReport::default();
     let mut after = 0i64;
     loop {
+        // A page is read and stored in one transaction under the planning
+        // lock: what another planner stored before is seen, never planned again.
+        let Some(txn) = store::begin_planning(db).await? else {
+            tracing::info!("another pass is planning; dispatching what is planned");
+            report.planning_busy = true;
+            break;
+        };
         let page: Vec<(vehicle::Model, Option<customer::Model>)> = vehicle::Entity::find()
             .filter(vehicle::Column::Active.eq(true))
             .filter(needs_planning(now))
@@ -75,10 +91,13 @@ pub async fn planning_pass(
             .order_by_asc(vehicle::Column::Id)
             .limit(PAGE)
             .find_also_related(customer::Entity)
-            .all(db)
+            .all(&txn)
             .await
             .context("loading vehicles")?;
-        let Some(last) = page.last() else { break };
+        let Some(last) = page.last() else {
+            txn.commit().await.context("ending the plan transaction")?;
+            break;
+        };
         after = last.0.id;
         let ids: Vec<i64> = page.iter().map(|(v, _)| v.id).collect();
         let planned_cycles: HashSet<(i64, i32)> = touchpoint::Entity::find()
@@ -88,7 +107,7 @@ pub async fn planning_pass(
             .distinct()
             .filter(touchpoint::Column::VehicleId.is_in(ids.clone()))
             .into_tuple::<(i64, i32)>()
-            .all(db)
+            .all(&txn)
             .await
             .context("loading planned cycles")?
             .into_iter()
@@ -99,7 +118,7 @@ pub async fn planning_pass(
             .order_by_asc(reading::Column::VehicleId)
             .order_by_asc(reading::Column::Date)
             .order_by_asc(reading::Column::OdometerKm)
-            .all(db)
+            .all(&txn)
             .await
             .context("loading readings")?
         {
@@ -108,8 +127,6 @@ pub async fn planning_pass(
                 readings.entry(vid).or_default().push(reading);
             }
         }
-        // A page of vehicles is stored in one transaction.
-        let txn = db.begin().await.context("starting the plan transaction")?;
         let mut new_rows = store::NewTouchpoints::default();
         let mut planned: Vec<(i64, i64, chrono::NaiveDate)> = Vec::new();
         for (vehicle, customer) in page {

@@ -13,8 +13,9 @@ use entities::{customer, reading, vehicle};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use std::time::Duration;
 
@@ -298,6 +299,56 @@ pub async fn customers_by_phone<C: ConnectionTrait>(
         .all(db)
         .await
         .context("finding customers by phone")
+}
+
+/// The PostgreSQL advisory lock that one planner holds at a time.
+const PLANNING_LOCK: i64 = 0x7470_706c_616e; // "tpplan"
+
+/// Starts the transaction in which one page of planning reads and writes,
+/// holding the planning lock, so that planners that overlap (a timer next to
+/// the daemon, a manual pass, several instances on one database) never plan
+/// the same vehicle twice. On SQLite that is the write lock, taken at the
+/// start (`BEGIN IMMEDIATE`): an overlapping planner waits for the page
+/// (within the busy timeout) and then reads what it left. On PostgreSQL it
+/// is a transaction-level advisory lock; `None` when another planner holds
+/// it: planning is busy, and the caller dispatches what is already planned.
+/// The lock ends with the transaction, also when the process dies.
+pub async fn begin_planning(
+    db: &DatabaseConnection,
+) -> Result<Option<DatabaseTransaction>, StoreError> {
+    let what = "starting a planning transaction";
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let txn = db.begin().await.context(what)?;
+            let row = txn
+                .query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pg_try_advisory_xact_lock($1) AS locked",
+                    [PLANNING_LOCK.into()],
+                ))
+                .await
+                .context("taking the planning lock")?;
+            let locked = match row {
+                Some(row) => row
+                    .try_get::<bool>("", "locked")
+                    .context("taking the planning lock")?,
+                None => false,
+            };
+            if locked {
+                Ok(Some(txn))
+            } else {
+                txn.rollback().await.context(what)?;
+                Ok(None)
+            }
+        }
+        _ => {
+            let options = TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..TransactionOptions::default()
+            };
+            Ok(Some(db.begin_with_options(options).await.context(what)?))
+        }
+    }
 }
 
 /// The shared setting `name`. When it is not stored yet, `candidate` is

@@ -10,6 +10,7 @@ mod environment;
 mod helpers;
 mod http;
 mod import;
+mod overlap;
 mod planning;
 mod simulate;
 mod sms;
