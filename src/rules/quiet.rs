@@ -68,9 +68,18 @@ pub fn next_open(at: DateTime<Utc>, tz: Tz, window: &Window) -> DateTime<Utc> {
     let mut day = local.date();
     for _ in 0..8 {
         if window.day_allowed(day) {
-            let opening = first_instant(tz, day.and_time(start));
-            if opening >= at {
-                return opening;
+            let opening = day.and_time(start);
+            let first = first_instant(tz, opening);
+            if first >= at {
+                return first;
+            }
+            // An opening in the repeated (autumn) hour happens twice: asked
+            // between the two, the window opens on the second.
+            if let LocalResult::Ambiguous(a, b) = tz.from_local_datetime(&opening) {
+                let second = a.max(b).with_timezone(&Utc);
+                if second >= at {
+                    return second;
+                }
             }
         }
         day = day.succ_opt().unwrap_or(day);
