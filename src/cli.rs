@@ -69,7 +69,7 @@ pub enum Command {
     },
     /// The daemon: HTTP endpoints and a planning and dispatch pass on a schedule
     Run,
-    /// The call list: open call tasks, oldest first
+    /// The call list: open call tasks that are due, oldest first
     Calls {
         #[command(flatten)]
         out: Output,

@@ -21,8 +21,10 @@ fn main() -> ExitCode {
         touchpoint::cli::Command::Run => "info",
         _ => "warn",
     };
+    // Colours only on a terminal: the journal gets plain lines.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TOUCHPOINT_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),

@@ -5,7 +5,7 @@ use crate::cli::CallOutcome;
 use crate::config::Config;
 use crate::store::entities::{call_task, customer, touchpoint};
 use crate::store::{self, Context};
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -26,8 +26,20 @@ struct Call {
     last_outcome: Option<String>,
 }
 
+/// The owner's today: call tasks are dated in the owner's days, as the
+/// touchpoints they come from.
+fn owner_today(owner: Option<&customer::Model>, config: &Config, now: DateTime<Utc>) -> NaiveDate {
+    let tz = owner
+        .and_then(|c| crate::domain::parse_timezone(&c.timezone).ok())
+        .unwrap_or_else(|| config.default_timezone());
+    now.with_timezone(&tz).date_naive()
+}
+
+/// The open tasks that are due: a call that went unanswered waits for the
+/// day it was moved to.
 pub async fn list(config: &Config, json: bool) -> Result<(), Failure> {
     let db = open(config).await?;
+    let now = Utc::now();
     let tasks = call_task::Entity::find()
         .filter(call_task::Column::State.eq("open"))
         .order_by_asc(call_task::Column::DueDate)
@@ -38,6 +50,7 @@ pub async fn list(config: &Config, json: bool) -> Result<(), Failure> {
         .context("loading the call list")?;
     let calls: Vec<Call> = tasks
         .into_iter()
+        .filter(|(t, c)| t.due_date <= owner_today(c.as_ref(), config, now))
         .map(|(t, c)| Call {
             id: t.id,
             due_date: t.due_date,
@@ -106,7 +119,9 @@ pub async fn record(
     let mut cancelled = 0;
     match outcome {
         CallOutcome::NoAnswer => {
-            active.due_date = Set(crate::predict::add_days(now.date_naive(), 2));
+            let owner = store::customer(&txn, task.customer_id).await?;
+            let today = owner_today(owner.as_ref(), config, now);
+            active.due_date = Set(crate::predict::add_days(today, 2));
         }
         CallOutcome::Booked => {
             active.state = Set("done".into());

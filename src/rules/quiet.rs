@@ -68,9 +68,18 @@ pub fn next_open(at: DateTime<Utc>, tz: Tz, window: &Window) -> DateTime<Utc> {
     let mut day = local.date();
     for _ in 0..8 {
         if window.day_allowed(day) {
-            let opening = first_instant(tz, day.and_time(start));
-            if opening >= at {
-                return opening;
+            let opening = day.and_time(start);
+            let first = first_instant(tz, opening);
+            if first >= at {
+                return first;
+            }
+            // An opening in the repeated (autumn) hour happens twice: asked
+            // between the two, the window opens on the second.
+            if let LocalResult::Ambiguous(a, b) = tz.from_local_datetime(&opening) {
+                let second = a.max(b).with_timezone(&Utc);
+                if second >= at {
+                    return second;
+                }
             }
         }
         day = day.succ_opt().unwrap_or(day);
@@ -145,6 +154,57 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_autumn_change_keeps_local_nine_oclock() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let every_day = Window {
+            sundays: true,
+            ..DAYTIME
+        };
+        // Sunday 25 October 2026, 03:00 CEST becomes 02:00 CET. Saturday
+        // 21:00 CEST: Sunday is skipped, Monday 09:00 is now UTC+1.
+        assert_eq!(
+            next_open(utc("2026-10-24T19:00:00Z"), berlin, &DAYTIME),
+            utc("2026-10-26T08:00:00Z")
+        );
+        // With Sundays open, the change day itself opens at 09:00 CET.
+        assert_eq!(
+            next_open(utc("2026-10-24T19:00:00Z"), berlin, &every_day),
+            utc("2026-10-25T08:00:00Z")
+        );
+        // Sunday 1 November 2026 in New York, 02:00 EDT becomes 01:00 EST.
+        let ny: Tz = "America/New_York".parse().unwrap();
+        assert_eq!(
+            next_open(utc("2026-11-01T01:00:00Z"), ny, &every_day),
+            utc("2026-11-01T14:00:00Z")
+        );
+        assert_eq!(
+            next_open(utc("2026-11-01T01:00:00Z"), ny, &DAYTIME),
+            utc("2026-11-02T14:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_window_opening_in_the_repeated_hour_opens_on_each_run_of_it() {
+        let ny: Tz = "America/New_York".parse().unwrap();
+        let night = Window {
+            start: 60 + 30,
+            end: 4 * 60,
+            sundays: true,
+        };
+        // 01:00 EDT: the window opens at the first 01:30, EDT.
+        assert_eq!(
+            next_open(utc("2026-11-01T05:00:00Z"), ny, &night),
+            utc("2026-11-01T05:30:00Z")
+        );
+        // 01:10 EST, the hour's second run: 01:30 EST comes in 20 minutes,
+        // not the next night.
+        assert_eq!(
+            next_open(utc("2026-11-01T06:10:00Z"), ny, &night),
+            utc("2026-11-01T06:30:00Z")
+        );
+    }
+
     proptest! {
         #[test]
         fn the_answer_is_open_and_never_earlier(secs in 0i64..(3 * 365 * 86_400), zone in 0usize..4) {
@@ -162,6 +222,38 @@ mod tests {
                     probe += Duration::minutes(30);
                     prop_assert!(!is_open(probe, tz, &DAYTIME) || probe >= next);
                 }
+            }
+        }
+
+        /// In the days around the autumn change, for windows of any hours
+        /// (those opening or closing in the repeated hour too): the answer
+        /// is open and every minute before it was closed.
+        #[test]
+        fn around_the_autumn_change_the_answer_is_the_first_open_minute(
+            minutes in 0i64..(4 * 24 * 60), near in any::<bool>(), zone in 0usize..2,
+            start in prop_oneof![0u32..48, 2u32..6], len in 1u32..48, sundays in any::<bool>(),
+        ) {
+            // Within two days of each zone's change, or within 90 minutes of
+            // it (where the hour repeats), for windows of any hours and often
+            // ones opening between 01:00 and 03:00 local.
+            let (name, change) = [
+                ("Europe/Berlin", "2026-10-25T01:00:00Z"),
+                ("America/New_York", "2026-11-01T06:00:00Z"),
+            ][zone];
+            let at = if near {
+                utc(change) + Duration::minutes(minutes % 180 - 90)
+            } else {
+                utc(change) + Duration::minutes(minutes - 2 * 24 * 60)
+            };
+            let tz: Tz = name.parse().unwrap();
+            let window = Window { start: start * 30, end: ((start + len) * 30).min(24 * 60), sundays };
+            let next = next_open(at, tz, &window);
+            prop_assert!(next >= at);
+            prop_assert!(is_open(next, tz, &window), "{} in {}", next, name);
+            let mut probe = at;
+            while probe < next {
+                prop_assert!(!is_open(probe, tz, &window), "{} was open before {} in {}", probe, next, name);
+                probe += Duration::minutes(1);
             }
         }
     }

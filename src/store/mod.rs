@@ -226,19 +226,32 @@ pub async fn record_opt_out<C: ConnectionTrait>(
 }
 
 /// An opt-out stops what is already queued too: the person's messages on
-/// the channel that wait for a retry are suppressed with their touchpoints.
+/// the channel that wait for a retry are suppressed with their touchpoints,
+/// and a phone opt-out takes the person's open calls off the call list.
 async fn suppress_queued<C: ConnectionTrait>(
     db: &C,
     customer_id: i64,
     channel: crate::domain::Channel,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), StoreError> {
-    use entities::{message, touchpoint};
+    use entities::{call_task, message, touchpoint};
     use sea_orm::{QuerySelect, sea_query::Expr};
     let channels: &[&str] = match channel {
         crate::domain::Channel::Email => &["email"],
         _ => &["sms", "call"],
     };
+    let reason = format!("the recipient opted out of {}", channel.as_str());
+    if channel != crate::domain::Channel::Email {
+        call_task::Entity::update_many()
+            .col_expr(call_task::Column::State, Expr::value("cancelled"))
+            .col_expr(call_task::Column::Note, Expr::value(reason.clone()))
+            .col_expr(call_task::Column::OutcomeAt, Expr::value(now))
+            .filter(call_task::Column::CustomerId.eq(customer_id))
+            .filter(call_task::Column::State.eq("open"))
+            .exec(db)
+            .await
+            .context("cancelling open calls")?;
+    }
     let queued: Vec<i64> = message::Entity::find()
         .select_only()
         .column(message::Column::Id)
@@ -252,7 +265,6 @@ async fn suppress_queued<C: ConnectionTrait>(
     if queued.is_empty() {
         return Ok(());
     }
-    let reason = format!("the recipient opted out of {}", channel.as_str());
     message::Entity::update_many()
         .col_expr(message::Column::State, Expr::value("suppressed"))
         .col_expr(message::Column::Reason, Expr::value(reason.clone()))

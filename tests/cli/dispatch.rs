@@ -313,3 +313,64 @@ async fn kept_facts_decide_exactly_as_fresh_reads() {
     // The histories mattered: sends, and sends held back by the caps.
     assert!(sent >= 40 && capped > 0, "{sent} sent, {capped} capped");
 }
+
+/// The thank-you after a service (`service-thanks`, two days after the
+/// visit) goes out when the visit was recorded, and is cancelled with the
+/// reason when its day comes and no visit was.
+#[tokio::test]
+async fn a_thank_you_follows_a_recorded_visit_and_is_cancelled_without_one() {
+    use crate::support::{pass, record_service, seed_customer, touchpoint_of};
+    use touchpoint::dispatch::NO_VISIT_REASON;
+    let dir = tempfile::tempdir().unwrap();
+    for (url, db, config) in databases(dir.path()).await {
+        // Two owners, cars bought on 2025-05-20: first service due 2026-05-20.
+        let (visited, absent) = ("WVWZZZ1JZXW000001", "TMBZZZ1ZZXW000002");
+        let car = seed_customer(&db, "C1", "anna@example.com", &[visited], "2025-05-20")
+            .await
+            .1[0];
+        seed_customer(&db, "C2", "bert@example.com", &[absent], "2025-05-20").await;
+        pass(
+            &db,
+            &config,
+            Utc.with_ymd_and_hms(2026, 5, 6, 8, 0, 0).unwrap(),
+        )
+        .await;
+        let thanks = |vin: &str| format!("{vin}:service-thanks:0:1");
+
+        // The first owner comes in early, on Thursday 7 May 2026.
+        record_service(&db, car, "2026-05-07", 15_500).await;
+        // Saturday 9 May, 10:00 in Berlin: two days after the visit.
+        let saturday = Utc.with_ymd_and_hms(2026, 5, 9, 8, 0, 0).unwrap();
+        let report = pass(&db, &config, saturday).await;
+        assert_eq!(report.sent.get("sms"), Some(&1), "{url}: {report:?}");
+        let sent = touchpoint_of(&db, &thanks(visited)).await;
+        assert_eq!(
+            (sent.state.as_str(), sent.due_date),
+            ("sent", crate::support::d("2026-05-09")),
+            "{url}"
+        );
+        assert!(
+            files_in(&config).contains(&format!("sms/{visited}_service-thanks_0_1.txt")),
+            "{url}: {:?}",
+            files_in(&config)
+        );
+        // The other owner's thank-you waits for its day (due date + 2).
+        assert_eq!(touchpoint_of(&db, &thanks(absent)).await.state, "planned");
+
+        // Friday 22 May: no visit recorded for the other car.
+        let friday = Utc.with_ymd_and_hms(2026, 5, 22, 8, 0, 0).unwrap();
+        let report = pass(&db, &config, friday).await;
+        let cancelled = touchpoint_of(&db, &thanks(absent)).await;
+        assert_eq!(
+            (cancelled.state.as_str(), cancelled.reason.as_deref()),
+            ("cancelled", Some(NO_VISIT_REASON)),
+            "{url}: {report:?}"
+        );
+        assert_eq!(cancelled.message_id, None, "{url}: nothing was sent");
+        assert!(
+            !files_in(&config).contains(&format!("sms/{absent}_service-thanks_0_1.txt")),
+            "{url}"
+        );
+        drop_test_schema(&db, &url).await;
+    }
+}

@@ -109,6 +109,23 @@ impl Instance {
         self.touchpoint().args(args).output().unwrap()
     }
 
+    /// The instance's configuration, as the binary loads it.
+    pub fn load_config(&self) -> touchpoint::config::Config {
+        touchpoint::config::Config::load(Some(&self.config)).unwrap()
+    }
+
+    /// Runs a command with `--json` that must succeed; returns its answer.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.touchpoint().args(args).arg("--json").output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {args:?}: {}",
+            self.backend,
+            stderr(&out)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
     /// `touchpoint import KIND FILE [extra…]`, FILE relative to the repository root.
     pub fn import(&self, kind: &str, file: &str, extra: &[&str]) -> Output {
         self.touchpoint()

@@ -278,6 +278,74 @@ async fn with_twilio_the_webhook_needs_its_signature() {
     assert!(customer(&db, anna).await.opted_out_sms);
 }
 
+/// An email unsubscribe also stops what is already queued: an email waiting
+/// for a retry after a transient failure is suppressed with its touchpoint,
+/// and the retry is never made (the SMS twin is in sms.rs).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_one_click_unsubscribe_suppresses_a_queued_email_retry() {
+    use entities::{message, touchpoint as tp};
+    let dir = tempfile::tempdir().unwrap();
+    for (url, db, mut config) in databases(dir.path()).await {
+        // Nothing listens on the SMTP port: a refused connection, which is transient.
+        config.settings.email.smtp_url = format!("smtp://127.0.0.1:{}", free_port());
+        let (anna, _) = seed(&db, &["WVWZZZ1JZXW000001"], "2025-11-20").await;
+        // Sunday 23 Nov 2025: the welcome email is due.
+        let sunday = Utc.with_ymd_and_hms(2025, 11, 23, 9, 0, 0).unwrap();
+        let report = crate::support::pass(&db, &config, sunday).await;
+        assert_eq!(report.retrying, 1, "{url}: {report:?}");
+        let queued = message::Entity::find()
+            .filter(message::Column::Channel.eq("email"))
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(queued.state, "retry", "{url}");
+
+        // The owner clicks the one-click link of an earlier email.
+        let addr = serve(&db, &config).await;
+        let links = commands::unsubscribe_links(&db, &config).await.unwrap();
+        let token = links.token(Subject {
+            customer_id: anna,
+            channel: Channel::Email,
+        });
+        let link = format!("http://{addr}/unsubscribe/{token}");
+        assert_eq!(one_click(&client(), &link).await.status(), 200, "{url}");
+
+        // A pass after the retry was due makes no attempt.
+        let later = sunday + Duration::hours(2);
+        assert!(queued.next_attempt_at.is_some_and(|t| t <= later), "{url}");
+        let report = crate::support::pass(&db, &config, later).await;
+        assert!(
+            report.sent.is_empty() && report.retrying == 0,
+            "{url}: {report:?}"
+        );
+        let reason = Some("the recipient opted out of email");
+        let message = message::Entity::find_by_id(queued.id)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (message.state.as_str(), message.reason.as_deref()),
+            ("suppressed", reason),
+            "{url}"
+        );
+        assert_eq!(message.attempts, queued.attempts, "{url}: retried");
+        let touchpoint = tp::Entity::find()
+            .filter(tp::Column::MessageId.eq(queued.id))
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (touchpoint.state.as_str(), touchpoint.reason.as_deref()),
+            ("suppressed", reason),
+            "{url}"
+        );
+        drop_test_schema(&db, &url).await;
+    }
+}
+
 /// The value of a header of a raw email (unfolded).
 fn header(mail: &str, name: &str) -> Option<String> {
     let unfolded = mail.replace("\r\n ", " ").replace("\n ", " ");
@@ -374,55 +442,141 @@ fn run_serves_dispatches_on_schedule_and_stops_on_sigterm() {
     }
 }
 
+/// `touchpoint run` of an instance on a free port, with a pass every
+/// second; its log lines are read as they come.
+struct Daemon {
+    child: std::process::Child,
+    base: String,
+    lines: std::sync::mpsc::Receiver<String>,
+    log: String,
+}
+
+impl Daemon {
+    fn start(instance: &Instance) -> Self {
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut child = Command::cargo_bin("touchpoint")
+            .unwrap()
+            .env_remove("TOUCHPOINT_CONFIG")
+            .arg("--config")
+            .arg(&instance.config)
+            .args(["--set", &format!("http.listen=\"127.0.0.1:{port}\"")])
+            .args(["--set", &format!("http.public_url=\"{base}\"")])
+            .args(["--set", "daemon.dispatch_cron=\"* * * * * *\""])
+            .arg("run")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(stderr).map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            base,
+            lines,
+            log: String::new(),
+        }
+    }
+
+    /// The next log line that contains `needle`, within `within` (or a failure).
+    fn wait_for_line(&mut self, needle: &str, within: std::time::Duration) -> String {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.log.push_str(&line);
+                    self.log.push('\n');
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(e) => panic!("no log line with {needle:?} ({e:?}): {}", self.log),
+            }
+        }
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args([signal, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
+    /// SIGTERM; the exit status and the whole log, once it has stopped.
+    fn stop(mut self, backend: &str) -> (std::process::ExitStatus, String) {
+        self.signal("-TERM");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{backend}: touchpoint run did not stop within 30 s of SIGTERM"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        // The process is gone: the rest of its log is in the pipe.
+        self.log.extend(self.lines.iter().map(|l| l + "\n"));
+        (status, self.log)
+    }
+}
+
+/// The first email the outbox of `instance` holds, waiting up to ten seconds for it.
+async fn first_outbox_email(instance: &Instance) -> Option<String> {
+    let outbox = instance.dir.path().join("outbox/email");
+    for _ in 0..100 {
+        if let Some(entry) = std::fs::read_dir(&outbox)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(Result::ok)
+        {
+            return std::fs::read_to_string(entry.path()).ok();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// Bought three days ago: the owner's welcome email is due now.
+async fn seed_welcome_due(instance: &Instance) -> i64 {
+    let purchase = (Utc::now() - Duration::days(3)).date_naive().to_string();
+    let db = instance.db().await;
+    seed_customer(
+        &db,
+        "C1",
+        "anna@example.com",
+        &["WVWZZZ1JZXW000001"],
+        &purchase,
+    )
+    .await
+    .0
+}
+
 fn run_one(instance: &Instance) {
     let backend = instance.backend;
-    // Bought three days ago: the owner's welcome email is due now.
-    let purchase = (Utc::now() - Duration::days(3)).date_naive().to_string();
-    let anna = helpers::block_on(async {
-        let db = instance.db().await;
-        seed_customer(
-            &db,
-            "C1",
-            "anna@example.com",
-            &["WVWZZZ1JZXW000001"],
-            &purchase,
-        )
-        .await
-        .0
-    });
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = Command::cargo_bin("touchpoint")
-        .unwrap()
-        .env_remove("TOUCHPOINT_CONFIG")
-        .arg("--config")
-        .arg(&instance.config)
-        .args(["--set", &format!("http.listen=\"127.0.0.1:{port}\"")])
-        .args(["--set", &format!("http.public_url=\"{base}\"")])
-        .args(["--set", "daemon.dispatch_cron=\"* * * * * *\""])
-        .arg("run")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let outbox = instance.dir.path().join("outbox/email");
+    let anna = helpers::block_on(seed_welcome_due(instance));
+    let mut daemon = Daemon::start(instance);
+    let base = daemon.base.clone();
     helpers::block_on(async {
         let client = client();
-        wait_healthy(&client, &base, &mut child).await;
+        wait_healthy(&client, &base, &mut daemon.child).await;
         // The scheduled pass writes the welcome email to the outbox, with its link.
-        let mut mail = None;
-        for _ in 0..100 {
-            if let Some(entry) = std::fs::read_dir(&outbox)
-                .ok()
-                .and_then(|mut d| d.next())
-                .and_then(Result::ok)
-            {
-                mail = std::fs::read_to_string(entry.path()).ok();
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        let mail = mail.unwrap_or_else(|| panic!("{backend}: no scheduled pass wrote an email"));
+        let mail = first_outbox_email(instance)
+            .await
+            .unwrap_or_else(|| panic!("{backend}: no scheduled pass wrote an email"));
         let list = header(&mail, "List-Unsubscribe").expect(&mail);
         let link = list.trim_start_matches('<').trim_end_matches('>');
         assert!(
@@ -435,36 +589,36 @@ fn run_one(instance: &Instance) {
         assert!(customer(&db, anna).await.opted_out_email, "{backend}");
     });
 
-    let pid = child.id().to_string();
-    let kill = |signal: &str| {
-        assert!(
-            Command::new("kill")
-                .args([signal, &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-    };
     // SIGHUP (systemctl reload) does not end it.
-    kill("-HUP");
+    daemon.signal("-HUP");
     std::thread::sleep(std::time::Duration::from_millis(300));
-    helpers::block_on(wait_healthy(&client(), &base, &mut child));
-    kill("-TERM");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{backend}: touchpoint run did not stop within 30 s of SIGTERM"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
-    let mut log = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    helpers::block_on(wait_healthy(&client(), &base, &mut daemon.child));
+    let (status, log) = daemon.stop(backend);
     assert!(status.success(), "{backend}: {status}: {log}");
     assert!(log.contains("SIGTERM"), "{backend}: {log}");
+}
+
+/// Not only the pass at start: what falls due while the daemon runs goes
+/// out on a later tick of its schedule, without a restart.
+#[test]
+fn run_dispatches_what_falls_due_later_on_its_schedule() {
+    for instance in helpers::instances() {
+        let backend = instance.backend;
+        let mut daemon = Daemon::start(&instance);
+        // The pass at start finds nothing to do.
+        let first = daemon.wait_for_line("pass done", std::time::Duration::from_secs(30));
+        assert!(first.contains("planned=0"), "{backend}: {first}");
+        helpers::block_on(async {
+            seed_welcome_due(&instance).await;
+            let mail = first_outbox_email(&instance).await;
+            assert!(
+                mail.is_some_and(|m| m.contains("To: anna@example.com")),
+                "{backend}: no later pass sent the welcome email"
+            );
+        });
+        let (status, log) = daemon.stop(backend);
+        assert!(status.success(), "{backend}: {status}: {log}");
+    }
 }
 
 #[test]

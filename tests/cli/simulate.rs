@@ -1,28 +1,22 @@
 //! `touchpoint simulate` through the binary: SPEC §7 line shape, nothing sent
 //! twice, caps and quiet hours kept, the real database untouched.
 
+use crate::helpers::{self, Instance};
 use crate::support::seed;
-use assert_cmd::Command;
 use chrono::{DateTime, Duration, Timelike, Utc};
 use sea_orm::{EntityTrait, PaginatorTrait};
 use std::collections::{HashMap, HashSet};
-use touchpoint::config::Config;
-use touchpoint::store;
 use touchpoint::store::entities::{message, touchpoint as tp};
 
-#[tokio::test]
-async fn three_years_for_two_cars_keep_every_rule_and_touch_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let site = dir.path().join("site");
-    Command::cargo_bin("touchpoint")
-        .unwrap()
-        .arg("init")
-        .arg(&site)
-        .assert()
-        .success();
-    let cfg = site.join("touchpoint.toml");
-    let config = Config::load(Some(&cfg)).unwrap();
-    let db = store::connect(&config.database_url(), 1).await.unwrap();
+#[test]
+fn three_years_for_two_cars_keep_every_rule_and_touch_nothing() {
+    for site in helpers::instances() {
+        helpers::block_on(three_years_for_two_cars(&site));
+    }
+}
+
+async fn three_years_for_two_cars(site: &Instance) {
+    let db = site.db().await;
     seed(
         &db,
         &["WVWZZZ1JZXW000001", "TMBZZZ1ZZXW000002"],
@@ -31,11 +25,9 @@ async fn three_years_for_two_cars_keep_every_rule_and_touch_nothing() {
     .await;
     drop(db);
 
-    let lines = dir.path().join("sim.jsonl");
-    let out = Command::cargo_bin("touchpoint")
-        .unwrap()
-        .arg("--config")
-        .arg(&cfg)
+    let lines = site.dir.path().join("sim.jsonl");
+    let out = site
+        .touchpoint()
         .args([
             "simulate",
             "--from",
@@ -49,8 +41,9 @@ async fn three_years_for_two_cars_keep_every_rule_and_touch_nothing() {
         .unwrap();
     assert!(
         out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "{}: {}",
+        site.backend,
+        helpers::stderr(&out)
     );
     let summary = String::from_utf8_lossy(&out.stdout);
     assert!(summary.contains("touchpoints sent:"), "{summary}");
@@ -128,8 +121,8 @@ async fn three_years_for_two_cars_keep_every_rule_and_touch_nothing() {
         }
     }
     // The real database is untouched: nothing planned, nothing sent.
-    let db = store::connect(&config.database_url(), 1).await.unwrap();
+    let db = site.db().await;
     assert_eq!(tp::Entity::find().count(&db).await.unwrap(), 0);
     assert_eq!(message::Entity::find().count(&db).await.unwrap(), 0);
-    assert!(!site.join("outbox/email").exists());
+    assert!(!site.dir.path().join("outbox/email").exists());
 }

@@ -2,8 +2,9 @@
 //! the generic profile, 2xx, 429 with Retry-After, 5xx, timeouts, a
 //! provider's refusal, and Twilio's 21610 recording the opt-out.
 
-use crate::support::seed;
+use crate::support::{databases, drop_test_schema, seed};
 use chrono::{TimeZone, Utc};
+use sea_orm::DatabaseConnection;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::time::Duration;
 use touchpoint::commands::planning_pass;
@@ -29,27 +30,11 @@ fn twilio(server: &MockServer) -> Sms {
     }
 }
 
-/// A site whose SMS go to `server` with the Twilio profile, and one owner
-/// (customer id returned) whose car was bought on 2025-11-20.
-async fn twilio_site(
-    server: &MockServer,
-) -> (tempfile::TempDir, Config, sea_orm::DatabaseConnection, i64) {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("touchpoint.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[database]\nurl = \"sqlite://{}/t.db\"\n[sms]\nprovider = \"twilio\"\nbase_url = \"{}\"\naccount_sid = \"AC123\"\nauth_token = \"secret\"\nfrom = \"+4930111222\"\n",
-            dir.path().display(),
-            server.uri()
-        ),
-    )
-    .unwrap();
-    let config = Config::load(Some(&cfg)).unwrap();
-    let db = store::connect(&config.database_url(), 1).await.unwrap();
-    store::migrate(&db).await.unwrap();
-    let (customer_id, _) = seed(&db, &["WVWZZZ1JZXW000001"], "2025-11-20").await;
-    (dir, config, db, customer_id)
+/// Points a site's SMS at `server` with the Twilio profile and seeds one
+/// owner (customer id returned) whose car was bought on 2025-11-20.
+async fn twilio_site(db: &DatabaseConnection, config: &mut Config, server: &MockServer) -> i64 {
+    config.settings.sms = twilio(server);
+    seed(db, &["WVWZZZ1JZXW000001"], "2025-11-20").await.0
 }
 
 fn sms() -> Outgoing {
@@ -206,101 +191,110 @@ async fn rate_limit_spaces_the_requests() {
 
 #[tokio::test]
 async fn twilio_21610_records_the_opt_out_and_stops_the_channel() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
+    let dir = tempfile::tempdir().unwrap();
+    for (url, db, mut config) in databases(dir.path()).await {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(400).set_body_json(
             serde_json::json!({"code": 21610, "message": "Attempt to send to unsubscribed recipient"}),
         ))
         .expect(1)
         .mount(&server)
         .await;
-    let (_dir, config, db, customer_id) = twilio_site(&server).await;
-    let catalog = Catalog::builtin().unwrap();
-    let transports = Transports::from_config(&config).unwrap();
-    let dispatcher = Dispatcher::new(&db, &config, &transports, &catalog);
-    // Thursday 4 Dec 2025, 11:00 in Berlin: the check-in SMS is due.
-    let now = Utc.with_ymd_and_hms(2025, 12, 4, 10, 0, 0).unwrap();
-    planning_pass(&db, &config, now).await.unwrap();
-    let report = dispatcher.pass(now).await.unwrap();
-    assert_eq!(report.suppressed, 1, "{report:?}");
+        let customer_id = twilio_site(&db, &mut config, &server).await;
+        let catalog = Catalog::builtin().unwrap();
+        let transports = Transports::from_config(&config).unwrap();
+        let dispatcher = Dispatcher::new(&db, &config, &transports, &catalog);
+        // Thursday 4 Dec 2025, 11:00 in Berlin: the check-in SMS is due.
+        let now = Utc.with_ymd_and_hms(2025, 12, 4, 10, 0, 0).unwrap();
+        planning_pass(&db, &config, now).await.unwrap();
+        let report = dispatcher.pass(now).await.unwrap();
+        assert_eq!(report.suppressed, 1, "{report:?}");
 
-    let customer = entities::customer::Entity::find_by_id(customer_id)
-        .one(&db)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(customer.opted_out_sms);
-    let log = entities::opt_out::Entity::find().all(&db).await.unwrap();
-    assert_eq!(
-        (log.len(), log[0].source.as_str(), log[0].channel.as_str()),
-        (1, "provider", "sms")
-    );
-    let tp = entities::touchpoint::Entity::find()
-        .filter(
-            entities::touchpoint::Column::DedupKey.eq("WVWZZZ1JZXW000001:onboarding-checkin:0:1"),
-        )
-        .one(&db)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(tp.state, "suppressed");
-    assert!(tp.reason.unwrap().contains("opted out"));
-    let message = entities::message::Entity::find()
-        .one(&db)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(message.segments, Some(1));
+        let customer = entities::customer::Entity::find_by_id(customer_id)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(customer.opted_out_sms);
+        let log = entities::opt_out::Entity::find().all(&db).await.unwrap();
+        assert_eq!(
+            (log.len(), log[0].source.as_str(), log[0].channel.as_str()),
+            (1, "provider", "sms")
+        );
+        let tp = entities::touchpoint::Entity::find()
+            .filter(
+                entities::touchpoint::Column::DedupKey
+                    .eq("WVWZZZ1JZXW000001:onboarding-checkin:0:1"),
+            )
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(tp.state, "suppressed");
+        assert!(tp.reason.unwrap().contains("opted out"));
+        let message = entities::message::Entity::find()
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(message.segments, Some(1));
+        drop_test_schema(&db, &url).await;
+    }
 }
 
 #[tokio::test]
 async fn an_opt_out_suppresses_a_queued_retry() {
-    let server = MockServer::start().await;
-    // The gateway is down on the first attempt; the retry must never be made.
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let (_dir, config, db, customer_id) = twilio_site(&server).await;
-    let catalog = Catalog::builtin().unwrap();
-    let transports = Transports::from_config(&config).unwrap();
-    let dispatcher = Dispatcher::new(&db, &config, &transports, &catalog);
-    let now = Utc.with_ymd_and_hms(2025, 12, 4, 10, 0, 0).unwrap();
-    planning_pass(&db, &config, now).await.unwrap();
-    let report = dispatcher.pass(now).await.unwrap();
-    assert_eq!(report.retrying, 1, "{report:?}");
-    let queued = entities::message::Entity::find()
-        .one(&db)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(queued.state, "retry");
+    let dir = tempfile::tempdir().unwrap();
+    for (url, db, mut config) in databases(dir.path()).await {
+        let server = MockServer::start().await;
+        // The gateway is down on the first attempt; the retry must never be made.
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(503))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let customer_id = twilio_site(&db, &mut config, &server).await;
+        let catalog = Catalog::builtin().unwrap();
+        let transports = Transports::from_config(&config).unwrap();
+        let dispatcher = Dispatcher::new(&db, &config, &transports, &catalog);
+        let now = Utc.with_ymd_and_hms(2025, 12, 4, 10, 0, 0).unwrap();
+        planning_pass(&db, &config, now).await.unwrap();
+        let report = dispatcher.pass(now).await.unwrap();
+        assert_eq!(report.retrying, 1, "{report:?}");
+        let queued = entities::message::Entity::find()
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(queued.state, "retry");
 
-    // The owner replies STOP before the retry is due.
-    store::record_opt_out(&db, customer_id, Channel::Sms, "sms keyword", true, now)
-        .await
-        .unwrap();
-    let later = now + chrono::Duration::hours(2);
-    let report = dispatcher.pass(later).await.unwrap();
-    assert!(report.sent.is_empty(), "{report:?}");
+        // The owner replies STOP before the retry is due.
+        store::record_opt_out(&db, customer_id, Channel::Sms, "sms keyword", true, now)
+            .await
+            .unwrap();
+        let later = now + chrono::Duration::hours(2);
+        let report = dispatcher.pass(later).await.unwrap();
+        assert!(report.sent.is_empty(), "{report:?}");
 
-    let message = entities::message::Entity::find_by_id(queued.id)
-        .one(&db)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(message.state, "suppressed");
-    assert_eq!(
-        message.reason.as_deref(),
-        Some("the recipient opted out of sms")
-    );
-    let tp = entities::touchpoint::Entity::find()
-        .filter(entities::touchpoint::Column::MessageId.eq(queued.id))
-        .one(&db)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(tp.state, "suppressed");
-    assert_eq!(tp.reason.as_deref(), Some("the recipient opted out of sms"));
+        let message = entities::message::Entity::find_by_id(queued.id)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(message.state, "suppressed");
+        assert_eq!(
+            message.reason.as_deref(),
+            Some("the recipient opted out of sms")
+        );
+        let tp = entities::touchpoint::Entity::find()
+            .filter(entities::touchpoint::Column::MessageId.eq(queued.id))
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(tp.state, "suppressed");
+        assert_eq!(tp.reason.as_deref(), Some("the recipient opted out of sms"));
+        drop_test_schema(&db, &url).await;
+    }
 }

@@ -158,3 +158,54 @@ pub async fn sqlite_database(dir: &std::path::Path, extra: &str) -> (Config, Dat
     store::migrate(&db).await.unwrap();
     (config, db)
 }
+
+/// One planning and dispatch pass at `now` (what `dispatch` and each of the
+/// daemon's ticks do), with the configured transports.
+pub async fn pass(
+    db: &DatabaseConnection,
+    config: &Config,
+    now: chrono::DateTime<Utc>,
+) -> touchpoint::dispatch::DispatchReport {
+    let catalog = touchpoint::messages::Catalog::builtin().unwrap();
+    let transports = touchpoint::dispatch::Transports::from_config(config).unwrap();
+    touchpoint::commands::pass(db, config, &transports, &catalog, now)
+        .await
+        .unwrap()
+        .dispatch
+}
+
+/// The stored touchpoint of a dedup key.
+pub async fn touchpoint_of(db: &DatabaseConnection, key: &str) -> entities::touchpoint::Model {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    entities::touchpoint::Entity::find()
+        .filter(entities::touchpoint::Column::DedupKey.eq(key))
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no touchpoint {key}"))
+}
+
+/// Records a service visit of a vehicle, as an import does: the reading,
+/// and a new facts version so that the next pass re-plans the vehicle.
+pub async fn record_service(db: &DatabaseConnection, vehicle_id: i64, date: &str, km: i64) {
+    use sea_orm::EntityTrait;
+    entities::reading::ActiveModel {
+        vehicle_id: Set(vehicle_id),
+        date: Set(d(date)),
+        odometer_km: Set(km),
+        kind: Set("service".into()),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap();
+    let vehicle = entities::vehicle::Entity::find_by_id(vehicle_id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap();
+    let version = vehicle.facts_version + 1;
+    let mut vehicle: entities::vehicle::ActiveModel = vehicle.into();
+    vehicle.facts_version = Set(version);
+    vehicle.update(db).await.unwrap();
+}

@@ -352,3 +352,94 @@ proptest! {
         }
     }
 }
+
+/// Caps count elapsed time across the autumn change: the weekly message
+/// slot reopens exactly 7 × 24 h after the last send, an hour earlier on
+/// the local clock, and the 14-day call cap likewise; neither an hour early
+/// nor an hour late.
+#[test]
+fn caps_across_the_autumn_change_count_elapsed_hours() {
+    // (zone, last email, when it may be followed, last call, when it may be followed)
+    let cases = [
+        // Berlin: Sunday 25 Oct 2026, 03:00 CEST becomes 02:00 CET. Saturday
+        // 12:00 CEST is followed on Saturday 11:00 CET; a call on Tuesday
+        // 20 Oct, 10:00 CEST, on Tuesday 3 Nov, 09:00 CET.
+        (
+            berlin(),
+            "2026-10-24T10:00:00Z",
+            "2026-10-31T10:00:00Z",
+            "2026-10-20T08:00:00Z",
+            "2026-11-03T08:00:00Z",
+        ),
+        // New York: Sunday 1 Nov 2026, 02:00 EDT becomes 01:00 EST.
+        (
+            "America/New_York".parse().unwrap(),
+            "2026-10-31T16:00:00Z",
+            "2026-11-07T16:00:00Z",
+            "2026-10-27T14:00:00Z",
+            "2026-11-10T14:00:00Z",
+        ),
+    ];
+    for (tz, email, email_again, call, call_again) in cases {
+        let history = History {
+            messages: vec![at(email)],
+            calls: vec![at(call)],
+        };
+        let due = at(email_again).date_naive() - Duration::days(3);
+        let cs = [
+            Candidate {
+                due_date: due,
+                ..cand(
+                    "e",
+                    Channel::Email,
+                    Category::Service,
+                    90,
+                    "2026-01-01",
+                    "m",
+                )
+            },
+            Candidate {
+                due_date: due,
+                ..cand(
+                    "c",
+                    Channel::Call,
+                    Category::Service,
+                    100,
+                    "2026-01-01",
+                    "c",
+                )
+            },
+        ];
+        let decide_at = |now: DateTime<Utc>| -> HashMap<String, Decision> {
+            decide(&everyone(), tz, &cs, &history, &policy(), now)
+                .into_iter()
+                .collect()
+        };
+        // The day before (10:00 local, after the change): each waits for its instant.
+        let now = at(email_again) - Duration::hours(25);
+        let by = decide_at(now);
+        assert_eq!(
+            by["e"],
+            Decision::Defer {
+                until: at(email_again),
+                why: Wait::Cap
+            },
+            "{tz}"
+        );
+        assert_eq!(
+            by["c"],
+            Decision::Defer {
+                until: at(call_again),
+                why: Wait::Cap
+            },
+            "{tz}"
+        );
+        assert_eq!(at(email_again) - at(email), Duration::hours(7 * 24));
+        assert_eq!(at(call_again) - at(call), Duration::hours(14 * 24));
+        // A second early the email still waits; at its instant it goes.
+        let early = decide_at(at(email_again) - Duration::seconds(1));
+        assert!(matches!(early["e"], Decision::Defer { .. }), "{tz}");
+        let on_time = decide_at(at(email_again));
+        assert_eq!(on_time["e"], Decision::Send { with: vec![] }, "{tz}");
+    }
+}

@@ -12,7 +12,7 @@ pub struct Model {
     pub due_date: Date,
     pub title: String,
     pub script: String,
-    /// open, done
+    /// open, done, cancelled (the owner opted out of the phone)
     pub state: String,
     /// booked, declined, no_answer, wrong_number
     pub outcome: Option<String>,
