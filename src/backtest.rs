@@ -16,6 +16,7 @@
 
 use crate::config::{Config, ConfigError, DistanceUnit};
 use crate::domain::{Category, Invalid, VisitKind, parse_date, parse_id};
+use crate::import::source::LineBreaks;
 use crate::plan::{Anchor, Entry, PlanParams, Template, adaptive_extra_lead, service_due_date};
 use crate::predict::{
     DecidedBy, Facts, Prediction, RateSource, Reading, Schedule, add_days, add_months, predict,
@@ -694,7 +695,9 @@ impl<'a> Table<'a> {
     /// columns go to `bad`.
     fn read(file: &'a str, data: &[u8], required: &[&'static str], bad: &mut Vec<BadRow>) -> Self {
         let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
-        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(data);
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(LineBreaks::new(data));
         let at = |line: u64, column: &str, reason: String| BadRow {
             file: file.to_string(),
             line,
@@ -709,7 +712,7 @@ impl<'a> Table<'a> {
         let headers = match reader.headers() {
             Ok(h) => h.clone(),
             Err(e) => {
-                bad.push(at(csv_line(&e), "(header)", e.to_string()));
+                bad.push(at(1, "(header)", e.to_string()));
                 return table;
             }
         };
@@ -724,16 +727,31 @@ impl<'a> Table<'a> {
         if table.columns.len() < required.len() {
             return table;
         }
-        for record in reader.records() {
-            match record {
-                Ok(r) if r.iter().all(|f| f.trim().is_empty()) => {}
-                Ok(r) if r.len() != headers.len() => bad.push(at(
-                    record_line(&r),
+        loop {
+            let mut r = csv::StringRecord::new();
+            // The line an editor shows, for LF, CRLF and CR files alike.
+            let read = reader.read_record(&mut r);
+            let byte = match &read {
+                Ok(_) => r.position().map_or(0, |p| p.byte()),
+                Err(e) => e.position().map_or(0, |p| p.byte()),
+            };
+            let line = reader.get_mut().line_at(byte);
+            match read {
+                Ok(false) => break,
+                Ok(true) if r.iter().all(|f| f.trim().is_empty()) => {}
+                Ok(true) if r.len() != headers.len() => bad.push(at(
+                    line,
                     "(row)",
                     format!("has {} fields, the header has {}", r.len(), headers.len()),
                 )),
-                Ok(r) => table.records.push((record_line(&r), r)),
-                Err(e) => bad.push(at(csv_line(&e), "(row)", e.to_string())),
+                Ok(true) => table.records.push((line, r)),
+                Err(e) => {
+                    let fatal = !matches!(e.kind(), csv::ErrorKind::Utf8 { .. });
+                    bad.push(at(line, "(row)", e.to_string()));
+                    if fatal {
+                        break;
+                    }
+                }
             }
         }
         table
@@ -747,14 +765,6 @@ impl<'a> Table<'a> {
             columns: &self.columns,
         })
     }
-}
-
-fn record_line(r: &csv::StringRecord) -> u64 {
-    r.position().map_or(0, |p| p.line())
-}
-
-fn csv_line(e: &csv::Error) -> u64 {
-    e.position().map_or(0, |p| p.line())
 }
 
 /// One data row, its fields found by column name.

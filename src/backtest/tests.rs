@@ -348,6 +348,13 @@ BUS-D309-1334,2024-02-30,6000,reading\n\
 NOPE,2024-04-01,7000,reading\n\
 BUS-D309-1334,2024-05-01,4000,service\n\
 BUS-D309-1334,2024-06-01,9000,oil\n";
+    // The same lines with LF, with CRLF and a byte order mark, as Windows
+    // writes them.
+    bad_rows_on_their_lines(visits);
+    bad_rows_on_their_lines(&format!("\u{feff}{}", visits.replace('\n', "\r\n")));
+}
+
+fn bad_rows_on_their_lines(visits: &str) {
     let err = parse_files(
         "v.csv",
         VEHICLES.as_bytes(),

@@ -148,7 +148,7 @@ pub struct Record {
 /// A reader that notes where the line breaks are as the bytes pass through
 /// (`\r\n`, `\n` or a lone `\r`, as an editor counts them), so that a
 /// record's byte offset can be told as the line an editor shows.
-struct LineBreaks<R> {
+pub(crate) struct LineBreaks<R> {
     inner: R,
     /// Bytes passed through so far.
     offset: u64,
@@ -162,7 +162,7 @@ struct LineBreaks<R> {
 }
 
 impl<R: Read> LineBreaks<R> {
-    fn new(inner: R) -> Self {
+    pub(crate) fn new(inner: R) -> Self {
         Self {
             inner,
             offset: 0,
@@ -176,7 +176,7 @@ impl<R: Read> LineBreaks<R> {
     /// part of a line break: the CSV reader reports a record from the end of
     /// the previous record's terminator, which may be the `\n` of a `\r\n`
     /// or blank lines before it. Queries come in increasing order.
-    fn line_at(&mut self, at: u64) -> u64 {
+    pub(crate) fn line_at(&mut self, at: u64) -> u64 {
         let mut at = at;
         while let Some(&(start, end)) = self.ahead.front() {
             if end <= at {
