@@ -180,6 +180,20 @@ fn a_recorded_visit_cancels_what_it_fulfils_and_replans() {
         .unwrap();
     assert_eq!(winback.state, State::Cancelled);
     assert_eq!(winback.reason, Some(Reason::FulfilledBy(d("2026-01-20"))));
+    // The visit came before every reminder of its service: all are cancelled.
+    for code in [
+        "service-email",
+        "service-call",
+        "service-sms",
+        "service-winback",
+    ] {
+        let t = first.iter().find(|t| t.code() == code).unwrap();
+        assert_eq!(
+            (t.state, t.reason),
+            (State::Cancelled, Some(Reason::FulfilledBy(d("2026-01-20")))),
+            "{code}"
+        );
+    }
     let thanks = first.iter().find(|t| t.code() == "service-thanks").unwrap();
     assert_eq!(thanks.date, d("2026-01-22"));
     assert!(!thanks.awaits_visit, "the visit is recorded");
@@ -204,6 +218,15 @@ fn a_recorded_visit_cancels_what_it_fulfils_and_replans() {
         "{}",
         second.date
     );
+    // 14,000 km in the 325 days since the purchase: the next 15,000 km take
+    // 348 days from the visit, before its 12 months are up.
+    assert_eq!(second.service_due, Some(d("2027-01-03")));
+    let sms = plan
+        .touchpoints
+        .iter()
+        .find(|t| t.code() == "service-sms" && t.occurrence == 2)
+        .unwrap();
+    assert_eq!(sms.date, d("2026-12-31"));
 }
 
 #[test]
