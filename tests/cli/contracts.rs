@@ -16,18 +16,6 @@ use touchpoint::store::entities::touchpoint as stored_tp;
 /// visits, no declared rate: the default 1,250 km a month.
 const Q4: &str = "WAUZZZGE5NB000114";
 
-/// `touchpoint ARGS… --json`, which must succeed.
-fn json(tp: &Instance, args: &[&str]) -> Value {
-    let out = tp.touchpoint().args(args).arg("--json").output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}: {args:?}: {}",
-        tp.backend,
-        stderr(&out)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
 /// The contract's fields of an answer, in a map (extra fields may follow).
 fn fields(answer: &Value, names: &[&str]) -> BTreeMap<String, Value> {
     names
@@ -53,7 +41,7 @@ const NEXT_SERVICE: [&str; 7] = [
 
 fn next_service(tp: &Instance, vin: &str, as_of: &str) -> BTreeMap<String, Value> {
     fields(
-        &json(tp, &["next-service", vin, "--as-of", as_of]),
+        &tp.json(&["next-service", vin, "--as-of", as_of]),
         &NEXT_SERVICE,
     )
 }
@@ -162,7 +150,7 @@ fn plan_lists_the_cycles_36_touchpoints_and_what_was_displaced() {
         // The Golf, bought 2023-03-15 and serviced on 2024-03-11, as of a
         // day in its first cycle.
         let golf = "WVWZZZ1KZAW000101";
-        let plan = json(&tp, &["plan", golf, "--as-of", "2025-04-01"]);
+        let plan = tp.json(&["plan", golf, "--as-of", "2025-04-01"]);
         assert_plan_shape(&plan, golf);
         assert_eq!(
             fields(&plan, &["cycle", "cycle_start", "cycle_end"]),
@@ -201,7 +189,7 @@ fn plan_lists_the_cycles_36_touchpoints_and_what_was_displaced() {
         // The Octavia at 2,500 km a month has more services than a cycle
         // holds: marketing gives way and is listed apart.
         let octavia = "TMBJJ7NE8L0000105";
-        let plan = json(&tp, &["plan", octavia, "--as-of", "2026-12-01"]);
+        let plan = tp.json(&["plan", octavia, "--as-of", "2026-12-01"]);
         assert_plan_shape(&plan, octavia);
         assert!(
             !plan["displaced"].as_array().unwrap().is_empty(),
@@ -213,10 +201,7 @@ fn plan_lists_the_cycles_36_touchpoints_and_what_was_displaced() {
 
 /// `queue --as-of DATE --days N --json`.
 fn queue(tp: &Instance, as_of: &str, days: u32) -> Value {
-    json(
-        tp,
-        &["queue", "--as-of", as_of, "--days", &days.to_string()],
-    )
+    tp.json(&["queue", "--as-of", as_of, "--days", &days.to_string()])
 }
 
 /// The keys a queue answer lists, per channel.
@@ -363,8 +348,8 @@ fn as_of_ignores_a_visit_dated_after_it() {
         load_samples(&tp);
         let before_visit = |as_of: &str| {
             (
-                json(&tp, &["next-service", Q4, "--as-of", as_of]),
-                json(&tp, &["plan", Q4, "--as-of", as_of]),
+                tp.json(&["next-service", Q4, "--as-of", as_of]),
+                tp.json(&["plan", Q4, "--as-of", as_of]),
             )
         };
         let september = before_visit("2026-09-01");

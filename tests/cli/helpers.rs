@@ -120,12 +120,17 @@ impl Instance {
 
     /// Imports a file and returns the JSON report; the import must succeed.
     pub fn import_json(&self, kind: &str, file: &str, extra: &[&str]) -> serde_json::Value {
-        let mut args = vec!["--json"];
+        let mut args = vec!["import", kind, file];
         args.extend_from_slice(extra);
-        let out = self.import(kind, file, &args);
+        self.json(&args)
+    }
+
+    /// `touchpoint ARGS… --json`, which must succeed: its JSON answer.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.touchpoint().args(args).arg("--json").output().unwrap();
         assert!(
             out.status.success(),
-            "{}: import {kind} {file}: {}",
+            "{}: {args:?}: {}",
             self.backend,
             stderr(&out)
         );
