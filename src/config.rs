@@ -973,6 +973,7 @@ fn from_figment(e: figment::Error) -> ConfigError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn write(dir: &Path, text: &str) -> PathBuf {
         let path = dir.join("touchpoint.toml");
@@ -986,6 +987,61 @@ mod tests {
         let path = write(dir.path(), EXAMPLE);
         let loaded = Config::load_with_env(Some(&path), Env::prefixed("TP_TEST_NONE__")).unwrap();
         assert_eq!(loaded.settings, Settings::default());
+    }
+
+    /// Every `section.key` of a TOML table with its value; tables are walked
+    /// into, arrays of tables are values like any other.
+    fn leaves(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, toml::Value>) {
+        for (key, value) in table {
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            match value {
+                toml::Value::Table(inner) => leaves(&path, inner, out),
+                other => {
+                    out.insert(path, other.clone());
+                }
+            }
+        }
+    }
+
+    /// The shipped file on its own, with no defaults underneath: each default
+    /// key is written in it with the default value, and it has no other key.
+    /// Only what has no value by default is left to a comment (the optional
+    /// first-service intervals, the empty list of per-make schedules).
+    #[test]
+    fn shipped_example_lists_every_default_key_with_its_value() {
+        let file: toml::Table = toml::from_str(EXAMPLE).unwrap();
+        let defaults = match toml::Value::try_from(Settings::default()).unwrap() {
+            toml::Value::Table(t) => t,
+            other => panic!("defaults serialize as {other:?}"),
+        };
+        let (mut in_file, mut by_default) = (BTreeMap::new(), BTreeMap::new());
+        leaves("", &file, &mut in_file);
+        leaves("", &defaults, &mut by_default);
+        by_default.retain(|_, v| !matches!(v, toml::Value::Array(a) if a.is_empty()));
+        let mut wrong = Vec::new();
+        for (key, value) in &by_default {
+            match in_file.get(key) {
+                None => wrong.push(format!("{key}: missing from the file (default {value})")),
+                Some(v) if v != value => {
+                    wrong.push(format!("{key}: the file says {v}, the default is {value}"))
+                }
+                Some(_) => {}
+            }
+        }
+        for key in in_file.keys().filter(|k| !by_default.contains_key(*k)) {
+            wrong.push(format!("{key}: in the file but not a default"));
+        }
+        assert!(wrong.is_empty(), "config/touchpoint.toml: {wrong:#?}");
+        assert!(by_default.len() > 50, "{} keys", by_default.len());
+        // Read alone, it is the defaults too.
+        assert_eq!(
+            toml::from_str::<Settings>(EXAMPLE).unwrap(),
+            Settings::default()
+        );
     }
 
     #[test]

@@ -137,16 +137,9 @@ impl Instance {
 
     /// Imports a file and returns the JSON report; the import must succeed.
     pub fn import_json(&self, kind: &str, file: &str, extra: &[&str]) -> serde_json::Value {
-        let mut args = vec!["--json"];
+        let mut args = vec!["import", kind, file];
         args.extend_from_slice(extra);
-        let out = self.import(kind, file, &args);
-        assert!(
-            out.status.success(),
-            "{}: import {kind} {file}: {}",
-            self.backend,
-            stderr(&out)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        self.json(&args)
     }
 
     pub async fn db(&self) -> DatabaseConnection {

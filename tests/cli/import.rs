@@ -15,7 +15,7 @@ fn counts(report: &serde_json::Value) -> (u64, u64, u64, u64) {
 }
 
 /// Imports the three sample files.
-fn load_samples(tp: &Instance) {
+pub(crate) fn load_samples(tp: &Instance) {
     for (kind, file) in [
         ("customers", CUSTOMERS),
         ("vehicles", VEHICLES),

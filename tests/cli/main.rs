@@ -4,6 +4,7 @@
 mod backtest;
 mod calls;
 mod commands;
+mod contracts;
 mod crash;
 mod dispatch;
 mod environment;

@@ -1,10 +1,32 @@
 //! The planning pass on real databases: SQLite always, PostgreSQL when
 //! TOUCHPOINT_TEST_POSTGRES_URL is set (each test in a schema of its own).
 
-use crate::support::{databases, drop_test_schema, record_service, seed};
+use crate::support::{d, databases, drop_test_schema, record_service, seed};
 use chrono::{TimeZone, Utc};
 use touchpoint::commands::planning_pass;
 use touchpoint::store;
+
+/// The reminders of a service that its visit fulfils: all those dated
+/// before its due date and the win-back after it.
+const FIRST_SERVICE_REMINDERS: [&str; 4] = [
+    "service-email",
+    "service-call",
+    "service-sms",
+    "service-winback",
+];
+
+/// The stored touchpoint `code` of the test car, occurrence `n` of cycle 0.
+fn by_key<'a>(
+    stored: &'a [store::StoredTouchpoint],
+    code: &str,
+    n: u32,
+) -> &'a store::StoredTouchpoint {
+    let key = format!("WVWZZZ1JZXW000001:{code}:0:{n}");
+    stored
+        .iter()
+        .find(|t| t.dedup_key == key)
+        .unwrap_or_else(|| panic!("no {key}"))
+}
 
 #[tokio::test]
 async fn planning_pass_stores_36_replans_on_new_facts_and_records_the_change() {
@@ -21,6 +43,11 @@ async fn planning_pass_stores_36_replans_on_new_facts_and_records_the_change() {
         let stored = store::stored_plan(&db, vehicle_id, 0).await.unwrap();
         assert_eq!(stored.len(), 36, "{url}");
         assert!(stored.iter().all(|t| t.state == "planned"), "{url}");
+        // The first service, predicted at 12 months: its reminders are pending.
+        for code in FIRST_SERVICE_REMINDERS {
+            let t = by_key(&stored, code, 1);
+            assert_eq!(t.service_due, Some(d("2026-05-20")), "{url}: {code}");
+        }
 
         // Nothing changed: nothing to do.
         let again = planning_pass(&db, &config, first_day).await.unwrap();
@@ -43,6 +70,42 @@ async fn planning_pass_stores_36_replans_on_new_facts_and_records_the_change() {
             Some("fulfilled by the service visit on 2026-01-15"),
             "{url}"
         );
+        // Every pending reminder of the fulfilled service is cancelled, with the reason.
+        for code in FIRST_SERVICE_REMINDERS {
+            let t = by_key(&stored, code, 1);
+            assert_eq!(
+                (t.state.as_str(), t.reason.as_deref()),
+                (
+                    "cancelled",
+                    Some("fulfilled by the service visit on 2026-01-15")
+                ),
+                "{url}: {code}"
+            );
+        }
+        // The thank-you follows the real visit, which is recorded.
+        let thanks = by_key(&stored, "service-thanks", 1);
+        assert_eq!(
+            (thanks.state.as_str(), thanks.due_date, thanks.awaits_visit),
+            ("planned", d("2026-01-17"), false),
+            "{url}"
+        );
+        // The next service is predicted from the visit: 12 months after it
+        // (the 15,000 km at its pace would take longer), its reminders the
+        // template's lead before that, the adaptive ones 30 days more (the
+        // rate is measured from one reading, so it is uncertain).
+        for (code, due) in [
+            ("service-email", "2026-11-16"),
+            ("service-call", "2026-12-02"),
+            ("service-sms", "2027-01-12"),
+            ("service-winback", "2027-01-29"),
+        ] {
+            let t = by_key(&stored, code, 2);
+            assert_eq!(
+                (t.state.as_str(), t.service_due, t.due_date),
+                ("planned", Some(d("2027-01-15")), d(due)),
+                "{url}: {code}"
+            );
+        }
         let changes = store::plan_changes(&db, vehicle_id).await.unwrap();
         assert_eq!(changes.len(), 1, "{url}");
         assert!(

@@ -180,6 +180,20 @@ fn a_recorded_visit_cancels_what_it_fulfils_and_replans() {
         .unwrap();
     assert_eq!(winback.state, State::Cancelled);
     assert_eq!(winback.reason, Some(Reason::FulfilledBy(d("2026-01-20"))));
+    // The visit came before every reminder of its service: all are cancelled.
+    for code in [
+        "service-email",
+        "service-call",
+        "service-sms",
+        "service-winback",
+    ] {
+        let t = first.iter().find(|t| t.code() == code).unwrap();
+        assert_eq!(
+            (t.state, t.reason),
+            (State::Cancelled, Some(Reason::FulfilledBy(d("2026-01-20")))),
+            "{code}"
+        );
+    }
     let thanks = first.iter().find(|t| t.code() == "service-thanks").unwrap();
     assert_eq!(thanks.date, d("2026-01-22"));
     assert!(!thanks.awaits_visit, "the visit is recorded");
@@ -204,6 +218,15 @@ fn a_recorded_visit_cancels_what_it_fulfils_and_replans() {
         "{}",
         second.date
     );
+    // 14,000 km in the 325 days since the purchase: the next 15,000 km take
+    // 348 days from the visit, before its 12 months are up.
+    assert_eq!(second.service_due, Some(d("2027-01-03")));
+    let sms = plan
+        .touchpoints
+        .iter()
+        .find(|t| t.code() == "service-sms" && t.occurrence == 2)
+        .unwrap();
+    assert_eq!(sms.date, d("2026-12-31"));
 }
 
 #[test]
@@ -304,4 +327,143 @@ proptest! {
         prop_assert_eq!(plan.touchpoints.len(), 36, "cycle {} as of {}: {:?}", cycle, as_of,
             plan.touchpoints.iter().map(|t| t.code()).collect::<Vec<_>>());
     }
+}
+
+/// A driver's odometer history: fast or slow (300–5000 km a month), each
+/// stretch between two visits at its own pace (the driver's ± up to 60%),
+/// the visits at irregular intervals, some of them services; and a day,
+/// after the latest visit, on which the plan is made.
+#[derive(Debug, Clone)]
+struct NoisyHistory {
+    purchase: NaiveDate,
+    readings: Vec<Reading>,
+    as_of: NaiveDate,
+}
+
+fn arb_noisy_history() -> impl Strategy<Value = NoisyHistory> {
+    (
+        arb_date(),
+        300.0f64..5000.0,
+        proptest::collection::vec((10i64..200, -0.6f64..0.6, 0u8..4), 2..14),
+        0i64..400,
+    )
+        .prop_map(|(purchase, rate, visits, after)| {
+            let (mut day, mut km) = (0i64, 0.0f64);
+            let readings: Vec<Reading> = visits
+                .into_iter()
+                .map(|(gap, noise, kind)| {
+                    day += gap;
+                    km += gap as f64 * rate / 30.4375 * (1.0 + noise);
+                    Reading {
+                        date: add_days(purchase, day),
+                        odometer_km: km.round() as i64,
+                        kind: [
+                            VisitKind::Service,
+                            VisitKind::Reading,
+                            VisitKind::Repair,
+                            VisitKind::Inspection,
+                        ][usize::from(kind)],
+                    }
+                })
+                .collect();
+            NoisyHistory {
+                purchase,
+                readings,
+                as_of: add_days(purchase, day + after),
+            }
+        })
+}
+
+impl NoisyHistory {
+    fn plan<'t>(&self, t: &'t Template) -> Plan<'t> {
+        let v = vehicle(self.purchase, &self.readings, None, None);
+        let cycle = cycle_of(self.purchase, self.as_of, 36);
+        build(t, &v, &PlanParams::default(), cycle, self.as_of)
+    }
+}
+
+/// Per service still only predicted (by its due date): the days between the
+/// due date and its planned touchpoint `code`.
+fn leads(plan: &Plan<'_>, code: &str) -> std::collections::BTreeMap<NaiveDate, i64> {
+    plan.touchpoints
+        .iter()
+        .chain(&plan.displaced)
+        .filter(|t| t.code() == code && t.state == State::Planned)
+        .filter_map(|t| Some((t.service_due?, (t.service_due? - t.date).num_days())))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Measured, noisy driving: still exactly 36, every one inside the
+    /// cycle, each occurrence once; the adaptive reminders at most
+    /// `max_extra_lead_days` earlier than the template's lead, the others on it.
+    #[test]
+    fn noisy_drivers_get_36_inside_the_cycle_with_unique_keys(h in arb_noisy_history()) {
+        let t = template();
+        let plan = h.plan(&t);
+        prop_assert_eq!(plan.touchpoints.len(), 36, "{:?}", h);
+        for tp in &plan.touchpoints {
+            prop_assert!(
+                plan.cycle_start <= tp.date && tp.date <= plan.cycle_end,
+                "{} on {} outside {}..={}", tp.code(), tp.date, plan.cycle_start, plan.cycle_end
+            );
+        }
+        let mut keys: Vec<_> = plan.touchpoints.iter().chain(&plan.displaced)
+            .map(|t| t.dedup_key("V", plan.cycle)).collect();
+        let n = keys.len();
+        keys.sort();
+        keys.dedup();
+        prop_assert_eq!(keys.len(), n, "dedup keys are unique");
+        for &lead in leads(&plan, "service-email").values() {
+            prop_assert!((30..=60).contains(&lead), "service-email {} days ahead", lead);
+        }
+        for &lead in leads(&plan, "service-call").values() {
+            prop_assert!((14..=44).contains(&lead), "service-call {} days ahead", lead);
+        }
+        for &lead in leads(&plan, "service-sms").values() {
+            prop_assert_eq!(lead, 3, "service-sms is not adaptive");
+        }
+    }
+}
+
+/// Over many noisy histories the adaptive lead really happens: the first
+/// reminder often comes earlier than 30 days before the due date, sometimes
+/// by the whole 30 extra days, sometimes by less; and never for a declared
+/// rate, whatever the driving.
+#[test]
+fn noisy_histories_move_the_adaptive_reminders_earlier() {
+    use proptest::strategy::ValueTree;
+    let t = template();
+    let strategy = arb_noisy_history();
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let (mut plans, mut earlier, mut capped, mut graded) = (0, 0, 0, 0);
+    for _ in 0..400 {
+        let h = strategy.new_tree(&mut runner).unwrap().current();
+        let plan = h.plan(&t);
+        let email = leads(&plan, "service-email");
+        if email.is_empty() {
+            continue;
+        }
+        plans += 1;
+        if email.values().any(|&l| l > 30) {
+            earlier += 1;
+        }
+        capped += usize::from(email.values().any(|&l| l == 60));
+        graded += usize::from(email.values().any(|&l| l > 30 && l < 60));
+        // A service's reminders move together: the call as far as the email.
+        for (due, call) in leads(&plan, "service-call") {
+            if let Some(email) = email.get(&due) {
+                assert_eq!(email - 30, call - 14, "service due {due}: {h:?}");
+            }
+        }
+        // Declared by the owner: the template's lead, however the car is driven.
+        let declared = vehicle(h.purchase, &[], Some(1500.0), None);
+        let plain = build(&t, &declared, &PlanParams::default(), plan.cycle, h.as_of);
+        assert!(leads(&plain, "service-email").values().all(|&l| l == 30));
+    }
+    assert!(plans > 300, "{plans} plans with a predicted service");
+    assert!(earlier * 2 > plans, "{earlier} of {plans} earlier");
+    assert!(capped > 0 && graded > 0, "{capped} capped, {graded} graded");
 }
