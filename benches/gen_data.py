@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Deterministic generator of touchpoint import CSVs (SPEC §7) for benchmarks.
+"""Deterministic generator of touchpoint import CSVs (docs/csv.md) for benchmarks.
 
     python3 benches/gen_data.py --customers N --vehicles M --visits K --out DIR
 

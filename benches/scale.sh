@@ -52,14 +52,14 @@ sqlite=${SQLITE3:-/usr/bin/sqlite3}
 [[ -x $sqlite ]] || sqlite=$(command -v sqlite3) || die "sqlite3 not found (set SQLITE3)"
 bin=${TOUCHPOINT_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/touchpoint}
 
-# The touchpoint part needs `init` and `import` (SPEC §7). Check before
+# The touchpoint part needs `init` and `import` (docs/commands.md). Check before
 # spending a minute on generating data.
 if ((!sqlite_only)); then
     [[ -x $bin ]] || die "no touchpoint binary at $bin: build it with 'cargo build --release' (or set TOUCHPOINT_BIN), or run with --sqlite-only"
     help=$("$bin" --help 2>&1 || true)
     for cmd in init import; do
         grep -Eq "^[[:space:]]+$cmd([[:space:]]|$)" <<<"$help" ||
-            die "$bin has no '$cmd' command (its --help does not list it): build a touchpoint that implements 'init' and 'import' (SPEC §7), or run with --sqlite-only"
+            die "$bin has no '$cmd' command (its --help does not list it): build a touchpoint that implements 'init' and 'import' (docs/commands.md), or run with --sqlite-only"
     done
 fi
 

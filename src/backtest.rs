@@ -1,4 +1,4 @@
-//! `touchpoint backtest` (SPEC §7): replays a dealer's history through the
+//! `touchpoint backtest` (docs/commands.md): replays a dealer's history through the
 //! predictor and measures how close the predicted due dates came to the real
 //! ones, and whether the first service reminder would have gone out in time.
 //!
@@ -112,7 +112,7 @@ pub enum BacktestError {
 }
 
 impl BacktestError {
-    /// The exit code of SPEC §7: 65 invalid input data, 64 usage, 78 invalid
+    /// The exit code (docs/commands.md): 65 invalid input data, 64 usage, 78 invalid
     /// configuration, 1 anything else (a file that cannot be read).
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -144,7 +144,7 @@ pub struct Vehicle {
     pub readings: Vec<Reading>,
 }
 
-/// Reads the two import files (SPEC §7 columns) and replays them.
+/// Reads the two import files (the columns of docs/csv.md) and replays them.
 pub fn run_files(
     vehicles: &Path,
     visits: &Path,

@@ -1,4 +1,4 @@
-//! The command line (SPEC §7): `touchpoint [--config PATH] COMMAND`.
+//! The command line (docs/commands.md): `touchpoint [--config PATH] COMMAND`.
 
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand, ValueEnum};

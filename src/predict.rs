@@ -1,4 +1,4 @@
-//! The maintenance predictor (SPEC §2): pure functions over the facts of one
+//! The maintenance predictor (docs/rules.md): pure functions over the facts of one
 //! vehicle, no I/O. Dates are calendar dates in the owner's time zone.
 
 use crate::domain::VisitKind;

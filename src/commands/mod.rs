@@ -1,5 +1,5 @@
 //! What each command does: load the configuration and the facts, call the
-//! pure parts, print the answer. Failures carry their exit code (SPEC §7).
+//! pure parts, print the answer. Failures carry their exit code (docs/commands.md).
 
 mod calls;
 mod init;

@@ -47,7 +47,7 @@ pub struct DispatchReport {
     pub events: Vec<Event>,
 }
 
-/// One decision or send attempt for one touchpoint (SPEC §7 `simulate` lines).
+/// One decision or send attempt for one touchpoint (`simulate` lines, docs/json.md).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Event {
     /// RFC 3339, UTC.

@@ -1,4 +1,4 @@
-//! CSV import (SPEC §7): validate every row, then load all or nothing.
+//! CSV import (docs/csv.md): validate every row, then load all or nothing.
 //!
 //! The file is streamed: records are read and checked in chunks on blocking
 //! threads (in parallel, one chunk ahead of the database work), then looked up

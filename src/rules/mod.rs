@@ -1,4 +1,4 @@
-//! Dispatch rules (SPEC §4) as pure decisions over a person's history:
+//! Dispatch rules (docs/rules.md) as pure decisions over a person's history:
 //! frequency caps, quiet hours, consent and opt-out. No clock, no I/O: the
 //! caller passes the instant and the facts.
 

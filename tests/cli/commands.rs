@@ -1,4 +1,4 @@
-//! Configuration, usage and init: exit codes and messages (SPEC §7).
+//! Configuration, usage and init: exit codes and messages (docs/commands.md).
 
 use assert_cmd::Command;
 

@@ -1,4 +1,4 @@
-//! `touchpoint import` (SPEC §7) through the binary, on every backend under
+//! `touchpoint import` (docs/commands.md) through the binary, on every backend under
 //! test: good files load and re-load unchanged; every class of bad input
 //! exits 65 naming `FILE:LINE: column: reason`, and leaves the database as
 //! it was.

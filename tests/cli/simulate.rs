@@ -1,4 +1,4 @@
-//! `touchpoint simulate` through the binary: SPEC §7 line shape, nothing sent
+//! `touchpoint simulate` through the binary: the line shape of docs/json.md, nothing sent
 //! twice, caps and quiet hours kept (in each recipient's own zone), the real
 //! database untouched.
 
