@@ -904,14 +904,20 @@ pub fn parse_hhmm(s: &str) -> Result<u32, String> {
 /// A value from the environment or the command line as the sysadmin wrote
 /// it: text (`+14155550000`, `007`, `true` stay text until a key asks for a
 /// number or a boolean), except a `[…]` list or `{…}` table, which is read
-/// as structured data (e.g. `[[schedules]]` from one variable).
+/// as structured data (e.g. `[[schedules]]` from one variable), and text in
+/// TOML quotes (`"+14155550000"`, as `--set 'http.listen="…"'` has always
+/// been written), which is the text inside them.
 fn as_written(text: &str) -> Value {
-    let trimmed = text.trim_start();
+    let parsed = || -> Value { text.parse().unwrap_or_else(|never| match never {}) };
+    let trimmed = text.trim();
     if trimmed.starts_with('[') || trimmed.starts_with('{') {
-        text.parse().unwrap_or_else(|never| match never {})
-    } else {
-        Value::from(text.to_string())
+        return parsed();
     }
+    let quoted = trimmed.len() >= 2 && trimmed.starts_with('"') && trimmed.ends_with('"');
+    if quoted && let value @ Value::String(..) = parsed() {
+        return value;
+    }
+    Value::from(text.to_string())
 }
 
 /// The environment provider with its values taken [`as_written`] (figment's
@@ -1227,6 +1233,17 @@ mod tests {
         ] {
             assert!(taken.contains(&key), "{key} refused digits: {taken:?}");
         }
+    }
+
+    #[test]
+    fn text_in_toml_quotes_is_the_text_inside() {
+        let c = load_text("sms.from", "\"+14155550000\"").unwrap();
+        assert_eq!(c.settings.sms.from, "+14155550000");
+        let c = load_text("http.listen", "\"127.0.0.1:9\"").unwrap();
+        assert_eq!(c.settings.http.listen, "127.0.0.1:9");
+        // A quote inside the text is kept.
+        let c = load_text("dealer.name", "Autohaus \"Nord\"").unwrap();
+        assert_eq!(c.settings.dealer.name, "Autohaus \"Nord\"");
     }
 
     #[test]
