@@ -313,8 +313,10 @@ pub async fn customers_by_phone<C: ConnectionTrait>(
         .context("finding customers by phone")
 }
 
-/// The PostgreSQL advisory lock that one planner holds at a time.
-const PLANNING_LOCK: i64 = 0x7470_706c_616e; // "tpplan"
+/// The PostgreSQL advisory lock that one planner holds at a time: this
+/// class, and the schema's name hashed (advisory locks are per database, and
+/// installations may share one in schemas of their own).
+const PLANNING_LOCK: i32 = 0x7470_6c6e; // "tpln"
 
 /// Starts the transaction in which one page of planning reads and writes,
 /// holding the planning lock, so that planners that overlap (a timer next to
@@ -322,7 +324,7 @@ const PLANNING_LOCK: i64 = 0x7470_706c_616e; // "tpplan"
 /// the same vehicle twice. On SQLite that is the write lock, taken at the
 /// start (`BEGIN IMMEDIATE`): an overlapping planner waits for the page
 /// (within the busy timeout) and then reads what it left. On PostgreSQL it
-/// is a transaction-level advisory lock; `None` when another planner holds
+/// is a transaction-level advisory lock of the schema; `None` when another planner holds
 /// it: planning is busy, and the caller dispatches what is already planned.
 /// The lock ends with the transaction, also when the process dies.
 pub async fn begin_planning(
@@ -335,7 +337,7 @@ pub async fn begin_planning(
             let row = txn
                 .query_one_raw(Statement::from_sql_and_values(
                     DbBackend::Postgres,
-                    "SELECT pg_try_advisory_xact_lock($1) AS locked",
+                    "SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema())) AS locked",
                     [PLANNING_LOCK.into()],
                 ))
                 .await

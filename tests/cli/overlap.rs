@@ -125,3 +125,40 @@ fn three_passes_at_once(tp: &Instance) {
     assert!(twice.is_empty(), "{backend}: delivered twice: {twice:?}");
     assert_eq!(arrived.len(), PEOPLE, "{backend}: every email arrived");
 }
+
+/// On PostgreSQL the planning lock belongs to the schema: a second planner
+/// of the same installation finds it taken, one of another installation in
+/// its own schema of the same database does not.
+#[test]
+fn the_planning_lock_is_per_installation() {
+    let installations = [instances(), instances()];
+    let Some(postgres) = installations
+        .iter()
+        .map(|i| i.iter().find(|tp| tp.backend == "postgres"))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return;
+    };
+    block_on(async {
+        let (a, a_again, b) = (
+            postgres[0].db().await,
+            postgres[0].db().await,
+            postgres[1].db().await,
+        );
+        let held = touchpoint::store::begin_planning(&a).await.unwrap();
+        assert!(held.is_some(), "the first planner takes the lock");
+        let again = touchpoint::store::begin_planning(&a_again).await.unwrap();
+        assert!(
+            again.is_none(),
+            "a second planner of one installation waits its turn"
+        );
+        let other = touchpoint::store::begin_planning(&b).await.unwrap();
+        assert!(
+            other.is_some(),
+            "another installation plans at the same time"
+        );
+        held.unwrap().rollback().await.unwrap();
+        let after = touchpoint::store::begin_planning(&a_again).await.unwrap();
+        assert!(after.is_some(), "the lock ends with its transaction");
+    });
+}
