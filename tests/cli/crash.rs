@@ -5,14 +5,13 @@
 //! is unknown and it is `held` for review; none is lost. On every backend
 //! under test.
 
-use crate::helpers::{Instance, block_on, instances};
+use crate::helpers::{Instance, block_on};
 use crate::smtp_server::SmtpServer;
 use crate::support::seed_customer;
 use assert_cmd::cargo::CommandCargoExt;
 use chrono::{Duration, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use std::collections::HashMap;
-use std::io::Write;
 use std::process::{Command, Stdio};
 use touchpoint::store::entities::message;
 use wiremock::matchers::{method, path};
@@ -103,12 +102,7 @@ fn check_channel(
 /// clock, so the backends together take as long as one.
 #[test]
 fn killed_dispatchers_lose_nothing_and_send_nothing_twice() {
-    let instances = instances();
-    std::thread::scope(|scope| {
-        for instance in &instances {
-            scope.spawn(move || kill_dispatchers_again_and_again(instance));
-        }
-    });
+    crate::helpers::side_by_side(kill_dispatchers_again_and_again);
 }
 
 fn kill_dispatchers_again_and_again(instance: &Instance) {
@@ -129,12 +123,7 @@ fn kill_dispatchers_again_and_again(instance: &Instance) {
         gateway
     });
     instance.write("plan.toml", TEMPLATE);
-    let mut cfg = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&instance.config)
-        .unwrap();
-    write!(
-        cfg,
+    instance.add_config(&format!(
         "[email]\nsmtp_url = \"smtp://127.0.0.1:{}\"\n\
          [sms]\nprovider = \"twilio\"\nbase_url = \"{}\"\naccount_sid = \"AC1\"\n\
          auth_token = \"t\"\nfrom = \"+4930111222\"\nmessages_per_second = 0\n\
@@ -143,9 +132,7 @@ fn kill_dispatchers_again_and_again(instance: &Instance) {
          [quiet_hours.sms]\nstart = \"00:00\"\nend = \"24:00\"\nsundays = true\n",
         sink.port,
         gateway.uri()
-    )
-    .unwrap();
-    drop(cfg);
+    ));
     block_on(async {
         let db = instance.db().await;
         // Bought three days ago: each owner's welcome messages are due today

@@ -27,6 +27,18 @@ pub fn instances() -> Vec<Instance> {
     out
 }
 
+/// Runs `check` on every backend under test at once, each on a thread of
+/// its own (for tests timed by the clock: the backends take as long as one).
+pub fn side_by_side(check: impl Fn(&Instance) + Sync) {
+    let instances = instances();
+    std::thread::scope(|scope| {
+        for instance in &instances {
+            let check = &check;
+            scope.spawn(move || check(instance));
+        }
+    });
+}
+
 /// Runs a future to completion on a runtime of its own (the tests are sync).
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -203,6 +215,16 @@ impl Instance {
                 .unwrap()
                 .unwrap()
         })
+    }
+
+    /// Adds sections to the instance's `touchpoint.toml`.
+    pub fn add_config(&self, toml: &str) {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.config)
+            .unwrap();
+        file.write_all(toml.as_bytes()).unwrap();
     }
 
     /// Writes a file into the instance's folder; returns its path.

@@ -11,7 +11,6 @@ use assert_cmd::cargo::CommandCargoExt;
 use chrono::{Duration, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use std::collections::HashMap;
-use std::io::Write;
 use touchpoint::store::entities::{self, message};
 
 const PEOPLE: usize = 1000;
@@ -19,28 +18,16 @@ const PASSES: usize = 3;
 
 #[test]
 fn overlapping_passes_all_succeed_and_send_each_message_once() {
-    let instances = instances();
-    std::thread::scope(|scope| {
-        for instance in &instances {
-            scope.spawn(move || three_passes_at_once(instance));
-        }
-    });
+    crate::helpers::side_by_side(three_passes_at_once);
 }
 
 fn three_passes_at_once(tp: &Instance) {
     let backend = tp.backend;
     let sink = SmtpServer::start();
-    let mut cfg = std::fs::OpenOptions::new()
-        .append(true)
-        .open(&tp.config)
-        .unwrap();
-    write!(
-        cfg,
+    tp.add_config(&format!(
         "[email]\nsmtp_url = \"smtp://127.0.0.1:{}\"\n",
         sink.port
-    )
-    .unwrap();
-    drop(cfg);
+    ));
     block_on(async {
         let db = tp.db().await;
         // Bought three days ago: each owner's welcome email is due today,
