@@ -179,7 +179,7 @@ pub fn run(
     template: &Template,
 ) -> Result<Report, BacktestError> {
     opts.check()?;
-    let params = PlanParams::from_settings(&config.settings);
+    let params = config.settings.plan_params();
     let reminder = first_service_reminder(template);
     let mut cases = Vec::new();
     let mut excluded = 0;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 /// The annotated default configuration, as shipped in `config/touchpoint.toml`.
 pub const EXAMPLE: &str = include_str!("../config/touchpoint.toml");
 /// The default 36-touchpoint plan template, as shipped in `config/plan.toml`.
-pub const DEFAULT_PLAN: &str = include_str!("../config/plan.toml");
+pub use crate::plan::DEFAULT_PLAN;
 
 /// A configuration that cannot be used: the key and the reason (exit 78).
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +51,50 @@ pub struct Settings {
     pub sms: Sms,
     pub dispatch: Dispatch,
     pub daemon: Daemon,
+}
+
+impl Settings {
+    /// The planner's and the predictor's parameters.
+    pub fn plan_params(&self) -> crate::plan::PlanParams {
+        let md = |v: &str, fallback| parse_month_day(v).unwrap_or(fallback);
+        crate::plan::PlanParams {
+            predict: crate::predict::Params {
+                default_monthly_km: self.prediction.default_monthly_km,
+                min_span_days: self.prediction.min_span_days,
+                half_life_days: self.prediction.half_life_days,
+            },
+            touchpoints_per_cycle: self.plan.touchpoints_per_cycle,
+            cycle_months: self.plan.cycle_months,
+            grace_days: self.plan.grace_days,
+            warranty_months: self.plan.warranty_months,
+            spring: md(&self.plan.spring, (4, 1)),
+            autumn: md(&self.plan.autumn, (10, 15)),
+            lead_per_uncertainty_day: self.prediction.lead_per_uncertainty_day,
+            uncertainty_covered_days: self.prediction.uncertainty_covered_days,
+            max_extra_lead_days: self.prediction.max_extra_lead_days,
+        }
+    }
+
+    /// The dispatch rules' parameters.
+    pub fn policy(&self) -> crate::rules::Policy {
+        use crate::rules::Limit;
+        let window = |w: &Window| crate::rules::Window {
+            start: parse_hhmm(&w.start).unwrap_or(0),
+            end: parse_hhmm(&w.end).unwrap_or(24 * 60),
+            sundays: w.sundays,
+        };
+        crate::rules::Policy {
+            message_limits: vec![
+                Limit::days(self.caps.messages_per_7_days, 7),
+                Limit::days(self.caps.messages_per_30_days, 30),
+            ],
+            call_limits: vec![Limit::days(self.caps.calls_per_14_days, 14)],
+            email_hours: window(&self.quiet_hours.email),
+            sms_hours: window(&self.quiet_hours.sms),
+            call_hours: window(&self.quiet_hours.call),
+            grace_days: self.plan.grace_days,
+        }
+    }
 }
 
 /// Who the messages come from.
@@ -1272,6 +1316,13 @@ mod tests {
             assert_eq!(c.schedule_for("Skoda", "Fabia").interval_km, 30_000);
             Ok(())
         });
+    }
+
+    #[test]
+    fn the_defaults_give_the_decisions_their_own_defaults() {
+        let s = Settings::default();
+        assert_eq!(s.plan_params(), crate::plan::PlanParams::default());
+        assert_eq!(s.policy(), crate::rules::Policy::default());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use super::Failure;
 use super::show::{owner_tz, today_in, vehicle_facts};
 use crate::config::Config;
-use crate::plan::{self, PlanParams};
+use crate::plan;
 use crate::store::{self, Context, VehicleRecord, entities};
 use chrono::{DateTime, Utc};
 use entities::{customer, reading, touchpoint, vehicle};
@@ -73,7 +73,7 @@ pub async fn planning_pass(
     now: DateTime<Utc>,
 ) -> Result<PassReport, Failure> {
     let template = config.plan_template()?;
-    let params = PlanParams::from_settings(&config.settings);
+    let params = config.settings.plan_params();
     let mut report = PassReport::default();
     let mut after = 0i64;
     loop {

@@ -2,7 +2,7 @@
 
 use super::{Failure, open, print};
 use crate::config::Config;
-use crate::plan::{self, PlanParams, replan};
+use crate::plan::{self, replan};
 use crate::predict::{self, DecidedBy, RateSource};
 use crate::store::{self, VehicleRecord, entities};
 use chrono::NaiveDate;
@@ -76,7 +76,7 @@ pub async fn next_service(
 ) -> Result<(), Failure> {
     let (_db, record) = find(config, vin).await?;
     let as_of = as_of.unwrap_or_else(|| today_in(owner_tz(&record, config), chrono::Utc::now()));
-    let params = PlanParams::from_settings(&config.settings);
+    let params = config.settings.plan_params();
     let vf = vehicle_facts(&record, config);
     let p = predict::predict(&vf.facts, &params.predict, as_of);
     let answer = NextService {
@@ -184,7 +184,7 @@ pub async fn plan(
     let historic = as_of.is_some();
     let as_of = as_of.unwrap_or_else(|| today_in(owner_tz(&record, config), chrono::Utc::now()));
     let template = config.plan_template()?;
-    let params = PlanParams::from_settings(&config.settings);
+    let params = config.settings.plan_params();
     let vf = vehicle_facts(&record, config);
     let cycle = plan::cycle_of(record.vehicle.purchase_date, as_of, params.cycle_months);
     let built = plan::build(&template, &vf, &params, cycle, as_of);

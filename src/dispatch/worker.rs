@@ -148,7 +148,7 @@ impl<'a> Dispatcher<'a> {
             config,
             transports,
             catalog,
-            policy: Policy::from_settings(&config.settings),
+            policy: config.settings.policy(),
             facts: None,
         }
     }

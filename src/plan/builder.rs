@@ -5,7 +5,8 @@ use chrono::{Datelike, Months, NaiveDate};
 use serde::Serialize;
 use std::fmt;
 
-/// Tuning of the plan (config `[plan]` and `[prediction]`).
+/// Tuning of the plan (the configuration's `[plan]` and `[prediction]`,
+/// built by `config::Settings::plan_params`). The default is the shipped one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanParams {
     pub predict: predict::Params,
@@ -33,28 +34,6 @@ impl Default for PlanParams {
             lead_per_uncertainty_day: 1.0,
             uncertainty_covered_days: 20.0,
             max_extra_lead_days: 30,
-        }
-    }
-}
-
-impl PlanParams {
-    pub fn from_settings(s: &crate::config::Settings) -> Self {
-        let md = |v: &str, fallback| crate::config::parse_month_day(v).unwrap_or(fallback);
-        Self {
-            predict: predict::Params {
-                default_monthly_km: s.prediction.default_monthly_km,
-                min_span_days: s.prediction.min_span_days,
-                half_life_days: s.prediction.half_life_days,
-            },
-            touchpoints_per_cycle: s.plan.touchpoints_per_cycle,
-            cycle_months: s.plan.cycle_months,
-            grace_days: s.plan.grace_days,
-            warranty_months: s.plan.warranty_months,
-            spring: md(&s.plan.spring, (4, 1)),
-            autumn: md(&s.plan.autumn, (10, 15)),
-            lead_per_uncertainty_day: s.prediction.lead_per_uncertainty_day,
-            uncertainty_covered_days: s.prediction.uncertainty_covered_days,
-            max_extra_lead_days: s.prediction.max_extra_lead_days,
         }
     }
 }

@@ -72,6 +72,9 @@ pub struct Entry {
     pub adaptive_lead: bool,
 }
 
+/// The default 36-touchpoint plan template, as shipped in `config/plan.toml`.
+pub const DEFAULT_PLAN: &str = include_str!("../../config/plan.toml");
+
 /// The plan template (`config/plan.toml`).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -139,7 +142,7 @@ mod tests {
 
     #[test]
     fn default_template_parses() {
-        let t = Template::parse(crate::config::DEFAULT_PLAN).unwrap();
+        let t = Template::parse(DEFAULT_PLAN).unwrap();
         assert!(t.entries.len() >= 30);
     }
 

@@ -20,7 +20,7 @@ pub struct Candidate {
     pub message: String,
 }
 
-/// The rules' settings.
+/// The rules' settings (built by `config::Settings::policy`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     /// Emails and SMS together.
@@ -33,26 +33,32 @@ pub struct Policy {
     pub grace_days: i64,
 }
 
-impl Policy {
-    pub fn from_settings(s: &crate::config::Settings) -> Self {
-        let window = |w: &crate::config::Window| Window {
-            start: crate::config::parse_hhmm(&w.start).unwrap_or(0),
-            end: crate::config::parse_hhmm(&w.end).unwrap_or(24 * 60),
-            sundays: w.sundays,
+impl Default for Policy {
+    /// The shipped rules: one message in 7 days and four in 30, one call in
+    /// 14; email at any hour, SMS and calls 09:00–20:00 but not on Sundays;
+    /// seven days of grace.
+    fn default() -> Self {
+        let daytime = Window {
+            start: 9 * 60,
+            end: 20 * 60,
+            sundays: false,
         };
         Self {
-            message_limits: vec![
-                Limit::days(s.caps.messages_per_7_days, 7),
-                Limit::days(s.caps.messages_per_30_days, 30),
-            ],
-            call_limits: vec![Limit::days(s.caps.calls_per_14_days, 14)],
-            email_hours: window(&s.quiet_hours.email),
-            sms_hours: window(&s.quiet_hours.sms),
-            call_hours: window(&s.quiet_hours.call),
-            grace_days: s.plan.grace_days,
+            message_limits: vec![Limit::days(1, 7), Limit::days(4, 30)],
+            call_limits: vec![Limit::days(1, 14)],
+            email_hours: Window {
+                start: 0,
+                end: 24 * 60,
+                sundays: true,
+            },
+            sms_hours: daytime,
+            call_hours: daytime,
+            grace_days: 7,
         }
     }
+}
 
+impl Policy {
     fn hours(&self, channel: Channel) -> &Window {
         match channel {
             Channel::Email => &self.email_hours,

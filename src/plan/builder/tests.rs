@@ -8,7 +8,7 @@ fn d(s: &str) -> NaiveDate {
 }
 
 fn template() -> Template {
-    Template::parse(crate::config::DEFAULT_PLAN).unwrap()
+    Template::parse(crate::plan::DEFAULT_PLAN).unwrap()
 }
 
 fn vehicle<'a>(

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use std::collections::HashMap;
 
 fn policy() -> Policy {
-    Policy::from_settings(&crate::config::Settings::default())
+    Policy::default()
 }
 
 fn everyone() -> Person {
