@@ -3,7 +3,7 @@
 //! sd_notify, and a clean stop on SIGTERM or SIGINT: the listener stops
 //! accepting, a pass in flight finishes, the process exits 0.
 
-use crate::commands::{self, Failure};
+use crate::app::{self, Failure};
 use crate::config::{Config, ConfigError};
 use crate::dispatch::Transports;
 use crate::messages::Catalog;
@@ -27,8 +27,8 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     let _ = tick_tx.try_send(());
     let job = ticking(&settings.daemon.dispatch_cron, tick_tx)?;
     // The schema must be current: systemd runs `touchpoint migrate` first.
-    let db = commands::open(&config).await?;
-    let links = commands::unsubscribe_links(&db, &config).await?;
+    let db = app::open(&config).await?;
+    let links = app::unsubscribe_links(&db, &config).await?;
     let catalog = Catalog::builtin().map_err(|e| Failure::Other(e.to_string()))?;
     let transports = Transports::from_config(&config)?.with_unsubscribe_links(links.clone());
     let state = crate::http::AppState::new(db.clone(), &config, links);
@@ -154,7 +154,7 @@ async fn pass_loop(
                     break;
                 }
                 let now = chrono::Utc::now();
-                match commands::pass(&db, &config, &transports, &catalog, now).await {
+                match app::pass(&db, &config, &transports, &catalog, now).await {
                     Ok(report) => tracing::info!(
                         planned = report.planning.vehicles_planned,
                         sent = ?report.dispatch.sent,

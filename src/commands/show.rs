@@ -1,42 +1,16 @@
 //! The read-only commands: next-service, plan, queue.
 
 use super::{Failure, open, print};
+use crate::app::facts::{owner_tz, today_in, vehicle_facts};
 use crate::config::Config;
 use crate::plan::{self, replan};
 use crate::predict::{self, DecidedBy, RateSource};
 use crate::store::{self, VehicleRecord, entities};
 use chrono::NaiveDate;
-use chrono_tz::Tz;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
-
-/// The owner's time zone, or the configured default.
-pub fn owner_tz(record: &VehicleRecord, config: &Config) -> Tz {
-    crate::domain::parse_timezone(&record.customer.timezone)
-        .unwrap_or_else(|_| config.default_timezone())
-}
-
-/// Today in `tz`.
-pub fn today_in(tz: Tz, now: chrono::DateTime<chrono::Utc>) -> NaiveDate {
-    now.with_timezone(&tz).date_naive()
-}
-
-/// The planner's view of a stored vehicle.
-pub fn vehicle_facts<'a>(record: &'a VehicleRecord, config: &Config) -> plan::VehicleFacts<'a> {
-    let v = &record.vehicle;
-    plan::VehicleFacts {
-        facts: predict::Facts {
-            purchase_date: v.purchase_date,
-            purchase_odometer_km: v.purchase_odometer_km,
-            readings: &record.readings,
-            declared_monthly_km: v.avg_monthly_km,
-            schedule: config.schedule_for(&v.make, &v.model),
-        },
-        birthday: record.customer.birthday,
-    }
-}
 
 async fn find(
     config: &Config,

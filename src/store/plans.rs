@@ -1,13 +1,14 @@
-use super::entities::{plan_change, touchpoint};
+use super::entities::{customer, plan_change, reading, touchpoint, vehicle};
 use super::{Context, StoreError, VehicleRecord};
 use crate::plan::replan::{self, Change, Diff, Stored, Wanted};
 use crate::plan::{Plan, Touchpoint};
 use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// A touchpoint as stored.
 pub type StoredTouchpoint = touchpoint::Model;
@@ -228,4 +229,138 @@ pub async fn due_between<C: ConnectionTrait>(
         .all(db)
         .await
         .context("loading the queue")
+}
+
+/// One page of the planning pass: the vehicles a pass at `now` must look at
+/// (after id `after`, in id order), with their owners, readings and the
+/// cycles already stored.
+pub struct PlanningPage {
+    /// Each vehicle with its owner (`None`: the owner is gone).
+    pub vehicles: Vec<(vehicle::Model, Option<customer::Model>)>,
+    pub readings: HashMap<i64, Vec<crate::predict::Reading>>,
+    /// (vehicle id, cycle) pairs with touchpoints stored.
+    pub planned_cycles: HashSet<(i64, i32)>,
+    /// The last vehicle's id; `None`: nothing left to plan.
+    pub last_id: Option<i64>,
+}
+
+/// Reads a page for the planning pass (run it in the planning transaction).
+pub async fn planning_page<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    after: i64,
+    size: u64,
+) -> Result<PlanningPage, StoreError> {
+    let vehicles: Vec<(vehicle::Model, Option<customer::Model>)> = vehicle::Entity::find()
+        .filter(vehicle::Column::Active.eq(true))
+        .filter(needs_planning(now))
+        .filter(vehicle::Column::Id.gt(after))
+        .order_by_asc(vehicle::Column::Id)
+        .limit(size)
+        .find_also_related(customer::Entity)
+        .all(db)
+        .await
+        .context("loading vehicles")?;
+    let last_id = vehicles.last().map(|(v, _)| v.id);
+    let ids: Vec<i64> = vehicles.iter().map(|(v, _)| v.id).collect();
+    let planned_cycles: HashSet<(i64, i32)> = if ids.is_empty() {
+        HashSet::new()
+    } else {
+        touchpoint::Entity::find()
+            .select_only()
+            .column(touchpoint::Column::VehicleId)
+            .column(touchpoint::Column::Cycle)
+            .distinct()
+            .filter(touchpoint::Column::VehicleId.is_in(ids.clone()))
+            .into_tuple::<(i64, i32)>()
+            .all(db)
+            .await
+            .context("loading planned cycles")?
+            .into_iter()
+            .collect()
+    };
+    let mut readings: HashMap<i64, Vec<crate::predict::Reading>> = HashMap::new();
+    if !ids.is_empty() {
+        for r in reading::Entity::find()
+            .filter(reading::Column::VehicleId.is_in(ids))
+            .order_by_asc(reading::Column::VehicleId)
+            .order_by_asc(reading::Column::Date)
+            .order_by_asc(reading::Column::OdometerKm)
+            .all(db)
+            .await
+            .context("loading readings")?
+        {
+            let vid = r.vehicle_id;
+            if let Some(reading) = super::to_reading(r) {
+                readings.entry(vid).or_default().push(reading);
+            }
+        }
+    }
+    Ok(PlanningPage {
+        vehicles,
+        readings,
+        planned_cycles,
+        last_id,
+    })
+}
+
+/// Planned touchpoints per channel dated from `from` to `to`, both included.
+pub async fn planned_per_channel<C: ConnectionTrait>(
+    db: &C,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    touchpoint::Entity::find()
+        .select_only()
+        .column(touchpoint::Column::Channel)
+        .column_as(touchpoint::Column::Id.count(), "n")
+        .filter(touchpoint::Column::State.eq("planned"))
+        .filter(touchpoint::Column::DueDate.gte(from))
+        .filter(touchpoint::Column::DueDate.lte(to))
+        .group_by(touchpoint::Column::Channel)
+        .into_tuple()
+        .all(db)
+        .await
+        .context("counting due touchpoints")
+}
+
+/// The vehicles a pass at `now` must look at: facts changed since their plan,
+/// never planned, or their planned cycle ends (on the earliest "today" of
+/// any time zone; each vehicle's own is checked in the pass).
+fn needs_planning(now: DateTime<Utc>) -> Condition {
+    let earliest_today = crate::predict::add_days(now.date_naive(), 1);
+    Condition::any()
+        .add(
+            Expr::col(vehicle::Column::FactsVersion).gt(Expr::col(vehicle::Column::PlannedVersion)),
+        )
+        .add(vehicle::Column::ReplanOn.is_null())
+        .add(vehicle::Column::ReplanOn.lte(earliest_today))
+}
+
+/// Records that the vehicles' facts (id, facts version, replan date) are
+/// planned: one statement for a page.
+pub async fn mark_planned<C: ConnectionTrait>(
+    db: &C,
+    planned: &[(i64, i64, NaiveDate)],
+) -> Result<(), StoreError> {
+    if planned.is_empty() {
+        return Ok(());
+    }
+    let mut version = CaseStatement::new();
+    let mut replan_on = CaseStatement::new();
+    for &(id, facts_version, on) in planned {
+        version = version.case(
+            Expr::col(vehicle::Column::Id).eq(id),
+            Expr::val(facts_version),
+        );
+        replan_on = replan_on.case(Expr::col(vehicle::Column::Id).eq(id), Expr::val(on));
+    }
+    vehicle::Entity::update_many()
+        .col_expr(vehicle::Column::PlannedVersion, version.into())
+        .col_expr(vehicle::Column::ReplanOn, replan_on.into())
+        .filter(vehicle::Column::Id.is_in(planned.iter().map(|p| p.0)))
+        .exec(db)
+        .await
+        .context("marking the vehicles planned")?;
+    Ok(())
 }

@@ -2,19 +2,14 @@
 //! current cycle is not planned yet, gets its plan built and stored.
 
 use super::Failure;
-use super::show::{owner_tz, today_in, vehicle_facts};
+use super::facts::{owner_tz, today_in, vehicle_facts};
 use crate::config::Config;
 use crate::plan;
-use crate::store::{self, Context, VehicleRecord, entities};
+use crate::store::{self, Context, VehicleRecord};
 use chrono::{DateTime, Utc};
-use entities::{customer, reading, touchpoint, vehicle};
-use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
-};
+use sea_orm::DatabaseConnection;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt::Write;
 
 #[derive(Debug, Default, Serialize)]
@@ -84,52 +79,17 @@ pub async fn planning_pass(
             report.planning_busy = true;
             break;
         };
-        let page: Vec<(vehicle::Model, Option<customer::Model>)> = vehicle::Entity::find()
-            .filter(vehicle::Column::Active.eq(true))
-            .filter(needs_planning(now))
-            .filter(vehicle::Column::Id.gt(after))
-            .order_by_asc(vehicle::Column::Id)
-            .limit(PAGE)
-            .find_also_related(customer::Entity)
-            .all(&txn)
-            .await
-            .context("loading vehicles")?;
-        let Some(last) = page.last() else {
+        let page = store::planning_page(&txn, now, after, PAGE).await?;
+        let Some(last) = page.last_id else {
             txn.commit().await.context("ending the plan transaction")?;
             break;
         };
-        after = last.0.id;
-        let ids: Vec<i64> = page.iter().map(|(v, _)| v.id).collect();
-        let planned_cycles: HashSet<(i64, i32)> = touchpoint::Entity::find()
-            .select_only()
-            .column(touchpoint::Column::VehicleId)
-            .column(touchpoint::Column::Cycle)
-            .distinct()
-            .filter(touchpoint::Column::VehicleId.is_in(ids.clone()))
-            .into_tuple::<(i64, i32)>()
-            .all(&txn)
-            .await
-            .context("loading planned cycles")?
-            .into_iter()
-            .collect();
-        let mut readings: HashMap<i64, Vec<crate::predict::Reading>> = HashMap::new();
-        for r in reading::Entity::find()
-            .filter(reading::Column::VehicleId.is_in(ids))
-            .order_by_asc(reading::Column::VehicleId)
-            .order_by_asc(reading::Column::Date)
-            .order_by_asc(reading::Column::OdometerKm)
-            .all(&txn)
-            .await
-            .context("loading readings")?
-        {
-            let vid = r.vehicle_id;
-            if let Some(reading) = store::to_reading(r) {
-                readings.entry(vid).or_default().push(reading);
-            }
-        }
+        after = last;
+        let planned_cycles = page.planned_cycles;
+        let mut readings = page.readings;
         let mut new_rows = store::NewTouchpoints::default();
         let mut planned: Vec<(i64, i64, chrono::NaiveDate)> = Vec::new();
-        for (vehicle, customer) in page {
+        for (vehicle, customer) in page.vehicles {
             report.vehicles_seen += 1;
             let Some(customer) = customer else { continue };
             let record = VehicleRecord {
@@ -166,68 +126,16 @@ pub async fn planning_pass(
             report.touchpoints_dropped += diff.dropped;
         }
         new_rows.insert(&txn).await?;
-        mark_planned(&txn, &planned).await?;
+        store::mark_planned(&txn, &planned).await?;
         txn.commit().await.context("committing the plans")?;
     }
     let today = today_in(config.default_timezone(), now);
     let from = crate::predict::add_days(today, -config.settings.plan.grace_days);
-    let due: Vec<(String, i64)> = touchpoint::Entity::find()
-        .select_only()
-        .column(touchpoint::Column::Channel)
-        .column_as(touchpoint::Column::Id.count(), "n")
-        .filter(touchpoint::Column::State.eq("planned"))
-        .filter(touchpoint::Column::DueDate.gte(from))
-        .filter(touchpoint::Column::DueDate.lte(today))
-        .group_by(touchpoint::Column::Channel)
-        .into_tuple()
-        .all(db)
-        .await
-        .context("counting due touchpoints")?;
+    let due = store::planned_per_channel(db, from, today).await?;
     for (channel, n) in due {
         report
             .due_now
             .insert(channel, usize::try_from(n).unwrap_or(0));
     }
     Ok(report)
-}
-
-/// The vehicles a pass at `now` must look at: facts changed since their plan,
-/// never planned, or their planned cycle ends (on the earliest "today" of
-/// any time zone; each vehicle's own is checked in the pass).
-fn needs_planning(now: DateTime<Utc>) -> Condition {
-    let earliest_today = crate::predict::add_days(now.date_naive(), 1);
-    Condition::any()
-        .add(
-            Expr::col(vehicle::Column::FactsVersion).gt(Expr::col(vehicle::Column::PlannedVersion)),
-        )
-        .add(vehicle::Column::ReplanOn.is_null())
-        .add(vehicle::Column::ReplanOn.lte(earliest_today))
-}
-
-/// Records that the vehicles' facts (id, facts version, replan date) are
-/// planned: one statement for a page.
-async fn mark_planned<C: ConnectionTrait>(
-    db: &C,
-    planned: &[(i64, i64, chrono::NaiveDate)],
-) -> Result<(), Failure> {
-    if planned.is_empty() {
-        return Ok(());
-    }
-    let mut version = CaseStatement::new();
-    let mut replan_on = CaseStatement::new();
-    for &(id, facts_version, on) in planned {
-        version = version.case(
-            Expr::col(vehicle::Column::Id).eq(id),
-            Expr::val(facts_version),
-        );
-        replan_on = replan_on.case(Expr::col(vehicle::Column::Id).eq(id), Expr::val(on));
-    }
-    vehicle::Entity::update_many()
-        .col_expr(vehicle::Column::PlannedVersion, version.into())
-        .col_expr(vehicle::Column::ReplanOn, replan_on.into())
-        .filter(vehicle::Column::Id.is_in(planned.iter().map(|p| p.0)))
-        .exec(db)
-        .await
-        .context("marking the vehicles planned")?;
-    Ok(())
 }

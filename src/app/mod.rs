@@ -1,0 +1,132 @@
+//! The application layer: each use case once, over the store, the pure
+//! decisions and the transports. The command line, the daemon and the HTTP
+//! endpoints call these and nothing below them.
+
+pub mod facts;
+mod planning;
+
+pub use planning::{PassReport, planning_pass};
+
+use crate::backtest::BacktestError;
+use crate::config::{Config, ConfigError};
+use crate::import::ImportError;
+use crate::store::{self, StoreError};
+use sea_orm::DatabaseConnection;
+
+/// A command's failure and its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// Exit 64: the command line is wrong.
+    #[error("{0}")]
+    Usage(String),
+    /// Exit 65: the input data is invalid.
+    #[error("{0}")]
+    Data(String),
+    /// Exit 78: the configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Exit 1: anything else.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Failure {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) => 64,
+            Failure::Data(_) => 65,
+            Failure::Config(_) => 78,
+            Failure::Store(_) | Failure::Other(_) => 1,
+        }
+    }
+}
+
+impl From<BacktestError> for Failure {
+    fn from(e: BacktestError) -> Self {
+        match e {
+            BacktestError::Config(c) => Failure::Config(c),
+            BacktestError::BadOption(_) => Failure::Usage(e.to_string()),
+            BacktestError::Invalid(_) | BacktestError::Read { .. } => Failure::Data(e.to_string()),
+        }
+    }
+}
+
+impl From<ImportError> for Failure {
+    fn from(e: ImportError) -> Self {
+        match e {
+            ImportError::Store(s) => Failure::Store(s),
+            other => Failure::Data(other.to_string()),
+        }
+    }
+}
+
+/// What `dispatch` did: the planning pass, then the dispatch pass.
+#[derive(serde::Serialize)]
+pub struct PassOutput {
+    pub planning: PassReport,
+    pub dispatch: crate::dispatch::DispatchReport,
+}
+
+/// One planning and dispatch pass at `now`: what `dispatch` does once and
+/// the daemon on every tick.
+pub async fn pass(
+    db: &DatabaseConnection,
+    config: &Config,
+    transports: &crate::dispatch::Transports,
+    catalog: &crate::messages::Catalog,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<PassOutput, Failure> {
+    let planning = planning_pass(db, config, now).await?;
+    let dispatch = crate::dispatch::Dispatcher::new(db, config, transports, catalog)
+        .pass(now)
+        .await?;
+    Ok(PassOutput { planning, dispatch })
+}
+
+/// The name of the stored secret that signs unsubscribe links.
+const UNSUBSCRIBE_SECRET: &str = "unsubscribe_secret";
+
+/// The unsubscribe links: signed with `[http] secret`, or, when that is
+/// empty, with the secret kept in the database (generated on first use).
+pub async fn unsubscribe_links(
+    db: &DatabaseConnection,
+    config: &Config,
+) -> Result<crate::unsubscribe::Links, Failure> {
+    let http = &config.settings.http;
+    let local = ["://127.", "://localhost", "://[::1]"]
+        .iter()
+        .any(|l| http.public_url.contains(l));
+    if local && !config.settings.email.smtp_url.is_empty() {
+        tracing::warn!(
+            public_url = %http.public_url,
+            "emails go out over SMTP with unsubscribe links to this machine's own address: set [http] public_url"
+        );
+    }
+    let secret = if http.secret.is_empty() {
+        let mut bytes = [0u8; 32];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+            .map_err(|_| Failure::Other("cannot draw a random secret".into()))?;
+        let candidate =
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes);
+        store::shared_setting(db, UNSUBSCRIBE_SECRET, &candidate, chrono::Utc::now()).await?
+    } else {
+        http.secret.clone()
+    };
+    Ok(crate::unsubscribe::Links::new(
+        secret.as_bytes(),
+        &http.public_url,
+    ))
+}
+
+/// Opens the configured database; it must be migrated.
+pub async fn open(config: &Config) -> Result<DatabaseConnection, Failure> {
+    let db = store::connect(
+        &config.database_url(),
+        config.settings.database.max_connections,
+    )
+    .await?;
+    store::require_migrated(&db).await?;
+    Ok(db)
+}
