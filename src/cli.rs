@@ -122,17 +122,6 @@ pub enum CallOutcome {
     WrongNumber,
 }
 
-impl CallOutcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallOutcome::Booked => "booked",
-            CallOutcome::Declined => "declined",
-            CallOutcome::NoAnswer => "no_answer",
-            CallOutcome::WrongNumber => "wrong_number",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ImportKind {
     Customers,

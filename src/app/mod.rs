@@ -2,9 +2,11 @@
 //! decisions and the transports. The command line, the daemon and the HTTP
 //! endpoints call these and nothing below them.
 
+mod calls;
 pub mod facts;
 mod planning;
 
+pub use calls::{Call, OutcomeReport, call_list, record_call_outcome};
 pub use planning::{PassReport, planning_pass};
 
 use crate::backtest::BacktestError;

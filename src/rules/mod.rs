@@ -2,11 +2,13 @@
 //! frequency caps, quiet hours, consent and opt-out. No clock, no I/O: the
 //! caller passes the instant and the facts.
 
+mod calls;
 mod caps;
 mod consent;
 mod decide;
 mod quiet;
 
+pub use calls::*;
 pub use caps::*;
 pub use consent::*;
 pub use decide::*;

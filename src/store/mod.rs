@@ -1,10 +1,12 @@
 //! The database: sea-orm entities and the queries the commands need. The only
 //! place that knows SQL.
 
+mod calls;
 pub mod entities;
 pub mod import;
 mod plans;
 
+pub use calls::*;
 pub use plans::*;
 
 use crate::domain::VisitKind;
@@ -311,6 +313,16 @@ pub async fn customers_by_phone<C: ConnectionTrait>(
         .all(db)
         .await
         .context("finding customers by phone")
+}
+
+/// Starts a transaction.
+pub async fn begin(db: &DatabaseConnection, what: &str) -> Result<DatabaseTransaction, StoreError> {
+    db.begin().await.context(what)
+}
+
+/// Commits a transaction.
+pub async fn commit(txn: DatabaseTransaction, what: &str) -> Result<(), StoreError> {
+    txn.commit().await.context(what)
 }
 
 /// The PostgreSQL advisory lock that one planner holds at a time: this

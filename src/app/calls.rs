@@ -1,0 +1,147 @@
+//! The call list and recording a call's outcome.
+
+use super::Failure;
+use crate::config::Config;
+use crate::domain::Channel;
+use crate::rules::{CallOutcome, Reminder, call_effect, stopped_by_booking};
+use crate::store::{self, entities::customer};
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::DatabaseConnection;
+use serde::Serialize;
+
+/// One call on the list.
+#[derive(Debug, Serialize)]
+pub struct Call {
+    pub id: i64,
+    pub due_date: NaiveDate,
+    pub customer_id: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub title: String,
+    pub script: String,
+    pub last_outcome: Option<String>,
+}
+
+/// The owner's today: call tasks are dated in the owner's days, as the
+/// touchpoints they come from.
+fn owner_today(owner: Option<&customer::Model>, config: &Config, now: DateTime<Utc>) -> NaiveDate {
+    let tz = owner
+        .and_then(|c| crate::domain::parse_timezone(&c.timezone).ok())
+        .unwrap_or_else(|| config.default_timezone());
+    now.with_timezone(&tz).date_naive()
+}
+
+/// The open tasks that are due at `now`: a call that went unanswered waits
+/// for the day it was moved to.
+pub async fn call_list(
+    db: &DatabaseConnection,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<Vec<Call>, Failure> {
+    let tasks = store::open_call_tasks(db).await?;
+    Ok(tasks
+        .into_iter()
+        .filter(|(t, c)| t.due_date <= owner_today(c.as_ref(), config, now))
+        .map(|(t, c)| Call {
+            id: t.id,
+            due_date: t.due_date,
+            customer_id: c
+                .as_ref()
+                .map(|c| c.customer_id.clone())
+                .unwrap_or_default(),
+            name: c.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
+            phone: c.and_then(|c| c.phone),
+            title: t.title,
+            script: t.script,
+            last_outcome: t.outcome,
+        })
+        .collect())
+}
+
+/// What recording an outcome did.
+#[derive(Debug, Serialize)]
+pub struct OutcomeReport {
+    pub id: i64,
+    pub outcome: &'static str,
+    /// Reminders of the booked service that were stopped.
+    pub cancelled: u64,
+}
+
+/// Records a call's outcome (`rules::call_effect` says what it does): booked
+/// stops the remaining reminders of the service the call was about; no answer
+/// brings the task back in two days; a wrong number stops SMS and calls.
+/// An unknown or closed task is bad input, and nothing changes.
+pub async fn record_call_outcome(
+    db: &DatabaseConnection,
+    config: &Config,
+    id: i64,
+    outcome: CallOutcome,
+    note: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<OutcomeReport, Failure> {
+    let Some(task) = store::call_task(db, id).await? else {
+        return Err(Failure::Data(format!("no call task #{id}")));
+    };
+    if task.state != "open" {
+        return Err(Failure::Data(format!(
+            "call task #{id} is already done ({})",
+            task.outcome.as_deref().unwrap_or("no outcome")
+        )));
+    }
+    let what = "recording a call outcome";
+    let txn = store::begin(db, what).await?;
+    let owner = store::customer(&txn, task.customer_id).await?;
+    let effect = call_effect(outcome, owner_today(owner.as_ref(), config, now));
+    let mut cancelled = 0;
+    if effect.stops_service {
+        let carried = store::touchpoints_of_message(&txn, task.message_id).await?;
+        let booked: Vec<NaiveDate> = carried.iter().filter_map(|t| t.service_due).collect();
+        let mut vehicles: Vec<i64> = carried.iter().map(|t| t.vehicle_id).collect();
+        vehicles.sort_unstable();
+        vehicles.dedup();
+        let reminders: Vec<Reminder> = store::touchpoints_of_vehicles(&txn, &vehicles)
+            .await?
+            .into_iter()
+            // The services are the ones of the carried touchpoints' own cars.
+            .filter(|t| {
+                carried
+                    .iter()
+                    .any(|c| c.vehicle_id == t.vehicle_id && c.service_due == t.service_due)
+            })
+            .map(|t| Reminder {
+                id: t.id,
+                due_date: t.due_date,
+                service_due: t.service_due,
+                awaits_visit: t.awaits_visit,
+                pending: matches!(t.state.as_str(), "planned" | "deferred"),
+            })
+            .collect();
+        let stop = stopped_by_booking(&booked, &reminders);
+        let reason = format!("the owner booked on the call of {}", now.date_naive());
+        cancelled = store::cancel_touchpoints(&txn, &stop, &reason, now).await?;
+    }
+    if effect.opts_out_phone {
+        store::record_opt_out(
+            &txn,
+            task.customer_id,
+            Channel::Sms,
+            "wrong_number",
+            true,
+            now,
+        )
+        .await?;
+    }
+    let record = store::CallRecord {
+        outcome: outcome.as_str(),
+        note,
+        done: effect.done,
+        due_date: effect.due_date,
+    };
+    store::save_call_outcome(&txn, task, record, now).await?;
+    store::commit(txn, what).await?;
+    Ok(OutcomeReport {
+        id,
+        outcome: outcome.as_str(),
+        cancelled,
+    })
+}
