@@ -5,9 +5,8 @@ use crate::app::facts::{owner_tz, today_in, vehicle_facts};
 use crate::config::Config;
 use crate::plan::{self, replan};
 use crate::predict::{self, DecidedBy, RateSource};
-use crate::store::{self, VehicleRecord, entities};
+use crate::store::{self, VehicleRecord};
 use chrono::NaiveDate;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
@@ -315,28 +314,8 @@ pub async fn queue(
     let rows = store::due_between(&db, from, to).await?;
     let vehicle_ids: Vec<i64> = rows.iter().map(|r| r.vehicle_id).collect();
     let customer_ids: Vec<i64> = rows.iter().map(|r| r.customer_id).collect();
-    let mut vehicles = HashMap::new();
-    for chunk in vehicle_ids.chunks(500) {
-        for v in entities::vehicle::Entity::find()
-            .filter(entities::vehicle::Column::Id.is_in(chunk.to_vec()))
-            .all(&db)
-            .await
-            .map_err(|e| Failure::Other(e.to_string()))?
-        {
-            vehicles.insert(v.id, v);
-        }
-    }
-    let mut customers = HashMap::new();
-    for chunk in customer_ids.chunks(500) {
-        for c in entities::customer::Entity::find()
-            .filter(entities::customer::Column::Id.is_in(chunk.to_vec()))
-            .all(&db)
-            .await
-            .map_err(|e| Failure::Other(e.to_string()))?
-        {
-            customers.insert(c.id, c);
-        }
-    }
+    let vehicles = store::vehicles_by_id(&db, &vehicle_ids).await?;
+    let customers = store::customers_by_id(&db, &customer_ids).await?;
     let mut channels: BTreeMap<String, Vec<QueueItem>> = BTreeMap::new();
     for r in rows {
         let customer = customers.get(&r.customer_id);

@@ -379,16 +379,7 @@ impl<'a> Dispatcher<'a> {
         self.kept(
             ids,
             |f| &mut f.vehicles,
-            |db, missing| async move {
-                by_id::<vehicle::Entity>(
-                    db,
-                    vehicle::Column::Id,
-                    &missing,
-                    |v| v.id,
-                    "loading vehicles",
-                )
-                .await
-            },
+            |db, missing| async move { crate::store::vehicles_by_id(db, &missing).await },
         )
         .await
     }
@@ -398,16 +389,7 @@ impl<'a> Dispatcher<'a> {
         self.kept(
             ids.to_vec(),
             |f| &mut f.customers,
-            |db, missing| async move {
-                by_id::<customer::Entity>(
-                    db,
-                    customer::Column::Id,
-                    &missing,
-                    |c| c.id,
-                    "loading customers",
-                )
-                .await
-            },
+            |db, missing| async move { crate::store::customers_by_id(db, &missing).await },
         )
         .await
     }
@@ -893,27 +875,6 @@ async fn load_histories(
 }
 
 /// The rows of `ids` (a few statements of `IN` lists), by id.
-async fn by_id<E: EntityTrait>(
-    db: &DatabaseConnection,
-    column: E::Column,
-    ids: &[i64],
-    id_of: impl Fn(&E::Model) -> i64,
-    what: &str,
-) -> Result<HashMap<i64, E::Model>, StoreError> {
-    let mut found = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(IN_CHUNK) {
-        for row in E::find()
-            .filter(column.is_in(chunk.iter().copied()))
-            .all(db)
-            .await
-            .context(what)?
-        {
-            found.insert(id_of(&row), row);
-        }
-    }
-    Ok(found)
-}
-
 fn poisoned() -> StoreError {
     StoreError {
         context: "keeping customers, vehicles and histories".into(),

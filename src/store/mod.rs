@@ -302,6 +302,44 @@ pub async fn customer<C: ConnectionTrait>(
         .context("loading a customer")
 }
 
+/// Rows of `E` by id, a few hundred ids a statement.
+async fn by_id<E: EntityTrait, C: ConnectionTrait>(
+    db: &C,
+    column: E::Column,
+    ids: &[i64],
+    id_of: impl Fn(&E::Model) -> i64,
+    what: &str,
+) -> Result<std::collections::HashMap<i64, E::Model>, StoreError> {
+    let mut found = std::collections::HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        for row in E::find()
+            .filter(column.is_in(chunk.iter().copied()))
+            .all(db)
+            .await
+            .context(what)?
+        {
+            found.insert(id_of(&row), row);
+        }
+    }
+    Ok(found)
+}
+
+/// The vehicles of the given ids, by id.
+pub async fn vehicles_by_id<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, vehicle::Model>, StoreError> {
+    by_id::<vehicle::Entity, _>(db, vehicle::Column::Id, ids, |v| v.id, "loading vehicles").await
+}
+
+/// The customers of the given ids, by id.
+pub async fn customers_by_id<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, customer::Model>, StoreError> {
+    by_id::<customer::Entity, _>(db, customer::Column::Id, ids, |c| c.id, "loading customers").await
+}
+
 /// The customers reachable at a phone number (E.164), oldest first.
 pub async fn customers_by_phone<C: ConnectionTrait>(
     db: &C,
