@@ -4,10 +4,11 @@
 pub mod email;
 pub mod outbox;
 pub mod segments;
+mod settle;
 pub mod sms;
 mod worker;
-pub mod writes;
 
+pub use settle::*;
 pub use worker::*;
 
 use crate::domain::Channel;

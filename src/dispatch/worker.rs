@@ -5,12 +5,13 @@
 //! stored. A message still `sending` when its lease runs out was
 //! interrupted: it is held for review, never resent.
 
-use super::writes::{Changes, Draft, IN_CHUNK, Settled, create_messages, settle, store_outcomes};
 use super::{Outcome, Outgoing, Transports};
+use super::{Settled, settle};
 use crate::config::Config;
 use crate::domain::{Category, Channel};
 use crate::messages::{Catalog, Context, join_cars};
 use crate::rules::{self, Candidate, Decision, History, Person, Policy, Wait};
+use crate::store::dispatch::{Changes, Draft, IN_CHUNK, create_messages, store_outcomes};
 use crate::store::entities::{call_task, customer, message, touchpoint, vehicle};
 use crate::store::{Context as _, StoreError};
 use chrono::{DateTime, Duration, NaiveDate, Utc};

@@ -2,6 +2,7 @@
 //! place that knows SQL.
 
 mod calls;
+pub mod dispatch;
 pub mod entities;
 pub mod import;
 mod plans;

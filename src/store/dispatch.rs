@@ -1,13 +1,12 @@
-//! How the dispatch pass writes what it decided and what the transports
+//! How the dispatch pass's decisions and the transports' answers are stored and what the transports
 //! said: state changes grouped into one statement per distinct change, and
 //! send outcomes stored together. A pass over thousands of people makes a
 //! few dozen statements, not several per touchpoint.
 
-use super::Outcome;
-use crate::domain::Channel;
-use crate::store::entities::{call_task, message, touchpoint};
-use crate::store::{Context as _, StoreError};
-use chrono::{DateTime, Duration, Utc};
+use super::entities::{call_task, message, touchpoint};
+use super::{Context as _, StoreError};
+use crate::dispatch::Settled;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
@@ -17,17 +16,17 @@ use sea_orm::{
 use std::collections::{BTreeMap, HashMap};
 
 /// States from which the dispatcher may move a touchpoint.
-pub(super) const OPEN: [&str; 2] = ["planned", "deferred"];
+pub const OPEN: [&str; 2] = ["planned", "deferred"];
 
 /// Ids per `IN (...)` list: well within SQLite's and PostgreSQL's limits on
 /// bound parameters.
-pub(super) const IN_CHUNK: usize = 2000;
+pub const IN_CHUNK: usize = 2000;
 
 /// The guard "the touchpoint is still open" for statements that pick
 /// touchpoints by id. Written over an expression rather than the bare column
 /// so that SQLite does not trade the id lookup for a walk of the state index
 /// (every planned touchpoint).
-pub(super) fn still_open() -> SimpleExpr {
+pub fn still_open() -> SimpleExpr {
     let parts: [SimpleExpr; 2] = [Expr::col(touchpoint::Column::State), Expr::val("")];
     Expr::expr(Func::coalesce(parts)).is_in(OPEN)
 }
@@ -40,7 +39,7 @@ type Move = (i64, &'static str, Option<String>, Option<DateTime<Utc>>);
 /// no longer open when they are applied (another dispatcher took it) is left
 /// alone.
 #[derive(Debug, Default)]
-pub(super) struct Changes {
+pub struct Changes {
     moves: Vec<Move>,
 }
 
@@ -240,109 +239,6 @@ async fn withdraw_taken(
     Ok(kept)
 }
 
-/// What a send's outcome does to the message and its touchpoints.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Settled {
-    pub message_id: i64,
-    pub customer_id: i64,
-    pub channel: Channel,
-    pub message_state: &'static str,
-    pub message_reason: Option<String>,
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    pub sent_at: Option<DateTime<Utc>>,
-    pub provider_ref: Option<String>,
-    /// The touchpoints' new state, if they change (a retry leaves them
-    /// `sending`), and the reason to record (`None` keeps theirs).
-    pub touchpoints: Option<(&'static str, Option<String>)>,
-    /// The provider says the recipient opted out of the channel.
-    pub opted_out: bool,
-    /// The `simulate` line's outcome and reason.
-    pub outcome: &'static str,
-    pub reason: Option<String>,
-}
-
-/// The effect of a transport's answer on a message (pure): sent; retried
-/// with backoff or `Retry-After` until `max_attempts`, then failed; failed
-/// with the provider's reason; or suppressed when the recipient opted out.
-pub fn settle(
-    message: &message::Model,
-    outcome: Outcome,
-    max_attempts: i32,
-    now: DateTime<Utc>,
-) -> Settled {
-    let base = Settled {
-        message_id: message.id,
-        customer_id: message.customer_id,
-        channel: super::channel_of(&message.channel),
-        message_state: "sent",
-        message_reason: None,
-        next_attempt_at: None,
-        sent_at: None,
-        provider_ref: None,
-        touchpoints: None,
-        opted_out: false,
-        outcome: "sent",
-        reason: None,
-    };
-    match outcome {
-        Outcome::Sent { provider_ref } => Settled {
-            sent_at: Some(now),
-            provider_ref,
-            touchpoints: Some(("sent", None)),
-            ..base
-        },
-        Outcome::Transient {
-            reason,
-            retry_after,
-        } if message.attempts < max_attempts => {
-            let backoff = retry_after
-                .and_then(|d| Duration::from_std(d).ok())
-                .unwrap_or_else(|| Duration::seconds(60 << (message.attempts.clamp(1, 7) - 1)));
-            Settled {
-                message_state: "retry",
-                next_attempt_at: Some(now + backoff),
-                message_reason: Some(reason.clone()),
-                outcome: "deferred",
-                reason: Some(format!("transient failure, retrying: {reason}")),
-                ..base
-            }
-        }
-        Outcome::Transient { reason, .. } => {
-            let reason = format!("gave up after {} attempts: {reason}", message.attempts);
-            Settled {
-                message_state: "failed",
-                message_reason: Some(reason.clone()),
-                touchpoints: Some(("failed", Some(reason.clone()))),
-                outcome: "failed",
-                reason: Some(reason),
-                ..base
-            }
-        }
-        Outcome::Permanent { reason } => Settled {
-            message_state: "failed",
-            message_reason: Some(reason.clone()),
-            touchpoints: Some(("failed", Some(reason.clone()))),
-            outcome: "failed",
-            reason: Some(reason),
-            ..base
-        },
-        Outcome::OptedOut { reason } => {
-            // The person stopped this channel at the provider: it is recorded,
-            // so nothing else goes out on it.
-            let reason = format!("the recipient opted out ({reason})");
-            Settled {
-                message_state: "failed",
-                message_reason: Some(reason.clone()),
-                touchpoints: Some(("suppressed", Some(reason.clone()))),
-                opted_out: true,
-                outcome: "suppressed",
-                reason: Some(reason),
-                ..base
-            }
-        }
-    }
-}
-
 type MessageKey = (
     &'static str,
     Option<String>,
@@ -424,86 +320,4 @@ pub async fn store_outcomes(
     }
     txn.commit().await.context("storing send outcomes")?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    fn message(attempts: i32) -> message::Model {
-        let now = Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap();
-        message::Model {
-            id: 7,
-            key: "K".into(),
-            customer_id: 3,
-            channel: "sms".into(),
-            recipient: "+4915112345678".into(),
-            locale: "en".into(),
-            subject: String::new(),
-            body: "b".into(),
-            state: "sending".into(),
-            reason: None,
-            attempts,
-            next_attempt_at: None,
-            lease_until: Some(now),
-            provider_ref: None,
-            segments: Some(1),
-            created_at: now,
-            sent_at: None,
-            updated_at: now,
-        }
-    }
-
-    #[test]
-    fn transient_failures_back_off_then_fail() {
-        let now = Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap();
-        let transient = || Outcome::Transient {
-            reason: "503".into(),
-            retry_after: None,
-        };
-        let first = settle(&message(1), transient(), 3, now);
-        assert_eq!(first.message_state, "retry");
-        assert_eq!(first.next_attempt_at, Some(now + Duration::seconds(60)));
-        assert_eq!(first.touchpoints, None);
-        let second = settle(&message(2), transient(), 3, now);
-        assert_eq!(second.next_attempt_at, Some(now + Duration::seconds(120)));
-        let last = settle(&message(3), transient(), 3, now);
-        assert_eq!(last.message_state, "failed");
-        assert_eq!(
-            last.touchpoints,
-            Some(("failed", Some("gave up after 3 attempts: 503".into())))
-        );
-    }
-
-    #[test]
-    fn retry_after_wins_over_backoff() {
-        let now = Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap();
-        let s = settle(
-            &message(1),
-            Outcome::Transient {
-                reason: "429".into(),
-                retry_after: Some(std::time::Duration::from_secs(900)),
-            },
-            8,
-            now,
-        );
-        assert_eq!(s.next_attempt_at, Some(now + Duration::seconds(900)));
-    }
-
-    #[test]
-    fn opted_out_suppresses_and_records() {
-        let now = Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap();
-        let s = settle(
-            &message(1),
-            Outcome::OptedOut {
-                reason: "21610".into(),
-            },
-            8,
-            now,
-        );
-        assert!(s.opted_out);
-        assert_eq!(s.outcome, "suppressed");
-        assert_eq!(s.touchpoints.map(|t| t.0), Some("suppressed"));
-    }
 }

@@ -1,0 +1,191 @@
+//! What a transport's answer does to a message and its touchpoints (pure).
+
+use super::Outcome;
+use crate::domain::Channel;
+use crate::store::entities::message;
+use chrono::{DateTime, Duration, Utc};
+
+/// What a send's outcome does to the message and its touchpoints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settled {
+    pub message_id: i64,
+    pub customer_id: i64,
+    pub channel: Channel,
+    pub message_state: &'static str,
+    pub message_reason: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub provider_ref: Option<String>,
+    /// The touchpoints' new state, if they change (a retry leaves them
+    /// `sending`), and the reason to record (`None` keeps theirs).
+    pub touchpoints: Option<(&'static str, Option<String>)>,
+    /// The provider says the recipient opted out of the channel.
+    pub opted_out: bool,
+    /// The `simulate` line's outcome and reason.
+    pub outcome: &'static str,
+    pub reason: Option<String>,
+}
+
+/// The effect of a transport's answer on a message (pure): sent; retried
+/// with backoff or `Retry-After` until `max_attempts`, then failed; failed
+/// with the provider's reason; or suppressed when the recipient opted out.
+pub fn settle(
+    message: &message::Model,
+    outcome: Outcome,
+    max_attempts: i32,
+    now: DateTime<Utc>,
+) -> Settled {
+    let base = Settled {
+        message_id: message.id,
+        customer_id: message.customer_id,
+        channel: super::channel_of(&message.channel),
+        message_state: "sent",
+        message_reason: None,
+        next_attempt_at: None,
+        sent_at: None,
+        provider_ref: None,
+        touchpoints: None,
+        opted_out: false,
+        outcome: "sent",
+        reason: None,
+    };
+    match outcome {
+        Outcome::Sent { provider_ref } => Settled {
+            sent_at: Some(now),
+            provider_ref,
+            touchpoints: Some(("sent", None)),
+            ..base
+        },
+        Outcome::Transient {
+            reason,
+            retry_after,
+        } if message.attempts < max_attempts => {
+            let backoff = retry_after
+                .and_then(|d| Duration::from_std(d).ok())
+                .unwrap_or_else(|| Duration::seconds(60 << (message.attempts.clamp(1, 7) - 1)));
+            Settled {
+                message_state: "retry",
+                next_attempt_at: Some(now + backoff),
+                message_reason: Some(reason.clone()),
+                outcome: "deferred",
+                reason: Some(format!("transient failure, retrying: {reason}")),
+                ..base
+            }
+        }
+        Outcome::Transient { reason, .. } => {
+            let reason = format!("gave up after {} attempts: {reason}", message.attempts);
+            Settled {
+                message_state: "failed",
+                message_reason: Some(reason.clone()),
+                touchpoints: Some(("failed", Some(reason.clone()))),
+                outcome: "failed",
+                reason: Some(reason),
+                ..base
+            }
+        }
+        Outcome::Permanent { reason } => Settled {
+            message_state: "failed",
+            message_reason: Some(reason.clone()),
+            touchpoints: Some(("failed", Some(reason.clone()))),
+            outcome: "failed",
+            reason: Some(reason),
+            ..base
+        },
+        Outcome::OptedOut { reason } => {
+            // The person stopped this channel at the provider: it is recorded,
+            // so nothing else goes out on it.
+            let reason = format!("the recipient opted out ({reason})");
+            Settled {
+                message_state: "failed",
+                message_reason: Some(reason.clone()),
+                touchpoints: Some(("suppressed", Some(reason.clone()))),
+                opted_out: true,
+                outcome: "suppressed",
+                reason: Some(reason),
+                ..base
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn message(attempts: i32) -> message::Model {
+        let now = Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap();
+        message::Model {
+            id: 7,
+            key: "K".into(),
+            customer_id: 3,
+            channel: "sms".into(),
+            recipient: "+4915112345678".into(),
+            locale: "en".into(),
+            subject: String::new(),
+            body: "b".into(),
+            state: "sending".into(),
+            reason: None,
+            attempts,
+            next_attempt_at: None,
+            lease_until: Some(now),
+            provider_ref: None,
+            segments: Some(1),
+            created_at: now,
+            sent_at: None,
+            updated_at: now,
+        }
+    }
+
+    #[test]
+    fn transient_failures_back_off_then_fail() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap();
+        let transient = || Outcome::Transient {
+            reason: "503".into(),
+            retry_after: None,
+        };
+        let first = settle(&message(1), transient(), 3, now);
+        assert_eq!(first.message_state, "retry");
+        assert_eq!(first.next_attempt_at, Some(now + Duration::seconds(60)));
+        assert_eq!(first.touchpoints, None);
+        let second = settle(&message(2), transient(), 3, now);
+        assert_eq!(second.next_attempt_at, Some(now + Duration::seconds(120)));
+        let last = settle(&message(3), transient(), 3, now);
+        assert_eq!(last.message_state, "failed");
+        assert_eq!(
+            last.touchpoints,
+            Some(("failed", Some("gave up after 3 attempts: 503".into())))
+        );
+    }
+
+    #[test]
+    fn retry_after_wins_over_backoff() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap();
+        let s = settle(
+            &message(1),
+            Outcome::Transient {
+                reason: "429".into(),
+                retry_after: Some(std::time::Duration::from_secs(900)),
+            },
+            8,
+            now,
+        );
+        assert_eq!(s.next_attempt_at, Some(now + Duration::seconds(900)));
+    }
+
+    #[test]
+    fn opted_out_suppresses_and_records() {
+        let now = Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap();
+        let s = settle(
+            &message(1),
+            Outcome::OptedOut {
+                reason: "21610".into(),
+            },
+            8,
+            now,
+        );
+        assert!(s.opted_out);
+        assert_eq!(s.outcome, "suppressed");
+        assert_eq!(s.touchpoints.map(|t| t.0), Some("suppressed"));
+    }
+}
