@@ -5,7 +5,7 @@ use super::Failure;
 use super::facts::{owner_tz, today_in, vehicle_facts};
 use crate::config::Config;
 use crate::plan;
-use crate::store::{self, Context, VehicleRecord};
+use crate::store::{self, VehicleRecord};
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
@@ -81,7 +81,7 @@ pub async fn planning_pass(
         };
         let page = store::planning_page(&txn, now, after, PAGE).await?;
         let Some(last) = page.last_id else {
-            txn.commit().await.context("ending the plan transaction")?;
+            store::commit(txn, "ending the plan transaction").await?;
             break;
         };
         after = last;
@@ -127,7 +127,7 @@ pub async fn planning_pass(
         }
         new_rows.insert(&txn).await?;
         store::mark_planned(&txn, &planned).await?;
-        txn.commit().await.context("committing the plans")?;
+        store::commit(txn, "committing the plans").await?;
     }
     let today = today_in(config.default_timezone(), now);
     let from = crate::predict::add_days(today, -config.settings.plan.grace_days);
