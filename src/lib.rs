@@ -1,4 +1,5 @@
 mod allocator;
+pub mod app;
 pub mod backtest;
 pub mod cli;
 pub mod commands;
