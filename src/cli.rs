@@ -83,6 +83,61 @@ pub enum Command {
         #[arg(long)]
         note: Option<String>,
     },
+    #[command(flatten)]
+    Operator(Operator),
+    /// Planning and dispatch over a period on a virtual clock, sending nothing
+    Simulate {
+        /// First day (YYYY-MM-DD, UTC midnight)
+        #[arg(long, value_name = "DATE", value_parser = parse_as_of)]
+        from: NaiveDate,
+        /// Day after the last (excluded)
+        #[arg(long, value_name = "DATE", value_parser = parse_as_of)]
+        to: NaiveDate,
+        /// Write the JSON lines here instead of standard output
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Prediction accuracy on a dealer's history (touches no database)
+    Backtest {
+        #[arg(long, value_name = "FILE")]
+        vehicles: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        visits: PathBuf,
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        interval_km: Option<u32>,
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        interval_months: Option<u32>,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CallOutcome {
+    /// Reached and booked: the service's remaining reminders stop
+    Booked,
+    /// Reached and declined
+    Declined,
+    /// No answer: the task comes back in two days
+    NoAnswer,
+    /// Wrong number: no more SMS or calls to it
+    WrongNumber,
+}
+
+impl CallOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Booked => "booked",
+            CallOutcome::Declined => "declined",
+            CallOutcome::NoAnswer => "no_answer",
+            CallOutcome::WrongNumber => "wrong_number",
+        }
+    }
+}
+
+/// The operator's commands (docs/commands.md, "The operator commands").
+#[derive(Debug, Subcommand)]
+pub enum Operator {
     /// Record a visit or an odometer reading by hand, and re-plan the vehicle
     Visit {
         #[command(subcommand)]
@@ -159,54 +214,6 @@ pub enum Command {
         #[command(flatten)]
         out: Output,
     },
-    /// Planning and dispatch over a period on a virtual clock, sending nothing
-    Simulate {
-        /// First day (YYYY-MM-DD, UTC midnight)
-        #[arg(long, value_name = "DATE", value_parser = parse_as_of)]
-        from: NaiveDate,
-        /// Day after the last (excluded)
-        #[arg(long, value_name = "DATE", value_parser = parse_as_of)]
-        to: NaiveDate,
-        /// Write the JSON lines here instead of standard output
-        #[arg(long, value_name = "FILE")]
-        out: Option<PathBuf>,
-    },
-    /// Prediction accuracy on a dealer's history (touches no database)
-    Backtest {
-        #[arg(long, value_name = "FILE")]
-        vehicles: PathBuf,
-        #[arg(long, value_name = "FILE")]
-        visits: PathBuf,
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-        interval_km: Option<u32>,
-        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-        interval_months: Option<u32>,
-        #[command(flatten)]
-        out: Output,
-    },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CallOutcome {
-    /// Reached and booked: the service's remaining reminders stop
-    Booked,
-    /// Reached and declined
-    Declined,
-    /// No answer: the task comes back in two days
-    NoAnswer,
-    /// Wrong number: no more SMS or calls to it
-    WrongNumber,
-}
-
-impl CallOutcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CallOutcome::Booked => "booked",
-            CallOutcome::Declined => "declined",
-            CallOutcome::NoAnswer => "no_answer",
-            CallOutcome::WrongNumber => "wrong_number",
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]

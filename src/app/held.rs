@@ -2,7 +2,7 @@
 //! whose outcome is unknown wait for an administrator, who lets each go out
 //! once more or throws it away.
 
-use super::{Error, required_text};
+use super::{Error, reason};
 use crate::domain::states::message::{DISCARDED, HELD, RETRY};
 use crate::store::operator::{self, HeldMessage};
 use chrono::{DateTime, Utc};
@@ -90,16 +90,11 @@ pub async fn approve(
             )));
         }
     }
-    let reason = format!("approved for sending by {by}");
+    let reason = reason("approved for sending", by, None)?;
     if !operator::approve_message(db, id, &reason, now).await? {
         return Err(not_held(id));
     }
-    Ok(Reviewed {
-        id,
-        state: RETRY,
-        reason,
-        touchpoints: held.touchpoint_keys,
-    })
+    Ok(reviewed(held, RETRY, reason))
 }
 
 /// Discards a held message: it ends discarded, its touchpoints cancelled.
@@ -110,20 +105,21 @@ pub async fn discard(
     why: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Reviewed, Error> {
-    let reason = match why {
-        Some(why) => format!("discarded by {by}: {}", required_text("the reason", why)?),
-        None => format!("discarded by {by}"),
-    };
+    let reason = reason("discarded", by, why)?;
     let held = find_held(db, id).await?;
     if !operator::discard_message(db, id, &reason, now).await? {
         return Err(not_held(id));
     }
-    Ok(Reviewed {
-        id,
-        state: DISCARDED,
+    Ok(reviewed(held, DISCARDED, reason))
+}
+
+fn reviewed(held: HeldMessage, state: &'static str, reason: String) -> Reviewed {
+    Reviewed {
+        id: held.message.id,
+        state,
         reason,
         touchpoints: held.touchpoint_keys,
-    })
+    }
 }
 
 async fn find_held(db: &DatabaseConnection, id: i64) -> Result<HeldMessage, Error> {

@@ -49,11 +49,12 @@ pub fn actor(by: Option<&str>) -> String {
         .to_string()
 }
 
-/// A required free text (a reason): trimmed, not empty.
-fn required_text(what: &str, s: &str) -> Result<String, Error> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Err(Error::Invalid(format!("{what} is empty")));
+/// The recorded reason of an action: "`done` by `by`", then ": `why`"
+/// when given; a reason given empty is invalid.
+fn reason(done: &str, by: &str, why: Option<&str>) -> Result<String, Error> {
+    match why.map(str::trim) {
+        None => Ok(format!("{done} by {by}")),
+        Some("") => Err(Error::Invalid("the reason is empty".into())),
+        Some(why) => Ok(format!("{done} by {by}: {why}")),
     }
-    Ok(s.to_string())
 }

@@ -1,7 +1,7 @@
 //! `hold`, `release`, `skip`: an administrator stops a planned touchpoint
 //! for a while, lets it go again, or drops it with a reason.
 
-use super::{Error, required_text};
+use super::{Error, reason};
 use crate::domain::states::touchpoint::{HOLDABLE, ON_HOLD, PLANNED, SKIPPABLE, SKIPPED};
 use crate::store::operator;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -30,10 +30,7 @@ pub async fn hold(
     why: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Moved, Error> {
-    let reason = match why {
-        Some(why) => format!("held by {by}: {}", required_text("the reason", why)?),
-        None => format!("held by {by}"),
-    };
+    let reason = reason("held", by, why)?;
     change(db, key, &HOLDABLE, ON_HOLD, "held", Some(reason), now).await
 }
 
@@ -55,7 +52,7 @@ pub async fn skip(
     reason: &str,
     now: DateTime<Utc>,
 ) -> Result<Moved, Error> {
-    let reason = format!("skipped by {by}: {}", required_text("the reason", reason)?);
+    let reason = super::reason("skipped", by, Some(reason))?;
     change(db, key, &SKIPPABLE, SKIPPED, "skipped", Some(reason), now).await
 }
 

@@ -11,7 +11,7 @@ mod simulate;
 pub use planning::{PassReport, planning_pass};
 
 use crate::backtest::{self, BacktestError};
-use crate::cli::{Cli, Command, ImportKind, VisitAction};
+use crate::cli::{Cli, Command, ImportKind};
 use crate::config::{Config, ConfigError};
 use crate::import::{self, ImportError};
 use crate::store::{self, StoreError};
@@ -251,87 +251,9 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
             let config = load_config(cli.config.as_deref(), &cli.set)?;
             calls::record(&config, id, outcome, note).await
         }
-        Command::Visit {
-            action:
-                VisitAction::Add {
-                    vin,
-                    date,
-                    odometer,
-                    kind,
-                    out,
-                },
-        } => {
+        Command::Operator(command) => {
             let config = load_config(cli.config.as_deref(), &cli.set)?;
-            let visit = crate::app::visits::NewVisit {
-                vin: &vin,
-                date: &date,
-                odometer: &odometer,
-                kind: &kind,
-            };
-            operator::visit_add(&config, visit, out).await
-        }
-        Command::OptOut {
-            customer_id,
-            channel,
-            undo,
-            out,
-        } => {
-            let config = load_config(cli.config.as_deref(), &cli.set)?;
-            operator::opt_out(&config, &customer_id, channel, undo, out).await
-        }
-        Command::Hold {
-            key,
-            reason,
-            by,
-            out,
-        } => {
-            let config = load_config(cli.config.as_deref(), &cli.set)?;
-            let how = operator::Move::Hold {
-                reason: reason.as_deref(),
-                by: &by,
-            };
-            operator::move_touchpoint(&config, &key, how, out).await
-        }
-        Command::Release { key, out } => {
-            let config = load_config(cli.config.as_deref(), &cli.set)?;
-            operator::move_touchpoint(&config, &key, operator::Move::Release, out).await
-        }
-        Command::Skip {
-            key,
-            reason,
-            by,
-            out,
-        } => {
-            let config = load_config(cli.config.as_deref(), &cli.set)?;
-            let how = operator::Move::Skip {
-                reason: &reason,
-                by: &by,
-            };
-            operator::move_touchpoint(&config, &key, how, out).await
-        }
-        Command::Held { out } => {
-            let config = load_config(cli.config.as_deref(), &cli.set)?;
-            operator::held(&config, out).await
-        }
-        Command::Approve { id, by, out } => {
-            let config = load_config(cli.config.as_deref(), &cli.set)?;
-            operator::review(&config, id, operator::Review::Approve, &by, out).await
-        }
-        Command::Discard {
-            id,
-            reason,
-            by,
-            out,
-        } => {
-            let config = load_config(cli.config.as_deref(), &cli.set)?;
-            let how = operator::Review::Discard {
-                reason: reason.as_deref(),
-            };
-            operator::review(&config, id, how, &by, out).await
-        }
-        Command::Timeline { customer_id, out } => {
-            let config = load_config(cli.config.as_deref(), &cli.set)?;
-            operator::timeline(&config, &customer_id, out).await
+            operator::execute(&config, command).await
         }
         Command::Simulate { from, to, out } => {
             let config = load_config(cli.config.as_deref(), &cli.set)?;

@@ -3,7 +3,7 @@
 
 use super::{Failure, open, print};
 use crate::app::{self, held, opt_outs, timeline, touchpoints, visits};
-use crate::cli::{By, ChannelArg, Output};
+use crate::cli::{By, ChannelArg, Operator, Output, VisitAction};
 use crate::config::Config;
 use std::fmt::Write;
 
@@ -18,7 +18,75 @@ impl From<app::Error> for Failure {
     }
 }
 
-pub async fn visit_add(
+pub async fn execute(config: &Config, command: Operator) -> Result<(), Failure> {
+    match command {
+        Operator::Visit {
+            action:
+                VisitAction::Add {
+                    vin,
+                    date,
+                    odometer,
+                    kind,
+                    out,
+                },
+        } => {
+            let visit = visits::NewVisit {
+                vin: &vin,
+                date: &date,
+                odometer: &odometer,
+                kind: &kind,
+            };
+            visit_add(config, visit, out).await
+        }
+        Operator::OptOut {
+            customer_id,
+            channel,
+            undo,
+            out,
+        } => opt_out(config, &customer_id, channel, undo, out).await,
+        Operator::Hold {
+            key,
+            reason,
+            by,
+            out,
+        } => {
+            let how = Move::Hold {
+                reason: reason.as_deref(),
+                by: &by,
+            };
+            move_touchpoint(config, &key, how, out).await
+        }
+        Operator::Release { key, out } => move_touchpoint(config, &key, Move::Release, out).await,
+        Operator::Skip {
+            key,
+            reason,
+            by,
+            out,
+        } => {
+            let how = Move::Skip {
+                reason: &reason,
+                by: &by,
+            };
+            move_touchpoint(config, &key, how, out).await
+        }
+        Operator::Held { out } => held(config, out).await,
+        Operator::Approve { id, by, out } => review(config, id, Review::Approve, &by, out).await,
+        Operator::Discard {
+            id,
+            reason,
+            by,
+            out,
+        } => {
+            let how = Review::Discard {
+                reason: reason.as_deref(),
+            };
+            review(config, id, how, &by, out).await
+        }
+        Operator::Timeline { customer_id, out } => timeline(config, &customer_id, out).await,
+    }
+}
+
+async fn visit_add(
     config: &Config,
     visit: visits::NewVisit<'_>,
     out: Output,
@@ -62,7 +130,7 @@ pub async fn visit_add(
     })
 }
 
-pub async fn opt_out(
+async fn opt_out(
     config: &Config,
     customer_id: &str,
     channel: ChannelArg,
@@ -94,13 +162,13 @@ pub async fn opt_out(
 }
 
 /// What `hold`, `release` and `skip` do to a touchpoint.
-pub enum Move<'a> {
+enum Move<'a> {
     Hold { reason: Option<&'a str>, by: &'a By },
     Release,
     Skip { reason: &'a str, by: &'a By },
 }
 
-pub async fn move_touchpoint(
+async fn move_touchpoint(
     config: &Config,
     key: &str,
     how: Move<'_>,
@@ -134,7 +202,7 @@ pub async fn move_touchpoint(
     })
 }
 
-pub async fn held(config: &Config, out: Output) -> Result<(), Failure> {
+async fn held(config: &Config, out: Output) -> Result<(), Failure> {
     let db = open(config).await?;
     let list = held::list(&db).await?;
     print(out.json, &list, |list| {
@@ -159,12 +227,12 @@ pub async fn held(config: &Config, out: Output) -> Result<(), Failure> {
 }
 
 /// `approve` or `discard`.
-pub enum Review<'a> {
+enum Review<'a> {
     Approve,
     Discard { reason: Option<&'a str> },
 }
 
-pub async fn review(
+async fn review(
     config: &Config,
     id: i64,
     how: Review<'_>,
@@ -189,7 +257,7 @@ pub async fn review(
     })
 }
 
-pub async fn timeline(config: &Config, customer_id: &str, out: Output) -> Result<(), Failure> {
+async fn timeline(config: &Config, customer_id: &str, out: Output) -> Result<(), Failure> {
     let db = open(config).await?;
     let t = timeline::of(&db, customer_id).await?;
     print(out.json, &t, |t| {

@@ -60,6 +60,15 @@ fn satisfaction() -> String {
     format!("{VIN}:onboarding-satisfaction:0:1")
 }
 
+/// [`site`] two months in, the first car's satisfaction email due today;
+/// returns its key.
+fn satisfaction_due_today(tp: &Instance) -> String {
+    site(tp, 60);
+    let key = satisfaction();
+    due_today(tp, &key);
+    key
+}
+
 /// Emails a `dispatch` sent.
 fn emails_sent(tp: &Instance) -> u64 {
     let report = tp.json(&["dispatch"]);
@@ -296,9 +305,7 @@ fn visit_add_records_the_visit_and_cancels_the_reminders_it_fulfils() {
 #[test]
 fn a_held_touchpoint_is_not_sent_until_released() {
     for tp in instances() {
-        site(&tp, 60);
-        let key = satisfaction();
-        due_today(&tp, &key);
+        let key = satisfaction_due_today(&tp);
 
         let held = tp.json(&[
             "hold",
@@ -408,9 +415,7 @@ fn a_released_touchpoint_past_the_grace_window_is_skipped() {
 #[test]
 fn a_skipped_touchpoint_is_never_sent_and_keeps_its_reason() {
     for tp in instances() {
-        site(&tp, 60);
-        let key = satisfaction();
-        due_today(&tp, &key);
+        let key = satisfaction_due_today(&tp);
         tp.json(&["hold", &key]);
         let skipped = tp.json(&["skip", &key, "--reason", "the owner sold the car"]);
         assert_eq!(skipped["from"], "on_hold");
@@ -480,6 +485,15 @@ fn interrupted_send(tp: &Instance, key: &str) {
     });
 }
 
+/// [`site`] two months in, the first car's satisfaction email interrupted
+/// mid-send; returns its key.
+fn interrupted_satisfaction(tp: &Instance) -> String {
+    site(tp, 60);
+    let key = satisfaction();
+    interrupted_send(tp, &key);
+    key
+}
+
 /// The held messages (`held --json`), after a pass that holds interrupted sends.
 fn held_after_a_pass(tp: &Instance) -> Vec<Value> {
     let report = tp.json(&["dispatch"]);
@@ -490,9 +504,7 @@ fn held_after_a_pass(tp: &Instance) -> Vec<Value> {
 #[test]
 fn an_approved_held_message_goes_out_once() {
     for tp in instances() {
-        site(&tp, 60);
-        let key = satisfaction();
-        interrupted_send(&tp, &key);
+        let key = interrupted_satisfaction(&tp);
         assert_eq!(tp.json(&["held"]), serde_json::json!([]));
         let held = held_after_a_pass(&tp);
         assert_eq!(held.len(), 1, "{}", tp.backend);
@@ -534,9 +546,7 @@ fn an_approved_held_message_goes_out_once() {
 #[test]
 fn a_discarded_held_message_ends_with_its_touchpoints() {
     for tp in instances() {
-        site(&tp, 60);
-        let key = satisfaction();
-        interrupted_send(&tp, &key);
+        let key = interrupted_satisfaction(&tp);
         let id = held_after_a_pass(&tp)[0]["id"]
             .as_i64()
             .unwrap()
@@ -581,9 +591,7 @@ fn a_discarded_held_message_ends_with_its_touchpoints() {
 #[test]
 fn an_administrators_opt_out_stops_the_channel_and_undo_restores_it() {
     for tp in instances() {
-        site(&tp, 60);
-        let key = satisfaction();
-        due_today(&tp, &key);
+        let key = satisfaction_due_today(&tp);
 
         let done = tp.json(&["opt-out", "C1", "email"]);
         assert_eq!(
@@ -640,9 +648,7 @@ fn an_administrators_opt_out_stops_the_channel_and_undo_restores_it() {
 #[test]
 fn the_timeline_lists_every_touchpoint_of_every_car_oldest_first() {
     for tp in instances() {
-        site(&tp, 60);
-        let key = satisfaction();
-        due_today(&tp, &key);
+        let key = satisfaction_due_today(&tp);
         assert_eq!(emails_sent(&tp), 1, "{}", tp.backend);
         tp.json(&[
             "skip",
