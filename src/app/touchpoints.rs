@@ -31,17 +31,30 @@ pub async fn hold(
     now: DateTime<Utc>,
 ) -> Result<Moved, Error> {
     let reason = reason("held", by, why)?;
-    change(db, key, &HOLDABLE, ON_HOLD, "held", Some(reason), now).await
+    let to = Target {
+        state: ON_HOLD,
+        verb: "held",
+        replan: false,
+    };
+    change(db, key, &HOLDABLE, to, Some(reason), now).await
 }
 
-/// Releases a held touchpoint back to planned; the dispatcher's rules then
-/// apply as to any planned one (past the grace window it is skipped).
+/// Releases a held touchpoint back to planned, and has the next pass
+/// re-plan its vehicle: the plan of the day decides about it again (a
+/// reminder whose service a visit fulfilled while it was held is
+/// cancelled); then the dispatcher's rules apply as to any planned one
+/// (past the grace window it is skipped).
 pub async fn release(
     db: &DatabaseConnection,
     key: &str,
     now: DateTime<Utc>,
 ) -> Result<Moved, Error> {
-    change(db, key, &[ON_HOLD], PLANNED, "released", None, now).await
+    let to = Target {
+        state: PLANNED,
+        verb: "released",
+        replan: true,
+    };
+    change(db, key, &[ON_HOLD], to, None, now).await
 }
 
 /// Skips a planned, deferred or held touchpoint with a reason.
@@ -53,15 +66,27 @@ pub async fn skip(
     now: DateTime<Utc>,
 ) -> Result<Moved, Error> {
     let reason = super::reason("skipped", by, Some(reason))?;
-    change(db, key, &SKIPPABLE, SKIPPED, "skipped", Some(reason), now).await
+    let to = Target {
+        state: SKIPPED,
+        verb: "skipped",
+        replan: false,
+    };
+    change(db, key, &SKIPPABLE, to, Some(reason), now).await
+}
+
+/// Where a move goes: the new state, the verb for refusals, and whether the
+/// vehicle is re-planned after it.
+struct Target {
+    state: &'static str,
+    verb: &'static str,
+    replan: bool,
 }
 
 async fn change(
     db: &DatabaseConnection,
     key: &str,
     from: &[&str],
-    to: &'static str,
-    verb: &str,
+    to: Target,
     reason: Option<String>,
     now: DateTime<Utc>,
 ) -> Result<Moved, Error> {
@@ -71,12 +96,13 @@ async fn change(
     };
     if !from.contains(&t.state.as_str()) {
         return Err(Error::Invalid(format!(
-            "touchpoint {key} is {}: only {} ones can be {verb}",
+            "touchpoint {key} is {}: only {} ones can be {}",
             t.state,
-            from.join(", ")
+            from.join(", "),
+            to.verb
         )));
     }
-    if !operator::move_touchpoint(db, t.id, from, to, reason.clone(), now).await? {
+    if !operator::move_touchpoint(db, &t, from, to.state, reason.clone(), to.replan, now).await? {
         return Err(Error::Invalid(format!(
             "touchpoint {key} changed meanwhile (a pass took it): look at it again"
         )));
@@ -87,7 +113,7 @@ async fn change(
         channel: t.channel,
         due_date: t.due_date,
         from: t.state,
-        state: to,
+        state: to.state,
         reason,
     })
 }

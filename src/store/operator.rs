@@ -106,14 +106,18 @@ pub async fn touchpoint_by_key(
 
 /// Moves a touchpoint that is still in one of `from` to `to` with `reason`
 /// (its next attempt cleared); `false` when it was no longer in `from`.
+/// With `replan`, its vehicle's facts are marked changed in the same
+/// transaction, so that the next planning pass looks at it again.
 pub async fn move_touchpoint(
     db: &DatabaseConnection,
-    id: i64,
+    t: &touchpoint::Model,
     from: &[&str],
     to: &str,
     reason: Option<String>,
+    replan: bool,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
+    let txn = db.begin().await.context("changing a touchpoint")?;
     let done = touchpoint::Entity::update_many()
         .col_expr(touchpoint::Column::State, Expr::value(to))
         .col_expr(touchpoint::Column::Reason, Expr::value(reason))
@@ -122,12 +126,20 @@ pub async fn move_touchpoint(
             Expr::value(Option::<DateTime<Utc>>::None),
         )
         .col_expr(touchpoint::Column::UpdatedAt, Expr::value(now))
-        .filter(touchpoint::Column::Id.eq(id))
+        .filter(touchpoint::Column::Id.eq(t.id))
         .filter(touchpoint::Column::State.is_in(from.iter().copied()))
-        .exec(db)
+        .exec(&txn)
         .await
         .context("changing a touchpoint")?;
-    Ok(done.rows_affected == 1)
+    if done.rows_affected != 1 {
+        txn.rollback().await.context("changing a touchpoint")?;
+        return Ok(false);
+    }
+    if replan {
+        bump_vehicles(&txn, &[t.vehicle_id], now).await?;
+    }
+    txn.commit().await.context("changing a touchpoint")?;
+    Ok(true)
 }
 
 /// A message held for review, with its owner and the touchpoints it carries.

@@ -55,6 +55,22 @@ fn due_today(tp: &Instance, key: &str) {
     ));
 }
 
+/// Time passes for the first car (a test shortcut): it was bought
+/// `bought_days_ago`, and the touchpoints of `keys` are due the given number
+/// of days ago, where the plan put them.
+fn days_pass(tp: &Instance, bought_days_ago: i64, keys: &[(&str, i64)]) {
+    tp.sql(&format!(
+        "UPDATE vehicles SET purchase_date = '{}' WHERE vin = '{VIN}'",
+        days_ago(bought_days_ago)
+    ));
+    for (key, due_days_ago) in keys {
+        tp.sql(&format!(
+            "UPDATE touchpoints SET due_date = '{}' WHERE dedup_key = '{key}'",
+            days_ago(*due_days_ago)
+        ));
+    }
+}
+
 /// The satisfaction email of the first car: 90 days after the purchase.
 fn satisfaction() -> String {
     format!("{VIN}:onboarding-satisfaction:0:1")
@@ -305,7 +321,9 @@ fn visit_add_records_the_visit_and_cancels_the_reminders_it_fulfils() {
 #[test]
 fn a_held_touchpoint_is_not_sent_until_released() {
     for tp in instances() {
-        let key = satisfaction_due_today(&tp);
+        // The satisfaction email is due tomorrow: held today, due a day later.
+        site(&tp, 89);
+        let key = satisfaction();
 
         let held = tp.json(&[
             "hold",
@@ -318,10 +336,13 @@ fn a_held_touchpoint_is_not_sent_until_released() {
         assert_eq!(held["key"], key.as_str());
         assert_eq!(held["code"], "onboarding-satisfaction");
         assert_eq!(held["channel"], "email");
-        assert_eq!(held["due_date"], today().to_string());
-        assert_eq!(held["from"], "planned");
+        assert_eq!(held["due_date"], (today() + Duration::days(1)).to_string());
+        // The first pass deferred it to the owner's midnight.
+        assert_eq!(held["from"], "deferred");
+        assert_eq!(stored(&tp, &key).next_attempt_at, None);
         assert_eq!(held["state"], "on_hold");
         assert_eq!(held["reason"], "held by maria: owner on holiday");
+        days_pass(&tp, 90, &[(&key, 0)]);
         // Shown as held, with who and why, in the plan and the queue.
         let t = in_plan(&tp, VIN, &key);
         assert_eq!(
@@ -372,7 +393,7 @@ fn a_held_touchpoint_is_not_sent_until_released() {
         let other = format!("{VIN2}:onboarding-satisfaction:0:1");
         let err = refused(&tp, &["release", &other], 65);
         assert!(
-            err.contains("is planned: only on_hold ones can be released"),
+            err.contains("is deferred: only on_hold ones can be released"),
             "{err}"
         );
         let err = refused(&tp, &["hold", "NO:such:0:1"], 65);
@@ -393,20 +414,48 @@ fn a_released_touchpoint_past_the_grace_window_is_skipped() {
             Some("held by administrator")
         );
         // Its day passed long ago while it was held.
-        tp.sql(&format!(
-            "UPDATE touchpoints SET due_date = '{}' WHERE dedup_key = '{key}'",
-            days_ago(20)
-        ));
+        days_pass(&tp, 110, &[(&key, 20)]);
         tp.json(&["release", &key]);
         assert_eq!(emails_sent(&tp), 0, "{}", tp.backend);
         let t = stored(&tp, &key);
         assert_eq!(t.state, "skipped", "{}", tp.backend);
         assert!(
-            t.reason
-                .as_deref()
-                .unwrap_or("")
-                .contains("never sent late"),
+            t.reason.as_deref().unwrap_or("").contains("sent late"),
             "{}: {t:?}",
+            tp.backend
+        );
+    }
+}
+
+#[test]
+fn a_reminder_held_through_its_visit_is_cancelled_when_released() {
+    for tp in instances() {
+        site(&tp, 335);
+        let sms = format!("{VIN}:service-sms:0:1");
+        tp.json(&["hold", &sms]);
+        let visit = days_ago(5);
+        let added = tp.json(&["visit", "add", VIN, "--date", &visit, "--odometer", "13000"]);
+        assert!(
+            !added["cancelled"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["key"] == sms.as_str()),
+            "{}: {added}",
+            tp.backend
+        );
+        assert_eq!(stored(&tp, &sms).state, "on_hold", "{}", tp.backend);
+        // Released, the next pass re-plans the car: the visit fulfilled it.
+        tp.json(&["release", &sms]);
+        tp.json(&["dispatch"]);
+        let t = stored(&tp, &sms);
+        assert_eq!(
+            (t.state.as_str(), t.reason),
+            (
+                "cancelled",
+                Some(format!("fulfilled by the service visit on {visit}"))
+            ),
+            "{}",
             tp.backend
         );
     }
