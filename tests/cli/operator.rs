@@ -500,6 +500,12 @@ fn a_skipped_touchpoint_is_never_sent_and_keeps_its_reason() {
 /// Makes the touchpoint's message look interrupted: created and claimed
 /// an hour ago, its lease run out, as a dispatcher that died mid-send leaves it.
 fn interrupted_send(tp: &Instance, key: &str) {
+    message_of(tp, key, "sending");
+}
+
+/// Gives the touchpoint a message of an hour ago in `state`: `sending`
+/// with its lease run out, or `retry` waiting for its next attempt in an hour.
+fn message_of(tp: &Instance, key: &str, state: &str) {
     block_on(async {
         let db = tp.db().await;
         let t = entities::touchpoint::Entity::find()
@@ -517,9 +523,10 @@ fn interrupted_send(tp: &Instance, key: &str) {
             locale: Set("en".into()),
             subject: Set("How is your car?".into()),
             body: Set("…".into()),
-            state: Set("sending".into()),
+            state: Set(state.into()),
             attempts: Set(1),
             lease_until: Set(Some(hour_ago + Duration::seconds(300))),
+            next_attempt_at: Set(Some(Utc::now() + Duration::hours(1))),
             created_at: Set(hour_ago),
             updated_at: Set(hour_ago),
             ..Default::default()
@@ -642,6 +649,10 @@ fn an_administrators_opt_out_stops_the_channel_and_undo_restores_it() {
     for tp in instances() {
         let key = satisfaction_due_today(&tp);
 
+        // The other car's email waits for a retry.
+        let queued = format!("{VIN2}:onboarding-satisfaction:0:1");
+        message_of(&tp, &queued, "retry");
+
         let done = tp.json(&["opt-out", "C1", "email"]);
         assert_eq!(
             done,
@@ -652,6 +663,14 @@ fn an_administrators_opt_out_stops_the_channel_and_undo_restores_it() {
         assert_eq!(emails_sent(&tp), 0, "{}", tp.backend);
         let t = stored(&tp, &key);
         assert_eq!(t.state, "suppressed", "{}: {t:?}", tp.backend);
+        // What was queued stopped too, with its touchpoint.
+        let t = stored(&tp, &queued);
+        assert_eq!(
+            (t.state.as_str(), t.reason.as_deref()),
+            ("suppressed", Some("the recipient opted out of email")),
+            "{}",
+            tp.backend
+        );
 
         let undone = tp.json(&["opt-out", "C1", "email", "--undo"]);
         assert_eq!(undone["opted_out"], false);
