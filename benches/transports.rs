@@ -360,6 +360,7 @@ async fn seed(
                 locale: Set(None),
                 opted_out_email: Set(false),
                 opted_out_sms: Set(false),
+                opted_out_call: Set(false),
                 updated_at: Set(now),
             }
         }))

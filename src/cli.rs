@@ -83,6 +83,8 @@ pub enum Command {
         #[arg(long)]
         note: Option<String>,
     },
+    #[command(flatten)]
+    Operator(Operator),
     /// Planning and dispatch over a period on a virtual clock, sending nothing
     Simulate {
         /// First day (YYYY-MM-DD, UTC midnight)
@@ -120,6 +122,132 @@ pub enum CallOutcome {
     NoAnswer,
     /// Wrong number: no more SMS or calls to it
     WrongNumber,
+}
+
+/// The operator's commands (docs/commands.md, "The operator commands").
+#[derive(Debug, Subcommand)]
+pub enum Operator {
+    /// Record a visit or an odometer reading by hand, and re-plan the vehicle
+    Visit {
+        #[command(subcommand)]
+        action: VisitAction,
+    },
+    /// Opt a person out of a channel (or back in with --undo); what is queued on it stops
+    OptOut {
+        /// The dealer's customer id
+        customer_id: String,
+        channel: ChannelArg,
+        /// Opt back in
+        #[arg(long)]
+        undo: bool,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Hold a planned touchpoint: it is not sent until released
+    Hold {
+        /// The touchpoint's dedup key (VIN:code:cycle:occurrence, from `plan` or `queue`)
+        key: String,
+        /// Why, for the record
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        by: By,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Release a held touchpoint back to planned
+    Release {
+        key: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Skip a planned or held touchpoint, with the reason
+    Skip {
+        key: String,
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        by: By,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Messages held for review: interrupted sends whose outcome is unknown
+    Held {
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Let a held message go out on the next pass (once)
+    Approve {
+        /// The message's number (from `held`)
+        id: i64,
+        #[command(flatten)]
+        by: By,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Discard a held message: it and its touchpoints end, with the reason
+    Discard {
+        /// The message's number (from `held`)
+        id: i64,
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        by: By,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Every touchpoint of every vehicle of a person, oldest first
+    Timeline {
+        /// The dealer's customer id
+        customer_id: String,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VisitAction {
+    /// Record a visit or reading, checked as an import row is
+    Add {
+        vin: String,
+        /// The day of the visit (YYYY-MM-DD, not in the future)
+        #[arg(long, value_name = "DATE")]
+        date: String,
+        /// The odometer, in the configured distance unit
+        #[arg(long, value_name = "KM", allow_hyphen_values = true)]
+        odometer: String,
+        /// service, repair, inspection or reading
+        #[arg(long, default_value = "service")]
+        kind: String,
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChannelArg {
+    Email,
+    /// SMS; an SMS opt-out stops calls too
+    Sms,
+    /// Calls alone
+    Call,
+}
+
+impl ChannelArg {
+    pub fn channel(self) -> crate::domain::Channel {
+        match self {
+            ChannelArg::Email => crate::domain::Channel::Email,
+            ChannelArg::Sms => crate::domain::Channel::Sms,
+            ChannelArg::Call => crate::domain::Channel::Call,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct By {
+    /// Who acts, recorded with the reason [default: administrator]
+    #[arg(long, value_name = "NAME")]
+    pub by: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

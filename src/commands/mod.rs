@@ -3,6 +3,7 @@
 
 mod calls;
 mod init;
+mod operator;
 mod show;
 mod simulate;
 
@@ -131,6 +132,10 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
         Command::CallOutcome { id, outcome, note } => {
             let config = load_config(cli.config.as_deref(), &cli.set)?;
             calls::record(&config, id, outcome, note).await
+        }
+        Command::Operator(command) => {
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
+            operator::execute(&config, command).await
         }
         Command::Simulate { from, to, out } => {
             let config = load_config(cli.config.as_deref(), &cli.set)?;

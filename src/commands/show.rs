@@ -291,6 +291,9 @@ struct QueueItem {
     code: String,
     category: String,
     priority: i32,
+    /// planned, or on_hold (held by an administrator: not sent until released)
+    state: String,
+    reason: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -339,6 +342,8 @@ pub async fn queue(
                 code: r.code,
                 category: r.category,
                 priority: r.priority,
+                state: r.state,
+                reason: r.reason,
             });
     }
     let answer = QueueAnswer { from, to, channels };
@@ -351,12 +356,17 @@ pub async fn queue(
             for i in items {
                 let _ = writeln!(
                     s,
-                    "  {}  {:<22} {:<17} {:<24} {}",
+                    "  {}  {:<22} {:<17} {:<24} {}{}",
                     i.due_date,
                     i.code,
                     i.vin,
                     i.name,
-                    i.recipient.as_deref().unwrap_or("(no contact)")
+                    i.recipient.as_deref().unwrap_or("(no contact)"),
+                    if i.state == crate::domain::states::touchpoint::ON_HOLD {
+                        format!("  [on hold: {}]", i.reason.as_deref().unwrap_or(""))
+                    } else {
+                        String::new()
+                    }
                 );
             }
         }

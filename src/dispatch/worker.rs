@@ -530,6 +530,7 @@ impl<'a> Dispatcher<'a> {
             consent_sms_marketing: customer.consent_sms_marketing,
             opted_out_email: customer.opted_out_email,
             opted_out_sms: customer.opted_out_sms,
+            opted_out_call: customer.opted_out_call,
         };
         let today = now.with_timezone(&tz).date_naive();
         let report = &mut *decided.report;

@@ -2,6 +2,7 @@
 
 mod contact;
 mod phone_rules;
+pub mod states;
 mod vin;
 
 pub use contact::{EmailAddress, PhoneNumber, parse_region};

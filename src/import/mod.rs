@@ -85,6 +85,19 @@ const PAGE_CACHE_MIB: u32 = 256;
 /// Records read and checked per chunk.
 const CHUNK_RECORDS: usize = 8192;
 
+/// What a row is checked against: `today` (no facts from the future), the
+/// configured region (for national phone numbers) and distance unit.
+pub fn row_rules(config: &Config, today: NaiveDate) -> rows::Rules {
+    let settings = &config.settings.import;
+    rows::Rules {
+        today,
+        // The configuration is validated on load; without a region only
+        // international numbers would be accepted.
+        region: crate::domain::parse_region(&settings.default_region).ok(),
+        unit: settings.distance_unit,
+    }
+}
+
 /// Validates `path` and, unless `dry_run`, loads it in one transaction.
 pub async fn run(
     db: &DatabaseConnection,
@@ -97,13 +110,7 @@ pub async fn run(
     let shown = path.display().to_string();
     let settings = &config.settings.import;
     let ctx = Ctx {
-        rules: rows::Rules {
-            today,
-            // The configuration is validated on load; without a region only
-            // international numbers would be accepted.
-            region: crate::domain::parse_region(&settings.default_region).ok(),
-            unit: settings.distance_unit,
-        },
+        rules: row_rules(config, today),
         batch: settings.batch_size.max(1),
         dry_run,
         now: Utc::now(),

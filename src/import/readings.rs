@@ -20,6 +20,11 @@ pub struct StoredReading {
     pub odometer_km: i64,
 }
 
+/// Why a reading of a VIN that is not stored is refused.
+pub fn unknown_vehicle(vin: &str) -> String {
+    format!("'{vin}' is not a known vehicle (import vehicles first)")
+}
+
 /// A problem of one file reading.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {

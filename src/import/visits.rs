@@ -96,14 +96,7 @@ async fn store_vehicles<C: ConnectionTrait>(
         };
         let Some(vehicle) = vehicles.get(first.vin_str()) else {
             for (line, v) in group.iter() {
-                errors.add(
-                    *line,
-                    "vin",
-                    &format!(
-                        "'{}' is not a known vehicle (import vehicles first)",
-                        v.vin_str()
-                    ),
-                );
+                errors.add(*line, "vin", &readings::unknown_vehicle(v.vin_str()));
             }
             continue;
         };

@@ -26,7 +26,8 @@ pub struct Wanted<'a> {
 /// A stored touchpoint may still be changed by a re-plan while nothing has
 /// been done with it: planned, deferred (waiting for quiet hours or a cap) or
 /// displaced, or skipped only because an anchor was missing (a birthday that
-/// arrives later un-skips it).
+/// arrives later un-skips it). A touchpoint an administrator holds
+/// (`on_hold`) counts as acted on: it keeps its date until released.
 pub fn replannable(stored: &Stored<'_>) -> bool {
     match stored.state {
         "planned" | "deferred" | "displaced" => true,
@@ -138,12 +139,13 @@ mod tests {
     }
 
     #[test]
-    fn sent_touchpoints_are_never_replanned() {
+    fn sent_and_held_touchpoints_are_never_replanned() {
         for state in [
             "sent",
             "delivered",
             "failed",
             "held",
+            crate::domain::states::touchpoint::ON_HOLD,
             "cancelled",
             "suppressed",
             "sending",

@@ -11,6 +11,8 @@ pub struct Person {
     pub opted_out_email: bool,
     /// An SMS opt-out (STOP) stops SMS and calls.
     pub opted_out_sms: bool,
+    /// A call opt-out stops calls alone.
+    pub opted_out_call: bool,
 }
 
 /// Why a touchpoint may not go to a person on its channel.
@@ -47,9 +49,14 @@ pub fn permitted(person: &Person, category: Category, channel: Channel) -> Resul
             person.opted_out_email,
             person.consent_email_marketing,
         ),
-        Channel::Sms | Channel::Call => (
+        Channel::Sms => (
             person.has_phone,
             person.opted_out_sms,
+            person.consent_sms_marketing,
+        ),
+        Channel::Call => (
+            person.has_phone,
+            person.opted_out_sms || person.opted_out_call,
             person.consent_sms_marketing,
         ),
     };
@@ -78,6 +85,7 @@ mod tests {
             consent_sms_marketing: true,
             opted_out_email: false,
             opted_out_sms: false,
+            opted_out_call: false,
         }
     }
 
@@ -110,12 +118,30 @@ mod tests {
             Err(Refusal::OptedOut(Channel::Sms))
         );
         assert_eq!(permitted(&p, Category::Service, Channel::Email), Ok(()));
+        assert_eq!(
+            permitted(&p, Category::Service, Channel::Call),
+            Err(Refusal::OptedOut(Channel::Call)),
+            "an SMS opt-out stops calls too"
+        );
+    }
+
+    #[test]
+    fn a_call_opt_out_stops_calls_alone() {
+        let p = Person {
+            opted_out_call: true,
+            ..everyone()
+        };
+        assert_eq!(
+            permitted(&p, Category::Service, Channel::Call),
+            Err(Refusal::OptedOut(Channel::Call))
+        );
+        assert_eq!(permitted(&p, Category::Service, Channel::Sms), Ok(()));
     }
 
     proptest! {
         #[test]
         fn permitted_only_with_address_no_opt_out_and_consent_for_marketing(
-            bits in 0u8..64, marketing: bool, ch in 0usize..3,
+            bits in 0u8..128, marketing: bool, ch in 0usize..3,
         ) {
             let p = Person {
                 has_email: bits & 1 != 0,
@@ -124,12 +150,17 @@ mod tests {
                 consent_sms_marketing: bits & 8 != 0,
                 opted_out_email: bits & 16 != 0,
                 opted_out_sms: bits & 32 != 0,
+                opted_out_call: bits & 64 != 0,
             };
             let channel = [Channel::Email, Channel::Sms, Channel::Call][ch];
             let category = if marketing { Category::Marketing } else { Category::Service };
             let email = channel == Channel::Email;
             let expected = (if email { p.has_email } else { p.has_phone })
-                && !(if email { p.opted_out_email } else { p.opted_out_sms })
+                && !match channel {
+                    Channel::Email => p.opted_out_email,
+                    Channel::Sms => p.opted_out_sms,
+                    Channel::Call => p.opted_out_sms || p.opted_out_call,
+                }
                 && (!marketing || if email { p.consent_email_marketing } else { p.consent_sms_marketing });
             prop_assert_eq!(permitted(&p, category, channel).is_ok(), expected);
         }

@@ -5,6 +5,7 @@ mod calls;
 pub mod dispatch;
 pub mod entities;
 pub mod import;
+pub mod operator;
 mod plans;
 
 pub use calls::*;
@@ -189,7 +190,8 @@ pub fn to_reading(r: reading::Model) -> Option<Reading> {
 }
 
 /// Records an opt-out (or, with `opted_out = false`, an opt-in) of a person
-/// for a channel, effective at once: SMS covers calls too.
+/// for a channel, effective at once: an SMS opt-out covers calls too, a call
+/// opt-out covers calls alone.
 pub async fn record_opt_out<C: ConnectionTrait>(
     db: &C,
     customer_id: i64,
@@ -202,7 +204,8 @@ pub async fn record_opt_out<C: ConnectionTrait>(
     use sea_orm::{ActiveModelTrait, ActiveValue::Set, sea_query::Expr};
     let column = match channel {
         crate::domain::Channel::Email => customer::Column::OptedOutEmail,
-        _ => customer::Column::OptedOutSms,
+        crate::domain::Channel::Sms => customer::Column::OptedOutSms,
+        crate::domain::Channel::Call => customer::Column::OptedOutCall,
     };
     customer::Entity::update_many()
         .col_expr(column, Expr::value(opted_out))
@@ -230,7 +233,7 @@ pub async fn record_opt_out<C: ConnectionTrait>(
 
 /// An opt-out stops what is already queued too: the person's messages on
 /// the channel that wait for a retry are suppressed with their touchpoints,
-/// and a phone opt-out takes the person's open calls off the call list.
+/// and an SMS or call opt-out takes the person's open calls off the call list.
 async fn suppress_queued<C: ConnectionTrait>(
     db: &C,
     customer_id: i64,
@@ -241,7 +244,8 @@ async fn suppress_queued<C: ConnectionTrait>(
     use sea_orm::{QuerySelect, sea_query::Expr};
     let channels: &[&str] = match channel {
         crate::domain::Channel::Email => &["email"],
-        _ => &["sms", "call"],
+        crate::domain::Channel::Sms => &["sms", "call"],
+        crate::domain::Channel::Call => &["call"],
     };
     let reason = format!("the recipient opted out of {}", channel.as_str());
     if channel != crate::domain::Channel::Email {

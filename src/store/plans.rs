@@ -213,14 +213,16 @@ pub async fn plan_changes<C: ConnectionTrait>(
         .context("loading the plan changes")
 }
 
-/// Touchpoints planned in `[from, to]`, by date and priority.
+/// Touchpoints planned (or held by an administrator) in `[from, to]`, by
+/// date and priority.
 pub async fn due_between<C: ConnectionTrait>(
     db: &C,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<StoredTouchpoint>, StoreError> {
+    use crate::domain::states::touchpoint::{ON_HOLD, PLANNED};
     touchpoint::Entity::find()
-        .filter(touchpoint::Column::State.eq("planned"))
+        .filter(touchpoint::Column::State.is_in([PLANNED, ON_HOLD]))
         .filter(touchpoint::Column::DueDate.gte(from))
         .filter(touchpoint::Column::DueDate.lte(to))
         .order_by_asc(touchpoint::Column::DueDate)

@@ -158,8 +158,9 @@ impl Instance {
         store::connect(&self.url, 1).await.unwrap()
     }
 
-    /// Every stored customer, vehicle and reading, in a stable order: equal
-    /// snapshots mean an unchanged database.
+    /// Every stored customer, vehicle, reading, touchpoint, message, call
+    /// task and opt-out, in a stable order: equal snapshots mean an
+    /// unchanged database.
     pub fn snapshot(&self) -> String {
         block_on(async {
             let db = self.db().await;
@@ -180,7 +181,29 @@ impl Instance {
                 .all(&db)
                 .await
                 .unwrap();
-            format!("{customers:#?}\n{vehicles:#?}\n{readings:#?}")
+            let touchpoints = entities::touchpoint::Entity::find()
+                .order_by_asc(entities::touchpoint::Column::DedupKey)
+                .all(&db)
+                .await
+                .unwrap();
+            let messages = entities::message::Entity::find()
+                .order_by_asc(entities::message::Column::Key)
+                .all(&db)
+                .await
+                .unwrap();
+            let calls = entities::call_task::Entity::find()
+                .order_by_asc(entities::call_task::Column::Id)
+                .all(&db)
+                .await
+                .unwrap();
+            let opt_outs = entities::opt_out::Entity::find()
+                .order_by_asc(entities::opt_out::Column::Id)
+                .all(&db)
+                .await
+                .unwrap();
+            format!(
+                "{customers:#?}\n{vehicles:#?}\n{readings:#?}\n{touchpoints:#?}\n{messages:#?}\n{calls:#?}\n{opt_outs:#?}"
+            )
         })
     }
 

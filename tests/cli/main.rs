@@ -11,6 +11,7 @@ mod environment;
 mod helpers;
 mod http;
 mod import;
+mod operator;
 mod overlap;
 mod planning;
 mod simulate;

@@ -16,6 +16,7 @@ fn everyone() -> Person {
         consent_sms_marketing: true,
         opted_out_email: false,
         opted_out_sms: false,
+        opted_out_call: false,
     }
 }
 

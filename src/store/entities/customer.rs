@@ -16,7 +16,9 @@ pub struct Model {
     pub consent_sms_marketing: bool,
     pub locale: Option<String>,
     pub opted_out_email: bool,
+    /// An SMS opt-out stops calls too; this stops calls alone.
     pub opted_out_sms: bool,
+    pub opted_out_call: bool,
     pub updated_at: DateTimeUtc,
 }
 

@@ -1,0 +1,138 @@
+//! `held`, `approve`, `discard`: the messages whose send was interrupted and
+//! whose outcome is unknown wait for an administrator, who lets each go out
+//! once more or throws it away.
+
+use super::{Error, reason};
+use crate::domain::states::message::{DISCARDED, HELD, RETRY};
+use crate::store::operator::{self, HeldMessage};
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+use serde::Serialize;
+
+/// A message held for review.
+#[derive(Debug, Clone, Serialize)]
+pub struct Held {
+    pub id: i64,
+    pub customer_id: String,
+    pub name: String,
+    pub channel: String,
+    pub recipient: String,
+    pub subject: String,
+    pub reason: Option<String>,
+    pub attempts: i32,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// The dedup keys of the touchpoints it carries.
+    pub touchpoints: Vec<String>,
+}
+
+impl From<HeldMessage> for Held {
+    fn from(h: HeldMessage) -> Self {
+        let m = h.message;
+        Held {
+            id: m.id,
+            customer_id: h
+                .customer
+                .as_ref()
+                .map(|c| c.customer_id.clone())
+                .unwrap_or_default(),
+            name: h.customer.map(|c| c.name).unwrap_or_default(),
+            channel: m.channel,
+            recipient: m.recipient,
+            subject: m.subject,
+            reason: m.reason,
+            attempts: m.attempts,
+            created_at: m
+                .created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            touchpoints: h.touchpoint_keys,
+        }
+    }
+}
+
+/// The messages held for review, oldest first.
+pub async fn list(db: &DatabaseConnection) -> Result<Vec<Held>, Error> {
+    Ok(operator::held_messages(db)
+        .await?
+        .into_iter()
+        .map(Held::from)
+        .collect())
+}
+
+/// What `approve` or `discard` did to a held message.
+#[derive(Debug, Clone, Serialize)]
+pub struct Reviewed {
+    pub id: i64,
+    pub state: &'static str,
+    pub reason: String,
+    pub touchpoints: Vec<String>,
+}
+
+/// Lets a held message go out on the next pass, once. Refused when the
+/// recipient has opted out of its channel since.
+pub async fn approve(
+    db: &DatabaseConnection,
+    id: i64,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<Reviewed, Error> {
+    let held = find_held(db, id).await?;
+    if let Some(c) = &held.customer {
+        let opted_out = match held.message.channel.as_str() {
+            "email" => c.opted_out_email,
+            "sms" => c.opted_out_sms,
+            _ => c.opted_out_sms || c.opted_out_call,
+        };
+        if opted_out {
+            return Err(Error::Invalid(format!(
+                "message {id}: the recipient has opted out of {}; discard it",
+                held.message.channel
+            )));
+        }
+    }
+    let reason = reason("approved for sending", by, None)?;
+    if !operator::approve_message(db, id, &reason, now).await? {
+        return Err(not_held(id));
+    }
+    Ok(reviewed(held, RETRY, reason))
+}
+
+/// Discards a held message: it ends discarded, its touchpoints cancelled.
+pub async fn discard(
+    db: &DatabaseConnection,
+    id: i64,
+    by: &str,
+    why: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Reviewed, Error> {
+    let reason = reason("discarded", by, why)?;
+    let held = find_held(db, id).await?;
+    if !operator::discard_message(db, id, &reason, now).await? {
+        return Err(not_held(id));
+    }
+    Ok(reviewed(held, DISCARDED, reason))
+}
+
+fn reviewed(held: HeldMessage, state: &'static str, reason: String) -> Reviewed {
+    Reviewed {
+        id: held.message.id,
+        state,
+        reason,
+        touchpoints: held.touchpoint_keys,
+    }
+}
+
+async fn find_held(db: &DatabaseConnection, id: i64) -> Result<HeldMessage, Error> {
+    match operator::message_by_id(db, id).await? {
+        None => Err(Error::Unknown(format!("no message number {id}"))),
+        Some(h) if h.message.state != HELD => Err(Error::Invalid(format!(
+            "message {id} is {}, not held for review",
+            h.message.state
+        ))),
+        Some(h) => Ok(h),
+    }
+}
+
+fn not_held(id: i64) -> Error {
+    Error::Invalid(format!("message {id} is no longer held for review"))
+}

@@ -1,0 +1,119 @@
+//! `hold`, `release`, `skip`: an administrator stops a planned touchpoint
+//! for a while, lets it go again, or drops it with a reason.
+
+use super::{Error, reason};
+use crate::domain::states::touchpoint::{HOLDABLE, ON_HOLD, PLANNED, SKIPPABLE, SKIPPED};
+use crate::store::operator;
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::DatabaseConnection;
+use serde::Serialize;
+
+/// A touchpoint's move.
+#[derive(Debug, Clone, Serialize)]
+pub struct Moved {
+    pub key: String,
+    pub code: String,
+    pub channel: String,
+    pub due_date: NaiveDate,
+    /// The state before.
+    pub from: String,
+    pub state: &'static str,
+    pub reason: Option<String>,
+}
+
+/// Holds a planned (or deferred) touchpoint: it is not sent and not
+/// re-planned until released or skipped.
+pub async fn hold(
+    db: &DatabaseConnection,
+    key: &str,
+    by: &str,
+    why: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Moved, Error> {
+    let reason = reason("held", by, why)?;
+    let to = Target {
+        state: ON_HOLD,
+        verb: "held",
+        replan: false,
+    };
+    change(db, key, &HOLDABLE, to, Some(reason), now).await
+}
+
+/// Releases a held touchpoint back to planned, and has the next pass
+/// re-plan its vehicle: the plan of the day decides about it again (a
+/// reminder whose service a visit fulfilled while it was held is
+/// cancelled); then the dispatcher's rules apply as to any planned one
+/// (past the grace window it is skipped).
+pub async fn release(
+    db: &DatabaseConnection,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<Moved, Error> {
+    let to = Target {
+        state: PLANNED,
+        verb: "released",
+        replan: true,
+    };
+    change(db, key, &[ON_HOLD], to, None, now).await
+}
+
+/// Skips a planned, deferred or held touchpoint with a reason.
+pub async fn skip(
+    db: &DatabaseConnection,
+    key: &str,
+    by: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Moved, Error> {
+    let reason = super::reason("skipped", by, Some(reason))?;
+    let to = Target {
+        state: SKIPPED,
+        verb: "skipped",
+        replan: false,
+    };
+    change(db, key, &SKIPPABLE, to, Some(reason), now).await
+}
+
+/// Where a move goes: the new state, the verb for refusals, and whether the
+/// vehicle is re-planned after it.
+struct Target {
+    state: &'static str,
+    verb: &'static str,
+    replan: bool,
+}
+
+async fn change(
+    db: &DatabaseConnection,
+    key: &str,
+    from: &[&str],
+    to: Target,
+    reason: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Moved, Error> {
+    let key = key.trim();
+    let Some(t) = operator::touchpoint_by_key(db, key).await? else {
+        return Err(Error::Unknown(format!("no touchpoint with key {key}")));
+    };
+    if !from.contains(&t.state.as_str()) {
+        return Err(Error::Invalid(format!(
+            "touchpoint {key} is {}: only {} ones can be {}",
+            t.state,
+            from.join(", "),
+            to.verb
+        )));
+    }
+    if !operator::move_touchpoint(db, &t, from, to.state, reason.clone(), to.replan, now).await? {
+        return Err(Error::Invalid(format!(
+            "touchpoint {key} changed meanwhile (a pass took it): look at it again"
+        )));
+    }
+    Ok(Moved {
+        key: t.dedup_key,
+        code: t.code,
+        channel: t.channel,
+        due_date: t.due_date,
+        from: t.state,
+        state: to.state,
+        reason,
+    })
+}

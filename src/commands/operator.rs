@@ -1,0 +1,287 @@
+//! The operator's commands: each calls its use case in `crate::app` and
+//! prints the answer.
+
+use super::{Failure, open, print};
+use crate::app::{self, held, opt_outs, timeline, touchpoints, visits};
+use crate::cli::{By, ChannelArg, Operator, Output, VisitAction};
+use crate::config::Config;
+use std::fmt::Write;
+
+impl From<app::Error> for Failure {
+    fn from(e: app::Error) -> Self {
+        match e {
+            app::Error::Unknown(s) | app::Error::Invalid(s) => Failure::Data(s),
+            app::Error::Config(c) => Failure::Config(c),
+            app::Error::Store(s) => Failure::Store(s),
+            app::Error::Other(s) => Failure::Other(s),
+        }
+    }
+}
+
+pub async fn execute(config: &Config, command: Operator) -> Result<(), Failure> {
+    match command {
+        Operator::Visit {
+            action:
+                VisitAction::Add {
+                    vin,
+                    date,
+                    odometer,
+                    kind,
+                    out,
+                },
+        } => {
+            let visit = visits::NewVisit {
+                vin: &vin,
+                date: &date,
+                odometer: &odometer,
+                kind: &kind,
+            };
+            visit_add(config, visit, out).await
+        }
+        Operator::OptOut {
+            customer_id,
+            channel,
+            undo,
+            out,
+        } => opt_out(config, &customer_id, channel, undo, out).await,
+        Operator::Hold {
+            key,
+            reason,
+            by,
+            out,
+        } => {
+            let how = Move::Hold {
+                reason: reason.as_deref(),
+                by: &by,
+            };
+            move_touchpoint(config, &key, how, out).await
+        }
+        Operator::Release { key, out } => move_touchpoint(config, &key, Move::Release, out).await,
+        Operator::Skip {
+            key,
+            reason,
+            by,
+            out,
+        } => {
+            let how = Move::Skip {
+                reason: &reason,
+                by: &by,
+            };
+            move_touchpoint(config, &key, how, out).await
+        }
+        Operator::Held { out } => held(config, out).await,
+        Operator::Approve { id, by, out } => review(config, id, Review::Approve, &by, out).await,
+        Operator::Discard {
+            id,
+            reason,
+            by,
+            out,
+        } => {
+            let how = Review::Discard {
+                reason: reason.as_deref(),
+            };
+            review(config, id, how, &by, out).await
+        }
+        Operator::Timeline { customer_id, out } => timeline(config, &customer_id, out).await,
+    }
+}
+
+async fn visit_add(
+    config: &Config,
+    visit: visits::NewVisit<'_>,
+    out: Output,
+) -> Result<(), Failure> {
+    let db = open(config).await?;
+    let added = visits::add(&db, config, visit, chrono::Utc::now()).await?;
+    print(out.json, &added, |a| {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{}: {} on {} at {} km {}",
+            a.vin,
+            a.kind,
+            a.date,
+            a.odometer_km,
+            if a.unchanged {
+                "already recorded: nothing changed"
+            } else if a.replaced {
+                "recorded (replacing that day's reading)"
+            } else {
+                "recorded"
+            }
+        );
+        if !a.unchanged && !a.replanned {
+            let _ = writeln!(s, "another pass is planning: the next pass re-plans it");
+        }
+        for e in &a.cancelled {
+            let _ = writeln!(
+                s,
+                "{} {}: {} {}",
+                e.state,
+                e.due_date,
+                e.key,
+                e.reason.as_deref().unwrap_or("")
+            );
+        }
+        if a.replanned {
+            let _ = writeln!(s, "re-planned: {} touchpoint(s) ended", a.cancelled.len());
+        }
+        s
+    })
+}
+
+async fn opt_out(
+    config: &Config,
+    customer_id: &str,
+    channel: ChannelArg,
+    undo: bool,
+    out: Output,
+) -> Result<(), Failure> {
+    let db = open(config).await?;
+    let done = opt_outs::set(
+        &db,
+        customer_id,
+        channel.channel(),
+        !undo,
+        chrono::Utc::now(),
+    )
+    .await?;
+    print(out.json, &done, |d| {
+        format!(
+            "{}: {} {} (source {})\n",
+            d.customer_id,
+            if d.opted_out {
+                "opted out of"
+            } else {
+                "opted back in to"
+            },
+            d.channel,
+            d.source
+        )
+    })
+}
+
+/// What `hold`, `release` and `skip` do to a touchpoint.
+enum Move<'a> {
+    Hold { reason: Option<&'a str>, by: &'a By },
+    Release,
+    Skip { reason: &'a str, by: &'a By },
+}
+
+async fn move_touchpoint(
+    config: &Config,
+    key: &str,
+    how: Move<'_>,
+    out: Output,
+) -> Result<(), Failure> {
+    let db = open(config).await?;
+    let now = chrono::Utc::now();
+    let moved = match how {
+        Move::Hold { reason, by } => {
+            touchpoints::hold(&db, key, &app::actor(by.by.as_deref()), reason, now).await?
+        }
+        Move::Release => touchpoints::release(&db, key, now).await?,
+        Move::Skip { reason, by } => {
+            touchpoints::skip(&db, key, &app::actor(by.by.as_deref()), reason, now).await?
+        }
+    };
+    print(out.json, &moved, |m| {
+        format!(
+            "{} ({} {}, due {}): {} -> {}{}\n",
+            m.key,
+            m.code,
+            m.channel,
+            m.due_date,
+            m.from,
+            m.state,
+            m.reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        )
+    })
+}
+
+async fn held(config: &Config, out: Output) -> Result<(), Failure> {
+    let db = open(config).await?;
+    let list = held::list(&db).await?;
+    print(out.json, &list, |list| {
+        let mut s = String::new();
+        let _ = writeln!(s, "{} message(s) held for review", list.len());
+        for h in list {
+            let _ = writeln!(
+                s,
+                "#{:<5} {}  {:<5} {} ({} {})  \"{}\"  {}",
+                h.id,
+                h.created_at,
+                h.channel,
+                h.recipient,
+                h.customer_id,
+                h.name,
+                h.subject,
+                h.touchpoints.join(", ")
+            );
+        }
+        s
+    })
+}
+
+/// `approve` or `discard`.
+enum Review<'a> {
+    Approve,
+    Discard { reason: Option<&'a str> },
+}
+
+async fn review(
+    config: &Config,
+    id: i64,
+    how: Review<'_>,
+    by: &By,
+    out: Output,
+) -> Result<(), Failure> {
+    let db = open(config).await?;
+    let now = chrono::Utc::now();
+    let by = app::actor(by.by.as_deref());
+    let done = match how {
+        Review::Approve => held::approve(&db, id, &by, now).await?,
+        Review::Discard { reason } => held::discard(&db, id, &by, reason, now).await?,
+    };
+    print(out.json, &done, |d| {
+        format!(
+            "message {}: {} ({}); touchpoints {}\n",
+            d.id,
+            d.state,
+            d.reason,
+            d.touchpoints.join(", ")
+        )
+    })
+}
+
+async fn timeline(config: &Config, customer_id: &str, out: Output) -> Result<(), Failure> {
+    let db = open(config).await?;
+    let t = timeline::of(&db, customer_id).await?;
+    print(out.json, &t, |t| {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{} {}: {} vehicle(s), {} touchpoint(s)",
+            t.customer_id,
+            t.name,
+            t.vehicles.len(),
+            t.touchpoints.len()
+        );
+        for e in &t.touchpoints {
+            let _ = writeln!(
+                s,
+                "{}  {:<17} {:<26} {:<5} {:<9} {}",
+                e.due_date,
+                e.vin,
+                format!("{}#{}", e.code, e.occurrence),
+                e.channel,
+                e.state,
+                e.reason.as_deref().unwrap_or("")
+            );
+        }
+        s
+    })
+}

@@ -1,0 +1,272 @@
+//! What the operator's use cases (`crate::app`) read and write: visits
+//! recorded by hand, opt-outs, touchpoints held, released or skipped, held
+//! messages approved or discarded, a person's timeline.
+
+use super::entities::{customer, message, touchpoint, vehicle};
+use super::import::{ReadingData, bump_vehicles, upsert_readings};
+use super::{Context, StoreError};
+use crate::domain::states;
+use chrono::{DateTime, NaiveDate, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
+
+/// A customer by the dealer's customer id.
+pub async fn customer_by_key(
+    db: &DatabaseConnection,
+    customer_id: &str,
+) -> Result<Option<customer::Model>, StoreError> {
+    customer::Entity::find()
+        .filter(customer::Column::CustomerId.eq(customer_id))
+        .one(db)
+        .await
+        .context("loading a customer")
+}
+
+/// Stores one reading (replacing the vehicle's reading of that day and
+/// kind) and marks the vehicle's facts changed, so that planning re-plans it.
+pub async fn record_visit(
+    db: &DatabaseConnection,
+    vehicle_id: i64,
+    date: NaiveDate,
+    odometer_km: i64,
+    kind: crate::domain::VisitKind,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let txn = db.begin().await.context("recording a visit")?;
+    upsert_readings(
+        &txn,
+        vec![ReadingData {
+            vehicle_id,
+            date,
+            odometer_km,
+            kind: kind.as_str(),
+        }],
+        now,
+    )
+    .await?;
+    bump_vehicles(&txn, &[vehicle_id], now).await?;
+    txn.commit().await.context("recording a visit")
+}
+
+/// Records an opt-out or opt-in ([`super::record_opt_out`]) in a
+/// transaction of its own.
+pub async fn opt_out(
+    db: &DatabaseConnection,
+    customer_id: i64,
+    channel: crate::domain::Channel,
+    source: &str,
+    opted_out: bool,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let txn = db.begin().await.context("recording an opt-out")?;
+    super::record_opt_out(&txn, customer_id, channel, source, opted_out, now).await?;
+    txn.commit().await.context("recording an opt-out")
+}
+
+/// Every touchpoint of these vehicles, by date (then as planned).
+pub async fn touchpoints_of_vehicles(
+    db: &DatabaseConnection,
+    vehicle_ids: &[i64],
+) -> Result<Vec<touchpoint::Model>, StoreError> {
+    touchpoint::Entity::find()
+        .filter(touchpoint::Column::VehicleId.is_in(vehicle_ids.iter().copied()))
+        .order_by_asc(touchpoint::Column::DueDate)
+        .order_by_asc(touchpoint::Column::Id)
+        .all(db)
+        .await
+        .context("loading touchpoints")
+}
+
+/// A person's vehicles, by VIN.
+pub async fn vehicles_of(
+    db: &DatabaseConnection,
+    customer_id: i64,
+) -> Result<Vec<vehicle::Model>, StoreError> {
+    vehicle::Entity::find()
+        .filter(vehicle::Column::CustomerId.eq(customer_id))
+        .order_by_asc(vehicle::Column::Vin)
+        .all(db)
+        .await
+        .context("loading a person's vehicles")
+}
+
+/// A touchpoint by its dedup key.
+pub async fn touchpoint_by_key(
+    db: &DatabaseConnection,
+    key: &str,
+) -> Result<Option<touchpoint::Model>, StoreError> {
+    touchpoint::Entity::find()
+        .filter(touchpoint::Column::DedupKey.eq(key))
+        .one(db)
+        .await
+        .context("loading a touchpoint")
+}
+
+/// Moves a touchpoint that is still in one of `from` to `to` with `reason`
+/// (its next attempt cleared); `false` when it was no longer in `from`.
+/// With `replan`, its vehicle's facts are marked changed in the same
+/// transaction, so that the next planning pass looks at it again.
+pub async fn move_touchpoint(
+    db: &DatabaseConnection,
+    t: &touchpoint::Model,
+    from: &[&str],
+    to: &str,
+    reason: Option<String>,
+    replan: bool,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let txn = db.begin().await.context("changing a touchpoint")?;
+    let done = touchpoint::Entity::update_many()
+        .col_expr(touchpoint::Column::State, Expr::value(to))
+        .col_expr(touchpoint::Column::Reason, Expr::value(reason))
+        .col_expr(
+            touchpoint::Column::NextAttemptAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(touchpoint::Column::UpdatedAt, Expr::value(now))
+        .filter(touchpoint::Column::Id.eq(t.id))
+        .filter(touchpoint::Column::State.is_in(from.iter().copied()))
+        .exec(&txn)
+        .await
+        .context("changing a touchpoint")?;
+    if done.rows_affected != 1 {
+        txn.rollback().await.context("changing a touchpoint")?;
+        return Ok(false);
+    }
+    if replan {
+        bump_vehicles(&txn, &[t.vehicle_id], now).await?;
+    }
+    txn.commit().await.context("changing a touchpoint")?;
+    Ok(true)
+}
+
+/// A message held for review, with its owner and the touchpoints it carries.
+#[derive(Debug, Clone)]
+pub struct HeldMessage {
+    pub message: message::Model,
+    pub customer: Option<customer::Model>,
+    pub touchpoint_keys: Vec<String>,
+}
+
+/// The messages held for review, oldest first.
+pub async fn held_messages(db: &DatabaseConnection) -> Result<Vec<HeldMessage>, StoreError> {
+    let messages = message::Entity::find()
+        .filter(message::Column::State.eq(states::message::HELD))
+        .order_by_asc(message::Column::Id)
+        .all(db)
+        .await
+        .context("loading held messages")?;
+    let mut out = Vec::with_capacity(messages.len());
+    for m in messages {
+        out.push(with_parts(db, m).await?);
+    }
+    Ok(out)
+}
+
+/// A message by id, with its owner and touchpoints.
+pub async fn message_by_id(
+    db: &DatabaseConnection,
+    id: i64,
+) -> Result<Option<HeldMessage>, StoreError> {
+    match message::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .context("loading a message")?
+    {
+        Some(m) => Ok(Some(with_parts(db, m).await?)),
+        None => Ok(None),
+    }
+}
+
+async fn with_parts(
+    db: &DatabaseConnection,
+    message: message::Model,
+) -> Result<HeldMessage, StoreError> {
+    let customer = super::customer(db, message.customer_id).await?;
+    let touchpoint_keys = touchpoint::Entity::find()
+        .filter(touchpoint::Column::MessageId.eq(message.id))
+        .order_by_asc(touchpoint::Column::Id)
+        .all(db)
+        .await
+        .context("loading a message's touchpoints")?
+        .into_iter()
+        .map(|t| t.dedup_key)
+        .collect();
+    Ok(HeldMessage {
+        message,
+        customer,
+        touchpoint_keys,
+    })
+}
+
+/// Lets a held message go out on the next pass: it waits for a retry now
+/// (the retry claims it once). Its touchpoints stay held until the send's
+/// outcome settles them. `false` when it was no longer held.
+pub async fn approve_message(
+    db: &DatabaseConnection,
+    id: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let done = message::Entity::update_many()
+        .col_expr(message::Column::State, Expr::value(states::message::RETRY))
+        .col_expr(message::Column::Reason, Expr::value(reason))
+        .col_expr(message::Column::NextAttemptAt, Expr::value(now))
+        .col_expr(
+            message::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(message::Column::UpdatedAt, Expr::value(now))
+        .filter(message::Column::Id.eq(id))
+        .filter(message::Column::State.eq(states::message::HELD))
+        .exec(db)
+        .await
+        .context("approving a held message")?;
+    Ok(done.rows_affected == 1)
+}
+
+/// Discards a held message: it ends `discarded`, its touchpoints
+/// `cancelled`, both with `reason`. `false` when it was no longer held.
+pub async fn discard_message(
+    db: &DatabaseConnection,
+    id: i64,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let txn = db.begin().await.context("discarding a held message")?;
+    let done = message::Entity::update_many()
+        .col_expr(
+            message::Column::State,
+            Expr::value(states::message::DISCARDED),
+        )
+        .col_expr(message::Column::Reason, Expr::value(reason))
+        .col_expr(
+            message::Column::NextAttemptAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(message::Column::UpdatedAt, Expr::value(now))
+        .filter(message::Column::Id.eq(id))
+        .filter(message::Column::State.eq(states::message::HELD))
+        .exec(&txn)
+        .await
+        .context("discarding a held message")?;
+    if done.rows_affected != 1 {
+        txn.rollback().await.context("discarding a held message")?;
+        return Ok(false);
+    }
+    touchpoint::Entity::update_many()
+        .col_expr(
+            touchpoint::Column::State,
+            Expr::value(states::touchpoint::CANCELLED),
+        )
+        .col_expr(touchpoint::Column::Reason, Expr::value(reason))
+        .col_expr(touchpoint::Column::UpdatedAt, Expr::value(now))
+        .filter(touchpoint::Column::MessageId.eq(id))
+        .exec(&txn)
+        .await
+        .context("cancelling a discarded message's touchpoints")?;
+    txn.commit().await.context("discarding a held message")?;
+    Ok(true)
+}
