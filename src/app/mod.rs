@@ -9,12 +9,14 @@ pub mod facts;
 pub mod held;
 pub mod opt_outs;
 mod planning;
+mod show;
 pub mod timeline;
 pub mod touchpoints;
 pub mod visits;
 
 pub use calls::{Call, OutcomeReport, call_list, record_call_outcome};
 pub use planning::{PassReport, planning_pass};
+pub use show::{NextService, PlanAnswer, QueueAnswer, next_service, queue, vehicle_plan};
 
 use crate::backtest::BacktestError;
 use crate::config::{Config, ConfigError};
