@@ -7,6 +7,7 @@
 mod calls;
 pub mod facts;
 pub mod held;
+mod import;
 pub mod opt_outs;
 mod planning;
 mod show;
@@ -15,6 +16,7 @@ pub mod touchpoints;
 pub mod visits;
 
 pub use calls::{Call, OutcomeReport, call_list, record_call_outcome};
+pub use import::import_file;
 pub use planning::{PassReport, planning_pass};
 pub use show::{NextService, PlanAnswer, QueueAnswer, next_service, queue, vehicle_plan};
 

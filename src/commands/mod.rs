@@ -77,10 +77,9 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
                 ImportKind::Vehicles => import::Kind::Vehicles,
                 ImportKind::Visits => import::Kind::Visits,
             };
-            let today = chrono::Utc::now()
-                .with_timezone(&config.default_timezone())
-                .date_naive();
-            let report = import::run(&db, &config, kind, &file, dry_run, today).await?;
+            let report =
+                crate::app::import_file(&db, &config, kind, &file, dry_run, chrono::Utc::now())
+                    .await?;
             print(out.json, &report, |r| {
                 format!(
                     "{}{}: {} rows: {} new, {} updated, {} unchanged\n",
