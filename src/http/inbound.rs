@@ -6,8 +6,8 @@
 //! nobody else can stop or restart a person's messages.
 
 use super::{AppState, HttpError, twiml};
-use crate::domain::{Channel, PhoneNumber};
-use crate::store;
+use crate::app;
+use crate::domain::PhoneNumber;
 use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -15,7 +15,6 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ring::hmac;
-use sea_orm::TransactionTrait;
 use std::sync::Arc;
 
 /// The opt-out log's source for these.
@@ -112,8 +111,7 @@ pub async fn receive(
     let Ok(phone) = PhoneNumber::parse(field(&params, "From"), state.default_region) else {
         return Ok(twiml(None));
     };
-    let customers = store::customers_by_phone(&state.db, phone.as_str()).await?;
-    if customers.is_empty() {
+    if app::opt_outs::people_at(&state.db, phone.as_str()).await? == 0 {
         return Ok(twiml(None));
     }
     let dealer = &state.dealer;
@@ -124,19 +122,15 @@ pub async fn receive(
         ),
         Keyword::Stop | Keyword::Start => {
             let stop = word == Keyword::Stop;
-            let now = chrono::Utc::now();
-            let txn = state
-                .db
-                .begin()
-                .await
-                .map_err(|e| store_error("recording an SMS keyword", e))?;
-            for c in customers.iter().filter(|c| c.opted_out_sms != stop) {
-                store::record_opt_out(&txn, c.id, Channel::Sms, SOURCE, stop, now).await?;
-            }
-            txn.commit()
-                .await
-                .map_err(|e| store_error("recording an SMS keyword", e))?;
-            tracing::info!(customers = customers.len(), ?word, "SMS keyword");
+            let people = app::opt_outs::by_sms_keyword(
+                &state.db,
+                phone.as_str(),
+                stop,
+                SOURCE,
+                chrono::Utc::now(),
+            )
+            .await?;
+            tracing::info!(customers = people, ?word, "SMS keyword");
             if stop {
                 format!(
                     "{}: you will receive no more text messages. Reply START to resume.",
@@ -151,13 +145,6 @@ pub async fn receive(
         }
     };
     Ok(twiml(Some(&reply)))
-}
-
-fn store_error(what: &str, source: sea_orm::DbErr) -> HttpError {
-    HttpError::Store(store::StoreError {
-        context: what.into(),
-        source,
-    })
 }
 
 #[cfg(test)]

@@ -74,6 +74,17 @@ pub enum HttpError {
     UnknownCustomer,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("{0}")]
+    App(String),
+}
+
+impl From<crate::app::Error> for HttpError {
+    fn from(e: crate::app::Error) -> Self {
+        match e {
+            crate::app::Error::Store(s) => HttpError::Store(s),
+            other => HttpError::App(other.to_string()),
+        }
+    }
 }
 
 impl IntoResponse for HttpError {
@@ -85,9 +96,13 @@ impl IntoResponse for HttpError {
                 tracing::error!(error = %e, "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
+            HttpError::App(e) => {
+                tracing::error!(error = %e, "request failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         };
         let text = match &self {
-            HttpError::Store(_) => {
+            HttpError::Store(_) | HttpError::App(_) => {
                 "Something went wrong on our side. Please try again later.".into()
             }
             other => other.to_string(),

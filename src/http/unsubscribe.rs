@@ -3,7 +3,7 @@
 //! `List-Unsubscribe=One-Click` or the page's form — records the opt-out.
 
 use super::{AppState, HttpError, escape, page};
-use crate::store;
+use crate::app;
 use axum::extract::{Path, State};
 use axum::response::Html;
 use std::sync::Arc;
@@ -16,9 +16,9 @@ pub async fn show(
     Path(token): Path<String>,
 ) -> Result<Html<String>, HttpError> {
     let subject = state.links.verify(&token)?;
-    store::customer(&state.db, subject.customer_id)
-        .await?
-        .ok_or(HttpError::UnknownCustomer)?;
+    if !app::opt_outs::customer_exists(&state.db, subject.customer_id).await? {
+        return Err(HttpError::UnknownCustomer);
+    }
     let what = channel_words(subject.channel);
     Ok(page(
         "Unsubscribe",
@@ -36,25 +36,17 @@ pub async fn confirm(
     Path(token): Path<String>,
 ) -> Result<Html<String>, HttpError> {
     let subject = state.links.verify(&token)?;
-    let customer = store::customer(&state.db, subject.customer_id)
-        .await?
-        .ok_or(HttpError::UnknownCustomer)?;
-    let already = match subject.channel {
-        crate::domain::Channel::Email => customer.opted_out_email,
-        _ => customer.opted_out_sms,
-    };
-    // Mail clients may POST more than once: the log keeps one entry.
-    if !already {
-        store::record_opt_out(
-            &state.db,
-            customer.id,
-            subject.channel,
-            SOURCE,
-            true,
-            chrono::Utc::now(),
-        )
-        .await?;
-        tracing::info!(customer = customer.id, channel = %subject.channel, "unsubscribed by link");
+    let changed = app::opt_outs::by_link(
+        &state.db,
+        subject.customer_id,
+        subject.channel,
+        SOURCE,
+        chrono::Utc::now(),
+    )
+    .await?
+    .ok_or(HttpError::UnknownCustomer)?;
+    if changed {
+        tracing::info!(customer = subject.customer_id, channel = %subject.channel, "unsubscribed by link");
     }
     Ok(page(
         "Unsubscribed",
