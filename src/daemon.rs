@@ -28,9 +28,11 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     let job = ticking(&settings.daemon.dispatch_cron, tick_tx)?;
     // The schema must be current: systemd runs `touchpoint migrate` first.
     let db = app::open(&config).await?;
-    let links = app::unsubscribe_links(&db, &config).await?;
-    let catalog = Catalog::builtin().map_err(|e| Failure::Other(e.to_string()))?;
-    let transports = Transports::from_config(&config)?.with_unsubscribe_links(links.clone());
+    let app::Senders {
+        transports,
+        links,
+        catalog,
+    } = app::senders(&db, &config).await?;
     let state = crate::http::AppState::new(db.clone(), &config, links);
 
     let listen = &settings.http.listen;

@@ -98,6 +98,39 @@ pub async fn pass(
     Ok(PassOutput { planning, dispatch })
 }
 
+/// What a pass sends with, besides the database: the transports (their
+/// emails carrying signed unsubscribe links), the links themselves (the
+/// daemon's endpoints check them) and the message texts.
+pub struct Senders {
+    pub transports: crate::dispatch::Transports,
+    pub links: crate::unsubscribe::Links,
+    pub catalog: crate::messages::Catalog,
+}
+
+/// The configured transports, links and texts.
+pub async fn senders(db: &DatabaseConnection, config: &Config) -> Result<Senders, Failure> {
+    let links = unsubscribe_links(db, config).await?;
+    let catalog = crate::messages::Catalog::builtin().map_err(|e| Failure::Other(e.to_string()))?;
+    let transports =
+        crate::dispatch::Transports::from_config(config)?.with_unsubscribe_links(links.clone());
+    Ok(Senders {
+        transports,
+        links,
+        catalog,
+    })
+}
+
+/// Creates or brings the configured database's schema up to date; how many
+/// migrations ran.
+pub async fn migrate(config: &Config) -> Result<usize, Failure> {
+    let db = store::connect(
+        &config.database_url(),
+        config.settings.database.max_connections,
+    )
+    .await?;
+    Ok(store::migrate(&db).await?)
+}
+
 /// The name of the stored secret that signs unsubscribe links.
 const UNSUBSCRIBE_SECRET: &str = "unsubscribe_secret";
 

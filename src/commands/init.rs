@@ -1,6 +1,5 @@
 use super::Failure;
 use crate::config::{Config, EXAMPLE};
-use crate::store;
 use std::path::Path;
 
 /// Writes `DIR/touchpoint.toml` (database `DIR/touchpoint.db`, outbox
@@ -35,8 +34,7 @@ pub async fn init(dir: &Path) -> Result<(), Failure> {
     let config = Config::load(Some(&path))?;
     std::fs::create_dir_all(config.outbox_dir())
         .map_err(|e| Failure::Other(format!("cannot create the outbox folder: {e}")))?;
-    let db = store::connect(&config.database_url(), 1).await?;
-    store::migrate(&db).await?;
+    crate::app::migrate(&config).await?;
     println!("wrote {}", path.display());
     println!("created {}", config.database_url());
     println!("outbox folder {}", config.outbox_dir().display());

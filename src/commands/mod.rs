@@ -7,15 +7,13 @@ mod operator;
 mod show;
 mod simulate;
 
-pub use crate::app::{
-    Failure, PassOutput, PassReport, open, pass, planning_pass, unsubscribe_links,
-};
+pub use crate::app::Failure;
+use crate::app::{open, pass};
 
 use crate::backtest;
 use crate::cli::{Cli, Command, ImportKind};
 use crate::config::Config;
 use crate::import;
-use crate::store;
 use std::path::{Path, PathBuf};
 
 /// Where the configuration comes from: `--config`, then `$TOUCHPOINT_CONFIG`,
@@ -55,12 +53,7 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
         Command::Init { dir } => init::init(&dir).await,
         Command::Migrate => {
             let config = load_config(cli.config.as_deref(), &cli.set)?;
-            let db = store::connect(
-                &config.database_url(),
-                config.settings.database.max_connections,
-            )
-            .await?;
-            let ran = store::migrate(&db).await?;
+            let ran = crate::app::migrate(&config).await?;
             println!("{ran} migration(s) applied; the database is up to date");
             Ok(())
         }
@@ -111,11 +104,15 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
         Command::Dispatch { out } => {
             let config = load_config(cli.config.as_deref(), &cli.set)?;
             let db = open(&config).await?;
-            let catalog =
-                crate::messages::Catalog::builtin().map_err(|e| Failure::Other(e.to_string()))?;
-            let transports = crate::dispatch::Transports::from_config(&config)?
-                .with_unsubscribe_links(unsubscribe_links(&db, &config).await?);
-            let report = pass(&db, &config, &transports, &catalog, chrono::Utc::now()).await?;
+            let senders = crate::app::senders(&db, &config).await?;
+            let report = pass(
+                &db,
+                &config,
+                &senders.transports,
+                &senders.catalog,
+                chrono::Utc::now(),
+            )
+            .await?;
             print(out.json, &report, |r| {
                 format!("{}{}", r.planning.to_text(), r.dispatch.to_text())
             })

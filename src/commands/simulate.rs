@@ -2,7 +2,8 @@
 //! period on a virtual clock, against a private copy of the facts and with
 //! capturing transports. Nothing is sent and the database is not changed.
 
-use super::{Failure, planning_pass};
+use super::Failure;
+use crate::app::planning_pass;
 use crate::config::Config;
 use crate::dispatch::{Dispatcher, Event, Transports};
 use crate::messages::Catalog;

@@ -7,7 +7,7 @@ use chrono::{TimeZone, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
 };
-use touchpoint::commands::planning_pass;
+use touchpoint::app::planning_pass;
 use touchpoint::config::Config;
 use touchpoint::dispatch::{Dispatcher, Transports};
 use touchpoint::messages::Catalog;

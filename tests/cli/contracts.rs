@@ -8,7 +8,7 @@ use crate::import::load_samples;
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
-use touchpoint::commands::planning_pass;
+use touchpoint::app::planning_pass;
 use touchpoint::config::Config;
 use touchpoint::store::entities::touchpoint as stored_tp;
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
 };
-use touchpoint::commands::planning_pass;
+use touchpoint::app::planning_pass;
 use touchpoint::config::Config;
 use touchpoint::dispatch::{DispatchReport, Dispatcher, HELD_REASON, Transports};
 use touchpoint::messages::Catalog;

@@ -13,7 +13,7 @@ use chrono::{Duration, TimeZone, Utc};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use touchpoint::commands::{self, planning_pass};
+use touchpoint::app::{self, planning_pass};
 use touchpoint::config::Config;
 use touchpoint::dispatch::{Dispatcher, Transports};
 use touchpoint::domain::Channel;
@@ -31,7 +31,7 @@ async fn serve(db: &DatabaseConnection, config: &Config) -> SocketAddr {
 }
 
 async fn serve_on(listener: tokio::net::TcpListener, db: &DatabaseConnection, config: &Config) {
-    let links = commands::unsubscribe_links(db, config).await.unwrap();
+    let links = app::unsubscribe_links(db, config).await.unwrap();
     let state = AppState::new(db.clone(), config, links);
     tokio::spawn(async move { axum::serve(listener, router(state)).await.unwrap() });
 }
@@ -86,8 +86,8 @@ async fn one_click_post_unsubscribes_and_a_get_does_not() {
         let (anna, bert, addr, client) = two_served(&db, &config).await;
 
         // Two instances on one database sign alike (the secret is shared).
-        let links = commands::unsubscribe_links(&db, &config).await.unwrap();
-        let again = commands::unsubscribe_links(&db, &config).await.unwrap();
+        let links = app::unsubscribe_links(&db, &config).await.unwrap();
+        let again = app::unsubscribe_links(&db, &config).await.unwrap();
         let subject = Subject {
             customer_id: anna,
             channel: Channel::Email,
@@ -303,7 +303,7 @@ async fn a_one_click_unsubscribe_suppresses_a_queued_email_retry() {
 
         // The owner clicks the one-click link of an earlier email.
         let addr = serve(&db, &config).await;
-        let links = commands::unsubscribe_links(&db, &config).await.unwrap();
+        let links = app::unsubscribe_links(&db, &config).await.unwrap();
         let token = links.token(Subject {
             customer_id: anna,
             channel: Channel::Email,
@@ -375,7 +375,7 @@ async fn a_sent_email_carries_a_working_one_click_link() {
     let catalog = Catalog::builtin().unwrap();
     let transports = Transports::from_config(&config)
         .unwrap()
-        .with_unsubscribe_links(commands::unsubscribe_links(&db, &config).await.unwrap());
+        .with_unsubscribe_links(app::unsubscribe_links(&db, &config).await.unwrap());
     let sunday = Utc.with_ymd_and_hms(2025, 11, 23, 9, 0, 0).unwrap();
     planning_pass(&db, &config, sunday).await.unwrap();
     let report = Dispatcher::new(&db, &config, &transports, &catalog)

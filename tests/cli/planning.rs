@@ -3,7 +3,7 @@
 
 use crate::support::{d, databases, drop_test_schema, record_service, seed};
 use chrono::{TimeZone, Utc};
-use touchpoint::commands::planning_pass;
+use touchpoint::app::planning_pass;
 use touchpoint::store;
 
 /// The reminders of a service that its visit fulfils: all those dated

@@ -7,7 +7,7 @@ use chrono::{TimeZone, Utc};
 use sea_orm::DatabaseConnection;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::time::Duration;
-use touchpoint::commands::planning_pass;
+use touchpoint::app::planning_pass;
 use touchpoint::config::{Config, Sms};
 use touchpoint::dispatch::sms::Gateway;
 use touchpoint::dispatch::{Dispatcher, Outcome, Outgoing, Transports};

@@ -7,7 +7,7 @@ use crate::smtp_server::SmtpServer;
 use crate::support::{databases, drop_test_schema, seed_customer};
 use chrono::{Duration, TimeZone, Utc};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
-use touchpoint::commands::planning_pass;
+use touchpoint::app::planning_pass;
 use touchpoint::config::Config;
 use touchpoint::dispatch::{Dispatcher, Transports};
 use touchpoint::messages::Catalog;

@@ -168,7 +168,7 @@ pub async fn pass(
 ) -> touchpoint::dispatch::DispatchReport {
     let catalog = touchpoint::messages::Catalog::builtin().unwrap();
     let transports = touchpoint::dispatch::Transports::from_config(config).unwrap();
-    touchpoint::commands::pass(db, config, &transports, &catalog, now)
+    touchpoint::app::pass(db, config, &transports, &catalog, now)
         .await
         .unwrap()
         .dispatch
