@@ -3,7 +3,7 @@
 //! once more or throws it away.
 
 use super::{Error, reason};
-use crate::domain::states::message::{DISCARDED, HELD, RETRY};
+use crate::domain::MessageState;
 use crate::store::operator::{self, HeldMessage};
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
@@ -63,7 +63,7 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<Held>, Error> {
 #[derive(Debug, Clone, Serialize)]
 pub struct Reviewed {
     pub id: i64,
-    pub state: &'static str,
+    pub state: MessageState,
     pub reason: String,
     pub touchpoints: Vec<String>,
 }
@@ -94,7 +94,7 @@ pub async fn approve(
     if !operator::approve_message(db, id, &reason, now).await? {
         return Err(not_held(id));
     }
-    Ok(reviewed(held, RETRY, reason))
+    Ok(reviewed(held, MessageState::Retry, reason))
 }
 
 /// Discards a held message: it ends discarded, its touchpoints cancelled.
@@ -110,10 +110,10 @@ pub async fn discard(
     if !operator::discard_message(db, id, &reason, now).await? {
         return Err(not_held(id));
     }
-    Ok(reviewed(held, DISCARDED, reason))
+    Ok(reviewed(held, MessageState::Discarded, reason))
 }
 
-fn reviewed(held: HeldMessage, state: &'static str, reason: String) -> Reviewed {
+fn reviewed(held: HeldMessage, state: MessageState, reason: String) -> Reviewed {
     Reviewed {
         id: held.message.id,
         state,
@@ -125,7 +125,7 @@ fn reviewed(held: HeldMessage, state: &'static str, reason: String) -> Reviewed 
 async fn find_held(db: &DatabaseConnection, id: i64) -> Result<HeldMessage, Error> {
     match operator::message_by_id(db, id).await? {
         None => Err(Error::Unknown(format!("no message number {id}"))),
-        Some(h) if h.message.state != HELD => Err(Error::Invalid(format!(
+        Some(h) if !MessageState::Held.is(&h.message.state) => Err(Error::Invalid(format!(
             "message {id} is {}, not held for review",
             h.message.state
         ))),

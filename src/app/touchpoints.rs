@@ -2,7 +2,7 @@
 //! for a while, lets it go again, or drops it with a reason.
 
 use super::{Error, reason};
-use crate::domain::states::touchpoint::{HOLDABLE, ON_HOLD, PLANNED, SKIPPABLE, SKIPPED};
+use crate::domain::TouchpointState;
 use crate::store::operator;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::DatabaseConnection;
@@ -17,7 +17,7 @@ pub struct Moved {
     pub due_date: NaiveDate,
     /// The state before.
     pub from: String,
-    pub state: &'static str,
+    pub state: TouchpointState,
     pub reason: Option<String>,
 }
 
@@ -32,11 +32,11 @@ pub async fn hold(
 ) -> Result<Moved, Error> {
     let reason = reason("held", by, why)?;
     let to = Target {
-        state: ON_HOLD,
+        state: TouchpointState::OnHold,
         verb: "held",
         replan: false,
     };
-    change(db, key, &HOLDABLE, to, Some(reason), now).await
+    change(db, key, &TouchpointState::HOLDABLE, to, Some(reason), now).await
 }
 
 /// Releases a held touchpoint back to planned, and has the next pass
@@ -50,11 +50,11 @@ pub async fn release(
     now: DateTime<Utc>,
 ) -> Result<Moved, Error> {
     let to = Target {
-        state: PLANNED,
+        state: TouchpointState::Planned,
         verb: "released",
         replan: true,
     };
-    change(db, key, &[ON_HOLD], to, None, now).await
+    change(db, key, &[TouchpointState::OnHold], to, None, now).await
 }
 
 /// Skips a planned, deferred or held touchpoint with a reason.
@@ -67,17 +67,17 @@ pub async fn skip(
 ) -> Result<Moved, Error> {
     let reason = super::reason("skipped", by, Some(reason))?;
     let to = Target {
-        state: SKIPPED,
+        state: TouchpointState::Skipped,
         verb: "skipped",
         replan: false,
     };
-    change(db, key, &SKIPPABLE, to, Some(reason), now).await
+    change(db, key, &TouchpointState::SKIPPABLE, to, Some(reason), now).await
 }
 
 /// Where a move goes: the new state, the verb for refusals, and whether the
 /// vehicle is re-planned after it.
 struct Target {
-    state: &'static str,
+    state: TouchpointState,
     verb: &'static str,
     replan: bool,
 }
@@ -85,7 +85,7 @@ struct Target {
 async fn change(
     db: &DatabaseConnection,
     key: &str,
-    from: &[&str],
+    from: &[TouchpointState],
     to: Target,
     reason: Option<String>,
     now: DateTime<Utc>,
@@ -94,11 +94,14 @@ async fn change(
     let Some(t) = operator::touchpoint_by_key(db, key).await? else {
         return Err(Error::Unknown(format!("no touchpoint with key {key}")));
     };
-    if !from.contains(&t.state.as_str()) {
+    if !from.iter().any(|s| s.is(&t.state)) {
         return Err(Error::Invalid(format!(
             "touchpoint {key} is {}: only {} ones can be {}",
             t.state,
-            from.join(", "),
+            from.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             to.verb
         )));
     }

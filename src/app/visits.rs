@@ -3,7 +3,7 @@
 
 use super::Error;
 use crate::config::Config;
-use crate::domain::states;
+use crate::domain::TouchpointState;
 use crate::import::readings::{self, FileReading, StoredReading};
 use crate::import::rows;
 use crate::import::source::Fields;
@@ -143,17 +143,20 @@ fn invalid<'a>(problems: impl Iterator<Item = (&'a str, &'a str)>) -> Error {
 
 /// The touchpoints that were open before and are cancelled or skipped after.
 fn ended(before: &[store::StoredTouchpoint], after: &[store::StoredTouchpoint]) -> Vec<Ended> {
-    use states::touchpoint::{CANCELLED, DEFERRED, PLANNED, SKIPPED};
     let was: HashMap<&str, &str> = before
         .iter()
         .map(|t| (t.dedup_key.as_str(), t.state.as_str()))
         .collect();
     after
         .iter()
-        .filter(|t| [CANCELLED, SKIPPED].contains(&t.state.as_str()))
+        .filter(|t| {
+            [TouchpointState::Cancelled, TouchpointState::Skipped]
+                .iter()
+                .any(|s| s.is(&t.state))
+        })
         .filter(|t| {
             was.get(t.dedup_key.as_str())
-                .is_some_and(|s| [PLANNED, DEFERRED].contains(s))
+                .is_some_and(|s| TouchpointState::OPEN.iter().any(|o| o.is(s)))
         })
         .map(|t| Ended {
             key: t.dedup_key.clone(),

@@ -131,7 +131,7 @@ pub async fn queue(
                     i.vin,
                     i.name,
                     i.recipient.as_deref().unwrap_or("(no contact)"),
-                    if i.state == crate::domain::states::touchpoint::ON_HOLD {
+                    if crate::domain::TouchpointState::OnHold.is(&i.state) {
                         format!("  [on hold: {}]", i.reason.as_deref().unwrap_or(""))
                     } else {
                         String::new()

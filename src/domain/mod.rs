@@ -3,6 +3,7 @@
 mod contact;
 mod phone_rules;
 pub mod states;
+pub use states::{CallTaskState, MessageState, TouchpointState, UnknownState};
 mod vin;
 
 pub use contact::{EmailAddress, PhoneNumber, parse_region};

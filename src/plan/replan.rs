@@ -145,7 +145,7 @@ mod tests {
             "delivered",
             "failed",
             "held",
-            crate::domain::states::touchpoint::ON_HOLD,
+            crate::domain::TouchpointState::OnHold.as_str(),
             "cancelled",
             "suppressed",
             "sending",

@@ -46,6 +46,19 @@ impl<T> Context<T> for Result<T, DbErr> {
     }
 }
 
+/// A stored state text as its state: an unknown text is a database error
+/// (the columns are text; only the states' own texts are written to them).
+pub fn stored_state<T>(text: &str) -> Result<T, StoreError>
+where
+    T: std::str::FromStr<Err = crate::domain::UnknownState>,
+{
+    text.parse()
+        .map_err(|e: crate::domain::UnknownState| StoreError {
+            context: format!("reading a {} state", e.what),
+            source: DbErr::Custom(e.to_string()),
+        })
+}
+
 /// Page cache of a SQLite connection, KiB (SQLite's default is 2 MiB).
 pub(crate) const SQLITE_CACHE_KIB: u32 = 32 * 1024;
 

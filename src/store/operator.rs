@@ -5,7 +5,7 @@
 use super::entities::{customer, message, touchpoint, vehicle};
 use super::import::{ReadingData, bump_vehicles, upsert_readings};
 use super::{Context, StoreError};
-use crate::domain::states;
+use crate::domain::{MessageState, TouchpointState};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -111,15 +111,15 @@ pub async fn touchpoint_by_key(
 pub async fn move_touchpoint(
     db: &DatabaseConnection,
     t: &touchpoint::Model,
-    from: &[&str],
-    to: &str,
+    from: &[TouchpointState],
+    to: TouchpointState,
     reason: Option<String>,
     replan: bool,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let txn = db.begin().await.context("changing a touchpoint")?;
     let done = touchpoint::Entity::update_many()
-        .col_expr(touchpoint::Column::State, Expr::value(to))
+        .col_expr(touchpoint::Column::State, Expr::value(to.as_str()))
         .col_expr(touchpoint::Column::Reason, Expr::value(reason))
         .col_expr(
             touchpoint::Column::NextAttemptAt,
@@ -127,7 +127,7 @@ pub async fn move_touchpoint(
         )
         .col_expr(touchpoint::Column::UpdatedAt, Expr::value(now))
         .filter(touchpoint::Column::Id.eq(t.id))
-        .filter(touchpoint::Column::State.is_in(from.iter().copied()))
+        .filter(touchpoint::Column::State.is_in(from.iter().map(|s| s.as_str())))
         .exec(&txn)
         .await
         .context("changing a touchpoint")?;
@@ -153,7 +153,7 @@ pub struct HeldMessage {
 /// The messages held for review, oldest first.
 pub async fn held_messages(db: &DatabaseConnection) -> Result<Vec<HeldMessage>, StoreError> {
     let messages = message::Entity::find()
-        .filter(message::Column::State.eq(states::message::HELD))
+        .filter(message::Column::State.eq(MessageState::Held.as_str()))
         .order_by_asc(message::Column::Id)
         .all(db)
         .await
@@ -211,7 +211,10 @@ pub async fn approve_message(
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let done = message::Entity::update_many()
-        .col_expr(message::Column::State, Expr::value(states::message::RETRY))
+        .col_expr(
+            message::Column::State,
+            Expr::value(MessageState::Retry.as_str()),
+        )
         .col_expr(message::Column::Reason, Expr::value(reason))
         .col_expr(message::Column::NextAttemptAt, Expr::value(now))
         .col_expr(
@@ -220,7 +223,7 @@ pub async fn approve_message(
         )
         .col_expr(message::Column::UpdatedAt, Expr::value(now))
         .filter(message::Column::Id.eq(id))
-        .filter(message::Column::State.eq(states::message::HELD))
+        .filter(message::Column::State.eq(MessageState::Held.as_str()))
         .exec(db)
         .await
         .context("approving a held message")?;
@@ -239,7 +242,7 @@ pub async fn discard_message(
     let done = message::Entity::update_many()
         .col_expr(
             message::Column::State,
-            Expr::value(states::message::DISCARDED),
+            Expr::value(MessageState::Discarded.as_str()),
         )
         .col_expr(message::Column::Reason, Expr::value(reason))
         .col_expr(
@@ -248,7 +251,7 @@ pub async fn discard_message(
         )
         .col_expr(message::Column::UpdatedAt, Expr::value(now))
         .filter(message::Column::Id.eq(id))
-        .filter(message::Column::State.eq(states::message::HELD))
+        .filter(message::Column::State.eq(MessageState::Held.as_str()))
         .exec(&txn)
         .await
         .context("discarding a held message")?;
@@ -259,7 +262,7 @@ pub async fn discard_message(
     touchpoint::Entity::update_many()
         .col_expr(
             touchpoint::Column::State,
-            Expr::value(states::touchpoint::CANCELLED),
+            Expr::value(TouchpointState::Cancelled.as_str()),
         )
         .col_expr(touchpoint::Column::Reason, Expr::value(reason))
         .col_expr(touchpoint::Column::UpdatedAt, Expr::value(now))

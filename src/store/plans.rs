@@ -1,5 +1,6 @@
 use super::entities::{customer, plan_change, reading, touchpoint, vehicle};
 use super::{Context, StoreError, VehicleRecord};
+use crate::domain::TouchpointState;
 use crate::plan::replan::{self, Change, Diff, Stored, Wanted};
 use crate::plan::{Plan, Touchpoint};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -220,9 +221,10 @@ pub async fn due_between<C: ConnectionTrait>(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<StoredTouchpoint>, StoreError> {
-    use crate::domain::states::touchpoint::{ON_HOLD, PLANNED};
     touchpoint::Entity::find()
-        .filter(touchpoint::Column::State.is_in([PLANNED, ON_HOLD]))
+        .filter(touchpoint::Column::State.is_in(
+            [TouchpointState::Planned, TouchpointState::OnHold].map(TouchpointState::as_str),
+        ))
         .filter(touchpoint::Column::DueDate.gte(from))
         .filter(touchpoint::Column::DueDate.lte(to))
         .order_by_asc(touchpoint::Column::DueDate)
