@@ -1,7 +1,7 @@
 //! What a transport's answer does to a message and its touchpoints (pure).
 
 use super::Outcome;
-use crate::domain::Channel;
+use crate::domain::{Channel, MessageState, TouchpointState};
 use crate::store::entities::message;
 use chrono::{DateTime, Duration, Utc};
 
@@ -11,18 +11,19 @@ pub struct Settled {
     pub message_id: i64,
     pub customer_id: i64,
     pub channel: Channel,
-    pub message_state: &'static str,
+    pub message_state: MessageState,
     pub message_reason: Option<String>,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub sent_at: Option<DateTime<Utc>>,
     pub provider_ref: Option<String>,
     /// The touchpoints' new state, if they change (a retry leaves them
     /// `sending`), and the reason to record (`None` keeps theirs).
-    pub touchpoints: Option<(&'static str, Option<String>)>,
+    pub touchpoints: Option<(TouchpointState, Option<String>)>,
     /// The provider says the recipient opted out of the channel.
     pub opted_out: bool,
-    /// The `simulate` line's outcome and reason.
-    pub outcome: &'static str,
+    /// The `simulate` line's outcome (named by the touchpoint state it
+    /// stands for: a retry is `deferred`) and reason.
+    pub outcome: TouchpointState,
     pub reason: Option<String>,
 }
 
@@ -39,21 +40,21 @@ pub fn settle(
         message_id: message.id,
         customer_id: message.customer_id,
         channel: super::channel_of(&message.channel),
-        message_state: "sent",
+        message_state: MessageState::Sent,
         message_reason: None,
         next_attempt_at: None,
         sent_at: None,
         provider_ref: None,
         touchpoints: None,
         opted_out: false,
-        outcome: "sent",
+        outcome: TouchpointState::Sent,
         reason: None,
     };
     match outcome {
         Outcome::Sent { provider_ref } => Settled {
             sent_at: Some(now),
             provider_ref,
-            touchpoints: Some(("sent", None)),
+            touchpoints: Some((TouchpointState::Sent, None)),
             ..base
         },
         Outcome::Transient {
@@ -64,10 +65,10 @@ pub fn settle(
                 .and_then(|d| Duration::from_std(d).ok())
                 .unwrap_or_else(|| Duration::seconds(60 << (message.attempts.clamp(1, 7) - 1)));
             Settled {
-                message_state: "retry",
+                message_state: MessageState::Retry,
                 next_attempt_at: Some(now + backoff),
                 message_reason: Some(reason.clone()),
-                outcome: "deferred",
+                outcome: TouchpointState::Deferred,
                 reason: Some(format!("transient failure, retrying: {reason}")),
                 ..base
             }
@@ -75,19 +76,19 @@ pub fn settle(
         Outcome::Transient { reason, .. } => {
             let reason = format!("gave up after {} attempts: {reason}", message.attempts);
             Settled {
-                message_state: "failed",
+                message_state: MessageState::Failed,
                 message_reason: Some(reason.clone()),
-                touchpoints: Some(("failed", Some(reason.clone()))),
-                outcome: "failed",
+                touchpoints: Some((TouchpointState::Failed, Some(reason.clone()))),
+                outcome: TouchpointState::Failed,
                 reason: Some(reason),
                 ..base
             }
         }
         Outcome::Permanent { reason } => Settled {
-            message_state: "failed",
+            message_state: MessageState::Failed,
             message_reason: Some(reason.clone()),
-            touchpoints: Some(("failed", Some(reason.clone()))),
-            outcome: "failed",
+            touchpoints: Some((TouchpointState::Failed, Some(reason.clone()))),
+            outcome: TouchpointState::Failed,
             reason: Some(reason),
             ..base
         },
@@ -96,11 +97,11 @@ pub fn settle(
             // so nothing else goes out on it.
             let reason = format!("the recipient opted out ({reason})");
             Settled {
-                message_state: "failed",
+                message_state: MessageState::Failed,
                 message_reason: Some(reason.clone()),
-                touchpoints: Some(("suppressed", Some(reason.clone()))),
+                touchpoints: Some((TouchpointState::Suppressed, Some(reason.clone()))),
                 opted_out: true,
-                outcome: "suppressed",
+                outcome: TouchpointState::Suppressed,
                 reason: Some(reason),
                 ..base
             }
@@ -145,16 +146,19 @@ mod tests {
             retry_after: None,
         };
         let first = settle(&message(1), transient(), 3, now);
-        assert_eq!(first.message_state, "retry");
+        assert_eq!(first.message_state, MessageState::Retry);
         assert_eq!(first.next_attempt_at, Some(now + Duration::seconds(60)));
         assert_eq!(first.touchpoints, None);
         let second = settle(&message(2), transient(), 3, now);
         assert_eq!(second.next_attempt_at, Some(now + Duration::seconds(120)));
         let last = settle(&message(3), transient(), 3, now);
-        assert_eq!(last.message_state, "failed");
+        assert_eq!(last.message_state, MessageState::Failed);
         assert_eq!(
             last.touchpoints,
-            Some(("failed", Some("gave up after 3 attempts: 503".into())))
+            Some((
+                TouchpointState::Failed,
+                Some("gave up after 3 attempts: 503".into())
+            ))
         );
     }
 
@@ -185,7 +189,10 @@ mod tests {
             now,
         );
         assert!(s.opted_out);
-        assert_eq!(s.outcome, "suppressed");
-        assert_eq!(s.touchpoints.map(|t| t.0), Some("suppressed"));
+        assert_eq!(s.outcome, TouchpointState::Suppressed);
+        assert_eq!(
+            s.touchpoints.map(|t| t.0),
+            Some(TouchpointState::Suppressed)
+        );
     }
 }

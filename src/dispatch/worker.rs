@@ -8,12 +8,12 @@
 use super::{Outcome, Outgoing, Transports};
 use super::{Settled, settle};
 use crate::config::Config;
-use crate::domain::{Category, Channel};
+use crate::domain::{CallTaskState, Category, Channel, MessageState, TouchpointState};
 use crate::messages::{Catalog, Context, join_cars};
 use crate::rules::{self, Candidate, Decision, History, Person, Policy, Wait};
 use crate::store::dispatch::{Changes, Draft, IN_CHUNK, create_messages, store_outcomes};
 use crate::store::entities::{call_task, customer, message, touchpoint, vehicle};
-use crate::store::{Context as _, StoreError};
+use crate::store::{Context as _, StoreError, stored_state};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use futures_util::StreamExt;
 use sea_orm::sea_query::Expr;
@@ -69,7 +69,7 @@ fn event(
     t: &touchpoint::Model,
     vehicles: &HashMap<i64, vehicle::Model>,
     customer: &customer::Model,
-    outcome: &str,
+    outcome: TouchpointState,
     reason: Option<String>,
     now: DateTime<Utc>,
 ) -> Event {
@@ -89,7 +89,7 @@ fn event(
         channel: t.channel.clone(),
         category: t.category.clone(),
         recipient: recipient.unwrap_or_default(),
-        outcome: outcome.to_string(),
+        outcome: outcome.as_str().to_string(),
         reason,
     }
 }
@@ -195,8 +195,14 @@ impl<'a> Dispatcher<'a> {
             ..Default::default()
         };
         for m in &held {
-            self.message_events(m, "held", Some(HELD_REASON.into()), now, &mut report)
-                .await?;
+            self.message_events(
+                m,
+                TouchpointState::Held,
+                Some(HELD_REASON.into()),
+                now,
+                &mut report,
+            )
+            .await?;
         }
         self.retry_due(now, &mut report).await?;
         // Planned touchpoints of the widest "today" of any time zone (the
@@ -207,7 +213,7 @@ impl<'a> Dispatcher<'a> {
                 Condition::any()
                     .add(
                         Condition::all()
-                            .add(touchpoint::Column::State.eq("planned"))
+                            .add(touchpoint::Column::State.eq(TouchpointState::Planned.as_str()))
                             .add(
                                 touchpoint::Column::DueDate
                                     .lte(crate::predict::add_days(now.date_naive(), 1)),
@@ -215,7 +221,7 @@ impl<'a> Dispatcher<'a> {
                     )
                     .add(
                         Condition::all()
-                            .add(touchpoint::Column::State.eq("deferred"))
+                            .add(touchpoint::Column::State.eq(TouchpointState::Deferred.as_str()))
                             .add(touchpoint::Column::NextAttemptAt.lte(now)),
                     ),
             )
@@ -281,7 +287,7 @@ impl<'a> Dispatcher<'a> {
                             &draft.carried,
                             &vehicles,
                             customer,
-                            "sent",
+                            TouchpointState::Sent,
                             draft.message.reason.clone(),
                             now,
                             &mut report,
@@ -303,11 +309,17 @@ impl<'a> Dispatcher<'a> {
     pub async fn next_wake(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         // One statement: the earliest deferral, planned day and retry (or
         // lease end), each from its index.
-        let sql = "SELECT \
-            (SELECT MIN(next_attempt_at) FROM touchpoints WHERE state = 'deferred') AS deferred, \
-            (SELECT MIN(due_date) FROM touchpoints WHERE state = 'planned') AS planned, \
-            (SELECT MIN(next_attempt_at) FROM messages WHERE state = 'retry') AS retry, \
-            (SELECT MIN(lease_until) FROM messages WHERE state = 'sending') AS lease";
+        let sql = format!(
+            "SELECT \
+            (SELECT MIN(next_attempt_at) FROM touchpoints WHERE state = '{deferred}') AS deferred, \
+            (SELECT MIN(due_date) FROM touchpoints WHERE state = '{planned}') AS planned, \
+            (SELECT MIN(next_attempt_at) FROM messages WHERE state = '{retry}') AS retry, \
+            (SELECT MIN(lease_until) FROM messages WHERE state = '{sending}') AS lease",
+            deferred = TouchpointState::Deferred,
+            planned = TouchpointState::Planned,
+            retry = MessageState::Retry,
+            sending = MessageState::Sending,
+        );
         let backend = self.db.get_database_backend();
         let row = self
             .db
@@ -337,7 +349,7 @@ impl<'a> Dispatcher<'a> {
         now: DateTime<Utc>,
     ) -> Result<Vec<message::Model>, StoreError> {
         let stale = message::Entity::find()
-            .filter(message::Column::State.eq("sending"))
+            .filter(message::Column::State.eq(MessageState::Sending.as_str()))
             .filter(message::Column::LeaseUntil.lt(now))
             .all(self.db)
             .await
@@ -349,16 +361,22 @@ impl<'a> Dispatcher<'a> {
                 .await
                 .context("holding an interrupted send")?;
             message::Entity::update_many()
-                .col_expr(message::Column::State, Expr::value("held"))
+                .col_expr(
+                    message::Column::State,
+                    Expr::value(MessageState::Held.as_str()),
+                )
                 .col_expr(message::Column::Reason, Expr::value(HELD_REASON))
                 .col_expr(message::Column::UpdatedAt, Expr::value(now))
                 .filter(message::Column::Id.eq(m.id))
-                .filter(message::Column::State.eq("sending"))
+                .filter(message::Column::State.eq(MessageState::Sending.as_str()))
                 .exec(&txn)
                 .await
                 .context("holding a message")?;
             touchpoint::Entity::update_many()
-                .col_expr(touchpoint::Column::State, Expr::value("held"))
+                .col_expr(
+                    touchpoint::Column::State,
+                    Expr::value(TouchpointState::Held.as_str()),
+                )
                 .col_expr(touchpoint::Column::Reason, Expr::value(HELD_REASON))
                 .col_expr(touchpoint::Column::UpdatedAt, Expr::value(now))
                 .filter(touchpoint::Column::MessageId.eq(m.id))
@@ -440,7 +458,7 @@ impl<'a> Dispatcher<'a> {
     async fn message_events(
         &self,
         m: &message::Model,
-        outcome: &str,
+        outcome: TouchpointState,
         reason: Option<String>,
         now: DateTime<Utc>,
         report: &mut DispatchReport,
@@ -474,7 +492,7 @@ impl<'a> Dispatcher<'a> {
         report: &mut DispatchReport,
     ) -> Result<(), StoreError> {
         let due = message::Entity::find()
-            .filter(message::Column::State.eq("retry"))
+            .filter(message::Column::State.eq(MessageState::Retry.as_str()))
             .filter(message::Column::NextAttemptAt.lte(now))
             .all(self.db)
             .await
@@ -482,18 +500,21 @@ impl<'a> Dispatcher<'a> {
         for m in due {
             let lease = now + Duration::seconds(self.config.settings.dispatch.lease_secs);
             let claimed = message::Entity::update_many()
-                .col_expr(message::Column::State, Expr::value("sending"))
+                .col_expr(
+                    message::Column::State,
+                    Expr::value(MessageState::Sending.as_str()),
+                )
                 .col_expr(message::Column::LeaseUntil, Expr::value(lease))
                 .col_expr(message::Column::Attempts, Expr::value(m.attempts + 1))
                 .filter(message::Column::Id.eq(m.id))
-                .filter(message::Column::State.eq("retry"))
+                .filter(message::Column::State.eq(MessageState::Retry.as_str()))
                 .exec(self.db)
                 .await
                 .context("claiming a retry")?;
             if claimed.rows_affected == 1 {
                 let m = message::Model {
                     attempts: m.attempts + 1,
-                    state: "sending".into(),
+                    state: MessageState::Sending.as_str().into(),
                     lease_until: Some(lease),
                     ..m
                 };
@@ -538,15 +559,18 @@ impl<'a> Dispatcher<'a> {
         for t in rows {
             if t.awaits_visit && t.due_date <= today {
                 // A follow-up whose visit never came: nothing to follow up.
-                decided
-                    .changes
-                    .push(t.id, "cancelled", Some(NO_VISIT_REASON.into()), None);
+                decided.changes.push(
+                    t.id,
+                    TouchpointState::Cancelled,
+                    Some(NO_VISIT_REASON.into()),
+                    None,
+                );
                 report.cancelled += 1;
                 report.events.push(event(
                     t,
                     vehicles,
                     customer,
-                    "cancelled",
+                    TouchpointState::Cancelled,
                     Some(NO_VISIT_REASON.into()),
                     now,
                 ));
@@ -576,14 +600,18 @@ impl<'a> Dispatcher<'a> {
             let Some(row) = by_key.get(key.as_str()).copied() else {
                 continue;
             };
-            let (state, reason, next): (&'static str, String, Option<DateTime<Utc>>) =
+            let (state, reason, next): (TouchpointState, String, Option<DateTime<Utc>>) =
                 match decision {
                     // Not yet the owner's day: waits for it, without a line of
                     // its own (nothing was held back).
                     Decision::Defer {
                         until,
                         why: why @ Wait::NotDue,
-                    } => ("deferred", describe(*why).to_string(), Some(*until)),
+                    } => (
+                        TouchpointState::Deferred,
+                        describe(*why).to_string(),
+                        Some(*until),
+                    ),
                     Decision::Defer { until, why } => {
                         report.deferred += 1;
                         let reason = format!(
@@ -595,11 +623,15 @@ impl<'a> Dispatcher<'a> {
                             row,
                             vehicles,
                             customer,
-                            "deferred",
+                            TouchpointState::Deferred,
                             Some(reason),
                             now,
                         ));
-                        ("deferred", describe(*why).to_string(), Some(*until))
+                        (
+                            TouchpointState::Deferred,
+                            describe(*why).to_string(),
+                            Some(*until),
+                        )
                     }
                     Decision::Suppress { reason } => {
                         report.suppressed += 1;
@@ -607,11 +639,11 @@ impl<'a> Dispatcher<'a> {
                             row,
                             vehicles,
                             customer,
-                            "suppressed",
+                            TouchpointState::Suppressed,
                             Some(reason.clone()),
                             now,
                         ));
-                        ("suppressed", reason.clone(), None)
+                        (TouchpointState::Suppressed, reason.clone(), None)
                     }
                     Decision::Skip { reason } => {
                         report.skipped += 1;
@@ -619,11 +651,11 @@ impl<'a> Dispatcher<'a> {
                             row,
                             vehicles,
                             customer,
-                            "skipped",
+                            TouchpointState::Skipped,
                             Some(reason.clone()),
                             now,
                         ));
-                        ("skipped", reason.clone(), None)
+                        (TouchpointState::Skipped, reason.clone(), None)
                     }
                     Decision::Merged { .. } => continue,
                     Decision::Send { with } => {
@@ -638,13 +670,13 @@ impl<'a> Dispatcher<'a> {
                                         t,
                                         vehicles,
                                         customer,
-                                        "failed",
+                                        TouchpointState::Failed,
                                         Some(reason.clone()),
                                         now,
                                     ));
                                     decided.changes.push(
                                         t.id,
-                                        "failed",
+                                        TouchpointState::Failed,
                                         Some(reason.clone()),
                                         None,
                                     );
@@ -654,7 +686,7 @@ impl<'a> Dispatcher<'a> {
                         continue;
                     }
                 };
-            let changed = row.state != state
+            let changed = !state.is(&row.state)
                 || row.reason.as_deref() != Some(reason.as_str())
                 || row.next_attempt_at != next;
             if changed {
@@ -684,7 +716,7 @@ impl<'a> Dispatcher<'a> {
             .buffer_unordered(self.config.settings.dispatch.concurrency.max(1));
         while let Some((m, carried, settled)) = sends.next().await {
             tally(&settled, report);
-            if settled.opted_out || settled.message_state != "sent" {
+            if settled.opted_out || settled.message_state != MessageState::Sent {
                 self.forget_customer(m.customer_id);
             }
             if let Some(customer) = customers.get(&m.customer_id) {
@@ -757,7 +789,7 @@ impl<'a> Dispatcher<'a> {
             due_date: Set(first.due_date),
             title: Set(rendered.subject.clone()),
             script: Set(rendered.body.clone()),
-            state: Set("open".into()),
+            state: Set(CallTaskState::Open.as_str().into()),
             created_at: Set(now),
             ..Default::default()
         });
@@ -773,7 +805,13 @@ impl<'a> Dispatcher<'a> {
                     .then(|| super::segments::segments(&rendered.body).1 as i32),
                 subject: rendered.subject,
                 body: rendered.body,
-                state: if is_call { "sent" } else { "sending" }.into(),
+                state: if is_call {
+                    MessageState::Sent
+                } else {
+                    MessageState::Sending
+                }
+                .as_str()
+                .into(),
                 reason: is_call.then(|| "call task created".to_string()),
                 attempts: if is_call { 0 } else { 1 },
                 next_attempt_at: None,
@@ -862,7 +900,7 @@ async fn load_histories(
             .await
             .context("loading the send history")?;
         for (customer_id, channel, state, sent_at, created_at) in recent {
-            if !["sending", "retry", "sent", "delivered", "held"].contains(&state.as_str()) {
+            if !MessageState::WENT_OUT.contains(&stored_state::<MessageState>(&state)?) {
                 continue;
             }
             let history = histories.entry(customer_id).or_default();
@@ -920,9 +958,9 @@ fn describe(why: Wait) -> &'static str {
 /// Counts a send outcome in the pass's report.
 fn tally(s: &Settled, report: &mut DispatchReport) {
     match s.outcome {
-        "sent" => *report.sent.entry(s.channel.as_str().into()).or_default() += 1,
-        "deferred" => report.retrying += 1,
-        "suppressed" => report.suppressed += 1,
+        TouchpointState::Sent => *report.sent.entry(s.channel.as_str().into()).or_default() += 1,
+        TouchpointState::Deferred => report.retrying += 1,
+        TouchpointState::Suppressed => report.suppressed += 1,
         _ => report.failed += 1,
     }
 }
@@ -935,14 +973,14 @@ fn push_sent_events(
     carried: &[touchpoint::Model],
     vehicles: &HashMap<i64, vehicle::Model>,
     customer: &customer::Model,
-    outcome: &str,
+    outcome: TouchpointState,
     reason: Option<String>,
     now: DateTime<Utc>,
     report: &mut DispatchReport,
 ) {
     for (i, t) in carried.iter().enumerate() {
         let reason = match (i, outcome) {
-            (0, _) | (_, "deferred") => reason.clone(),
+            (0, _) | (_, TouchpointState::Deferred) => reason.clone(),
             _ => Some(format!("sent together with {}", m.key)),
         };
         report

@@ -143,6 +143,18 @@ states! {
     }
 }
 
+impl MessageState {
+    /// The states of a message that went out (or may have): they count in
+    /// its person's history for the caps.
+    pub const WENT_OUT: [MessageState; 5] = [
+        MessageState::Sending,
+        MessageState::Retry,
+        MessageState::Sent,
+        MessageState::Delivered,
+        MessageState::Held,
+    ];
+}
+
 states! {
     /// A call task's state.
     CallTaskState ("call task") {

@@ -2,6 +2,7 @@
 
 use super::entities::{call_task, customer, touchpoint};
 use super::{Context, StoreError};
+use crate::domain::{CallTaskState, TouchpointState};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -14,7 +15,7 @@ pub async fn open_call_tasks<C: ConnectionTrait>(
     db: &C,
 ) -> Result<Vec<(call_task::Model, Option<customer::Model>)>, StoreError> {
     call_task::Entity::find()
-        .filter(call_task::Column::State.eq("open"))
+        .filter(call_task::Column::State.eq(CallTaskState::Open.as_str()))
         .order_by_asc(call_task::Column::DueDate)
         .order_by_asc(call_task::Column::Id)
         .find_also_related(customer::Entity)
@@ -69,7 +70,10 @@ pub async fn cancel_touchpoints<C: ConnectionTrait>(
         return Ok(0);
     }
     let done = touchpoint::Entity::update_many()
-        .col_expr(touchpoint::Column::State, Expr::value("cancelled"))
+        .col_expr(
+            touchpoint::Column::State,
+            Expr::value(TouchpointState::Cancelled.as_str()),
+        )
         .col_expr(touchpoint::Column::Reason, Expr::value(reason))
         .col_expr(touchpoint::Column::UpdatedAt, Expr::value(now))
         .filter(touchpoint::Column::Id.is_in(ids.iter().copied()))
@@ -101,7 +105,7 @@ pub async fn save_call_outcome<C: ConnectionTrait>(
     active.note = Set(record.note);
     active.outcome_at = Set(Some(now));
     if record.done {
-        active.state = Set("done".into());
+        active.state = Set(CallTaskState::Done.as_str().into());
     }
     if let Some(date) = record.due_date {
         active.due_date = Set(date);

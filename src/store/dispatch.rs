@@ -6,6 +6,7 @@
 use super::entities::{call_task, message, touchpoint};
 use super::{Context as _, StoreError};
 use crate::dispatch::Settled;
+use crate::domain::TouchpointState;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{
@@ -14,9 +15,6 @@ use sea_orm::{
     QueryFilter, QuerySelect, TransactionTrait, TryInsertResult,
 };
 use std::collections::{BTreeMap, HashMap};
-
-/// States from which the dispatcher may move a touchpoint.
-pub const OPEN: [&str; 2] = ["planned", "deferred"];
 
 /// Ids per `IN (...)` list: well within SQLite's and PostgreSQL's limits on
 /// bound parameters.
@@ -28,11 +26,11 @@ pub const IN_CHUNK: usize = 2000;
 /// (every planned touchpoint).
 pub fn still_open() -> SimpleExpr {
     let parts: [SimpleExpr; 2] = [Expr::col(touchpoint::Column::State), Expr::val("")];
-    Expr::expr(Func::coalesce(parts)).is_in(OPEN)
+    Expr::expr(Func::coalesce(parts)).is_in(TouchpointState::OPEN.map(TouchpointState::as_str))
 }
 
 /// A touchpoint's move: id, state, reason, next attempt.
-type Move = (i64, &'static str, Option<String>, Option<DateTime<Utc>>);
+type Move = (i64, TouchpointState, Option<String>, Option<DateTime<Utc>>);
 
 /// Moves of open touchpoints to a new state (with its reason and next
 /// attempt), stored in one statement per few hundred. A touchpoint that is
@@ -50,7 +48,7 @@ impl Changes {
     pub fn push(
         &mut self,
         id: i64,
-        state: &'static str,
+        state: TouchpointState,
         reason: Option<String>,
         next: Option<DateTime<Utc>>,
     ) {
@@ -68,7 +66,7 @@ impl Changes {
             let mut next = CaseStatement::new();
             for (id, s, r, n) in chunk {
                 let is = || Expr::col(touchpoint::Column::Id).eq(*id);
-                state = state.case(is(), Expr::val(*s));
+                state = state.case(is(), Expr::val(s.as_str()));
                 reason = reason.case(is(), Expr::val(r.clone()));
                 next = next.case(is(), Expr::val(*n));
             }
@@ -262,7 +260,7 @@ pub async fn store_outcomes(
     for s in settled {
         messages
             .entry((
-                s.message_state,
+                s.message_state.as_str(),
                 s.message_reason.clone(),
                 s.next_attempt_at,
                 s.sent_at,
@@ -272,7 +270,7 @@ pub async fn store_outcomes(
             .push(s.message_id);
         if let Some(change) = &s.touchpoints {
             touchpoints
-                .entry(change.clone())
+                .entry((change.0.as_str(), change.1.clone()))
                 .or_default()
                 .push(s.message_id);
         }

@@ -253,6 +253,7 @@ async fn suppress_queued<C: ConnectionTrait>(
     channel: crate::domain::Channel,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), StoreError> {
+    use crate::domain::{CallTaskState, MessageState, TouchpointState};
     use entities::{call_task, message, touchpoint};
     use sea_orm::{QuerySelect, sea_query::Expr};
     let channels: &[&str] = match channel {
@@ -263,11 +264,14 @@ async fn suppress_queued<C: ConnectionTrait>(
     let reason = format!("the recipient opted out of {}", channel.as_str());
     if channel != crate::domain::Channel::Email {
         call_task::Entity::update_many()
-            .col_expr(call_task::Column::State, Expr::value("cancelled"))
+            .col_expr(
+                call_task::Column::State,
+                Expr::value(CallTaskState::Cancelled.as_str()),
+            )
             .col_expr(call_task::Column::Note, Expr::value(reason.clone()))
             .col_expr(call_task::Column::OutcomeAt, Expr::value(now))
             .filter(call_task::Column::CustomerId.eq(customer_id))
-            .filter(call_task::Column::State.eq("open"))
+            .filter(call_task::Column::State.eq(CallTaskState::Open.as_str()))
             .exec(db)
             .await
             .context("cancelling open calls")?;
@@ -277,7 +281,7 @@ async fn suppress_queued<C: ConnectionTrait>(
         .column(message::Column::Id)
         .filter(message::Column::CustomerId.eq(customer_id))
         .filter(message::Column::Channel.is_in(channels.iter().copied()))
-        .filter(message::Column::State.eq("retry"))
+        .filter(message::Column::State.eq(MessageState::Retry.as_str()))
         .into_tuple()
         .all(db)
         .await
@@ -286,7 +290,10 @@ async fn suppress_queued<C: ConnectionTrait>(
         return Ok(());
     }
     message::Entity::update_many()
-        .col_expr(message::Column::State, Expr::value("suppressed"))
+        .col_expr(
+            message::Column::State,
+            Expr::value(MessageState::Suppressed.as_str()),
+        )
         .col_expr(message::Column::Reason, Expr::value(reason.clone()))
         .col_expr(
             message::Column::NextAttemptAt,
@@ -294,12 +301,15 @@ async fn suppress_queued<C: ConnectionTrait>(
         )
         .col_expr(message::Column::UpdatedAt, Expr::value(now))
         .filter(message::Column::Id.is_in(queued.clone()))
-        .filter(message::Column::State.eq("retry"))
+        .filter(message::Column::State.eq(MessageState::Retry.as_str()))
         .exec(db)
         .await
         .context("suppressing queued messages")?;
     touchpoint::Entity::update_many()
-        .col_expr(touchpoint::Column::State, Expr::value("suppressed"))
+        .col_expr(
+            touchpoint::Column::State,
+            Expr::value(TouchpointState::Suppressed.as_str()),
+        )
         .col_expr(touchpoint::Column::Reason, Expr::value(reason))
         .col_expr(touchpoint::Column::UpdatedAt, Expr::value(now))
         .filter(touchpoint::Column::MessageId.is_in(queued))

@@ -95,7 +95,7 @@ pub async fn save_plan<C: ConnectionTrait>(
         let mut active: touchpoint::ActiveModel = model.clone().into();
         match change {
             Change::Drop => {
-                active.state = Set("cancelled".into());
+                active.state = Set(TouchpointState::Cancelled.as_str().into());
                 active.reason = Set(Some(replan::DROPPED_REASON.into()));
             }
             Change::Update {
@@ -318,7 +318,7 @@ pub async fn planned_per_channel<C: ConnectionTrait>(
         .select_only()
         .column(touchpoint::Column::Channel)
         .column_as(touchpoint::Column::Id.count(), "n")
-        .filter(touchpoint::Column::State.eq("planned"))
+        .filter(touchpoint::Column::State.eq(TouchpointState::Planned.as_str()))
         .filter(touchpoint::Column::DueDate.gte(from))
         .filter(touchpoint::Column::DueDate.lte(to))
         .group_by(touchpoint::Column::Channel)
