@@ -2,7 +2,7 @@
 
 use super::Failure;
 use crate::config::Config;
-use crate::domain::Channel;
+use crate::domain::{CallTaskState, Channel, TouchpointState};
 use crate::rules::{CallOutcome, Reminder, call_effect, stopped_by_booking};
 use crate::store::{self, entities::customer};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -82,7 +82,7 @@ pub async fn record_call_outcome(
     let Some(task) = store::call_task(db, id).await? else {
         return Err(Failure::Data(format!("no call task #{id}")));
     };
-    if task.state != "open" {
+    if !CallTaskState::Open.is(&task.state) {
         return Err(Failure::Data(format!(
             "call task #{id} is already done ({})",
             task.outcome.as_deref().unwrap_or("no outcome")
@@ -113,7 +113,7 @@ pub async fn record_call_outcome(
                 due_date: t.due_date,
                 service_due: t.service_due,
                 awaits_visit: t.awaits_visit,
-                pending: matches!(t.state.as_str(), "planned" | "deferred"),
+                pending: TouchpointState::OPEN.iter().any(|s| s.is(&t.state)),
             })
             .collect();
         let stop = stopped_by_booking(&booked, &reminders);

@@ -6,6 +6,7 @@ use super::Failure;
 use crate::app::planning_pass;
 use crate::config::Config;
 use crate::dispatch::{Dispatcher, Event, Transports};
+use crate::domain::TouchpointState;
 use crate::messages::Catalog;
 use crate::store::entities::{customer, reading, vehicle};
 use crate::store::{self, Context};
@@ -80,8 +81,9 @@ impl Summary {
     fn add(&mut self, e: &Event, per_person_month: &mut HashMap<(String, String), usize>) {
         self.attempts += 1;
         *self.outcomes.entry(e.outcome.clone()).or_default() += 1;
-        match e.outcome.as_str() {
-            "sent" => {
+        // An outcome is named by the touchpoint state it stands for.
+        match TouchpointState::from_text(&e.outcome) {
+            Ok(TouchpointState::Sent) => {
                 *self.sent.entry(e.channel.clone()).or_default() += 1;
                 if e.channel != "call"
                     && e.reason
@@ -93,7 +95,9 @@ impl Summary {
                         .or_default() += 1;
                 }
             }
-            "suppressed" | "skipped" | "cancelled" => {
+            Ok(
+                TouchpointState::Suppressed | TouchpointState::Skipped | TouchpointState::Cancelled,
+            ) => {
                 let reason = e.reason.clone().unwrap_or_default();
                 *self
                     .held_back

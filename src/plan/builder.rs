@@ -1,5 +1,5 @@
 use super::template::{Anchor, Entry, Season, Template};
-use crate::domain::{Category, Channel};
+use crate::domain::{Category, Channel, TouchpointState};
 use crate::predict::{self, Facts, Prediction, add_days, add_months};
 use chrono::{Datelike, Months, NaiveDate};
 use serde::Serialize;
@@ -45,8 +45,11 @@ pub struct VehicleFacts<'a> {
     pub birthday: Option<NaiveDate>,
 }
 
+/// The states a plan gives its touchpoints: the planner's part of
+/// [`TouchpointState`] (the dispatcher and the operator set the others),
+/// stored and shown as that state's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(into = "TouchpointState")]
 pub enum State {
     Planned,
     Skipped,
@@ -54,12 +57,22 @@ pub enum State {
 }
 
 impl State {
-    pub fn as_str(self) -> &'static str {
+    pub fn touchpoint_state(self) -> TouchpointState {
         match self {
-            State::Planned => "planned",
-            State::Skipped => "skipped",
-            State::Cancelled => "cancelled",
+            State::Planned => TouchpointState::Planned,
+            State::Skipped => TouchpointState::Skipped,
+            State::Cancelled => TouchpointState::Cancelled,
         }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        self.touchpoint_state().as_str()
+    }
+}
+
+impl From<State> for TouchpointState {
+    fn from(state: State) -> Self {
+        state.touchpoint_state()
     }
 }
 

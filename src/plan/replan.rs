@@ -1,6 +1,7 @@
 //! Re-planning: how a freshly built plan is laid over what is stored. Pure:
 //! it decides, the store carries it out.
 
+use crate::domain::TouchpointState;
 use chrono::NaiveDate;
 
 /// A stored touchpoint as the merge sees it.
@@ -18,7 +19,7 @@ pub struct Stored<'a> {
 pub struct Wanted<'a> {
     pub key: &'a str,
     pub due_date: NaiveDate,
-    pub state: &'a str,
+    pub state: TouchpointState,
     pub reason: Option<&'a str>,
     pub awaits_visit: bool,
 }
@@ -27,15 +28,17 @@ pub struct Wanted<'a> {
 /// been done with it: planned, deferred (waiting for quiet hours or a cap) or
 /// displaced, or skipped only because an anchor was missing (a birthday that
 /// arrives later un-skips it). A touchpoint an administrator holds
-/// (`on_hold`) counts as acted on: it keeps its date until released.
+/// (`on_hold`) counts as acted on: it keeps its date until released. A
+/// stored state text that is no known state is left alone too.
 pub fn replannable(stored: &Stored<'_>) -> bool {
-    match stored.state {
-        "planned" | "deferred" | "displaced" => true,
-        "skipped" => stored.reason.is_some_and(|r| {
+    use TouchpointState::{Deferred, Displaced, Planned, Skipped};
+    match TouchpointState::from_text(stored.state) {
+        Ok(Planned | Deferred | Displaced) => true,
+        Ok(Skipped) => stored.reason.is_some_and(|r| {
             r == super::Reason::NoBirthday.to_string()
                 || r == super::Reason::NoWarrantyEnd.to_string()
         }),
-        _ => false,
+        Ok(_) | Err(_) => false,
     }
 }
 
@@ -47,7 +50,7 @@ pub enum Change {
     /// Date, state or reason moves to the wanted ones.
     Update {
         due_date: NaiveDate,
-        state: String,
+        state: TouchpointState,
         reason: Option<String>,
         awaits_visit: bool,
     },
@@ -65,13 +68,13 @@ pub fn decide(stored: &Stored<'_>, wanted: Option<&Wanted<'_>>) -> Option<Change
         None => Some(Change::Drop),
         Some(w)
             if w.due_date != stored.due_date
-                || w.state != stored.state
+                || !w.state.is(stored.state)
                 || w.reason != stored.reason
                 || w.awaits_visit != stored.awaits_visit =>
         {
             Some(Change::Update {
                 due_date: w.due_date,
-                state: w.state.to_string(),
+                state: w.state,
                 reason: w.reason.map(str::to_string),
                 awaits_visit: w.awaits_visit,
             })
@@ -132,7 +135,7 @@ mod tests {
         Wanted {
             key: "k",
             due_date: d(date),
-            state: "planned",
+            state: TouchpointState::Planned,
             reason: None,
             awaits_visit: false,
         }

@@ -17,13 +17,16 @@ pub type StoredTouchpoint = touchpoint::Model;
 struct Row<'p> {
     key: String,
     tp: &'p Touchpoint<'p>,
-    state: &'static str,
+    state: TouchpointState,
     reason: Option<String>,
 }
 
 fn rows<'p>(vin: &str, plan: &'p Plan<'p>) -> Vec<Row<'p>> {
-    let kept = plan.touchpoints.iter().map(|t| (t, t.state.as_str()));
-    let displaced = plan.displaced.iter().map(|t| (t, "displaced"));
+    let kept = plan.touchpoints.iter().map(|t| (t, t.state.into()));
+    let displaced = plan
+        .displaced
+        .iter()
+        .map(|t| (t, TouchpointState::Displaced));
     kept.chain(displaced)
         .map(|(tp, state)| Row {
             key: tp.dedup_key(vin, plan.cycle),
@@ -111,7 +114,7 @@ pub async fn save_plan<C: ConnectionTrait>(
                     .get(model.dedup_key.as_str())
                     .copied()
                     .flatten());
-                active.state = Set(state);
+                active.state = Set(state.as_str().into());
                 active.reason = Set(reason);
             }
         }
@@ -136,7 +139,7 @@ pub async fn save_plan<C: ConnectionTrait>(
             due_date: Set(r.tp.date),
             service_due: Set(r.tp.service_due),
             awaits_visit: Set(r.tp.awaits_visit),
-            state: Set(r.state.into()),
+            state: Set(r.state.as_str().into()),
             reason: Set(r.reason.clone()),
             message: Set(r.tp.entry.message.clone()),
             attempts: Set(0),
