@@ -63,6 +63,47 @@ pub fn next_open(at: DateTime<Utc>, tz: Tz, window: &Window) -> DateTime<Utc> {
     if window.contains(local) {
         return at;
     }
+    let opening = next_opening(at, tz, window);
+    // When the clocks go back before that opening, the wall clock repeats
+    // an hour, and the window may hold the time it goes back to.
+    match fall_back_between(at, opening, tz) {
+        Some(back) if is_open(back, tz, window) => back,
+        _ => opening,
+    }
+}
+
+/// The UTC offset of `tz` at `at`, in seconds.
+fn offset_at(tz: Tz, at: DateTime<Utc>) -> i32 {
+    use chrono::Offset;
+    tz.offset_from_utc_datetime(&at.naive_utc())
+        .fix()
+        .local_minus_utc()
+}
+
+/// The instant in `(from, to]` at which the clocks of `tz` go back, if they
+/// do (at most once: the two changes of a year are months apart).
+fn fall_back_between(from: DateTime<Utc>, to: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
+    let before = offset_at(tz, from);
+    if offset_at(tz, to) >= before {
+        return None;
+    }
+    // Changes fall on whole seconds: search those.
+    let (mut lo, mut hi) = (from.timestamp(), to.timestamp());
+    let instant = |s: i64| DateTime::<Utc>::from_timestamp(s, 0);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if instant(mid).is_some_and(|m| offset_at(tz, m) == before) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    instant(hi).filter(|t| *t > from)
+}
+
+/// The next time the window opens after `at` (closed there).
+fn next_opening(at: DateTime<Utc>, tz: Tz, window: &Window) -> DateTime<Utc> {
+    let local = at.with_timezone(&tz).naive_local();
     let start =
         NaiveTime::from_hms_opt(window.start / 60, window.start % 60, 0).unwrap_or(NaiveTime::MIN);
     let mut day = local.date();
