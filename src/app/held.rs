@@ -2,7 +2,7 @@
 //! whose outcome is unknown wait for an administrator, who lets each go out
 //! once more or throws it away.
 
-use super::{Error, reason};
+use super::{Failure, reason};
 use crate::domain::MessageState;
 use crate::store::operator::{self, HeldMessage};
 use chrono::{DateTime, Utc};
@@ -51,7 +51,7 @@ impl From<HeldMessage> for Held {
 }
 
 /// The messages held for review, oldest first.
-pub async fn list(db: &DatabaseConnection) -> Result<Vec<Held>, Error> {
+pub async fn list(db: &DatabaseConnection) -> Result<Vec<Held>, Failure> {
     Ok(operator::held_messages(db)
         .await?
         .into_iter()
@@ -75,7 +75,7 @@ pub async fn approve(
     id: i64,
     by: &str,
     now: DateTime<Utc>,
-) -> Result<Reviewed, Error> {
+) -> Result<Reviewed, Failure> {
     let held = find_held(db, id).await?;
     if let Some(c) = &held.customer {
         let opted_out = match held.message.channel.as_str() {
@@ -84,7 +84,7 @@ pub async fn approve(
             _ => c.opted_out_sms || c.opted_out_call,
         };
         if opted_out {
-            return Err(Error::Invalid(format!(
+            return Err(Failure::Data(format!(
                 "message {id}: the recipient has opted out of {}; discard it",
                 held.message.channel
             )));
@@ -104,7 +104,7 @@ pub async fn discard(
     by: &str,
     why: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Reviewed, Error> {
+) -> Result<Reviewed, Failure> {
     let reason = reason("discarded", by, why)?;
     let held = find_held(db, id).await?;
     if !operator::discard_message(db, id, &reason, now).await? {
@@ -122,10 +122,10 @@ fn reviewed(held: HeldMessage, state: MessageState, reason: String) -> Reviewed 
     }
 }
 
-async fn find_held(db: &DatabaseConnection, id: i64) -> Result<HeldMessage, Error> {
+async fn find_held(db: &DatabaseConnection, id: i64) -> Result<HeldMessage, Failure> {
     match operator::message_by_id(db, id).await? {
-        None => Err(Error::Unknown(format!("no message number {id}"))),
-        Some(h) if !MessageState::Held.is(&h.message.state) => Err(Error::Invalid(format!(
+        None => Err(Failure::Data(format!("no message number {id}"))),
+        Some(h) if !MessageState::Held.is(&h.message.state) => Err(Failure::Data(format!(
             "message {id} is {}, not held for review",
             h.message.state
         ))),
@@ -133,6 +133,6 @@ async fn find_held(db: &DatabaseConnection, id: i64) -> Result<HeldMessage, Erro
     }
 }
 
-fn not_held(id: i64) -> Error {
-    Error::Invalid(format!("message {id} is no longer held for review"))
+fn not_held(id: i64) -> Failure {
+    Failure::Data(format!("message {id} is no longer held for review"))
 }

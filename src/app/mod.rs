@@ -177,34 +177,6 @@ pub async fn open(config: &Config) -> Result<DatabaseConnection, Failure> {
     Ok(db)
 }
 
-/// Why a use case did not do what was asked.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// Nothing is stored under the given VIN, customer id, key or number.
-    #[error("{0}")]
-    Unknown(String),
-    /// The input is invalid, or the thing is in no state for the action.
-    #[error("{0}")]
-    Invalid(String),
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("{0}")]
-    Other(String),
-}
-
-impl From<Failure> for Error {
-    fn from(f: Failure) -> Self {
-        match f {
-            Failure::Usage(s) | Failure::Data(s) => Error::Invalid(s),
-            Failure::Config(c) => Error::Config(c),
-            Failure::Store(s) => Error::Store(s),
-            Failure::Other(s) => Error::Other(s),
-        }
-    }
-}
-
 /// Who acts, as recorded with the reason: a name, else `administrator`.
 pub fn actor(by: Option<&str>) -> String {
     by.map(str::trim)
@@ -215,10 +187,10 @@ pub fn actor(by: Option<&str>) -> String {
 
 /// The recorded reason of an action: "`done` by `by`", then ": `why`"
 /// when given; a reason given empty is invalid.
-fn reason(done: &str, by: &str, why: Option<&str>) -> Result<String, Error> {
+fn reason(done: &str, by: &str, why: Option<&str>) -> Result<String, Failure> {
     match why.map(str::trim) {
         None => Ok(format!("{done} by {by}")),
-        Some("") => Err(Error::Invalid("the reason is empty".into())),
+        Some("") => Err(Failure::Data("the reason is empty".into())),
         Some(why) => Ok(format!("{done} by {by}: {why}")),
     }
 }

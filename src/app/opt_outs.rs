@@ -1,7 +1,7 @@
 //! `opt-out`: an administrator opts a person's channel out (or back in),
 //! effective at once: what is queued on it stops.
 
-use super::Error;
+use super::Failure;
 use crate::domain::Channel;
 use crate::domain::states::opt_out_source::ADMINISTRATOR;
 use crate::store::operator;
@@ -25,10 +25,10 @@ pub async fn set(
     channel: Channel,
     opted_out: bool,
     now: DateTime<Utc>,
-) -> Result<OptOutRecorded, Error> {
+) -> Result<OptOutRecorded, Failure> {
     let key = customer_id.trim();
     let Some(customer) = operator::customer_by_key(db, key).await? else {
-        return Err(Error::Unknown(format!("no customer with id {key}")));
+        return Err(Failure::Data(format!("no customer with id {key}")));
     };
     operator::opt_out(db, customer.id, channel, ADMINISTRATOR, opted_out, now).await?;
     Ok(OptOutRecorded {
@@ -40,7 +40,7 @@ pub async fn set(
 }
 
 /// Whether a person of this id is stored (an unsubscribe link names one).
-pub async fn customer_exists(db: &DatabaseConnection, customer_id: i64) -> Result<bool, Error> {
+pub async fn customer_exists(db: &DatabaseConnection, customer_id: i64) -> Result<bool, Failure> {
     Ok(crate::store::customer(db, customer_id).await?.is_some())
 }
 
@@ -53,7 +53,7 @@ pub async fn by_link(
     channel: Channel,
     source: &str,
     now: DateTime<Utc>,
-) -> Result<Option<bool>, Error> {
+) -> Result<Option<bool>, Failure> {
     let Some(customer) = crate::store::customer(db, customer_id).await? else {
         return Ok(None);
     };
@@ -69,7 +69,7 @@ pub async fn by_link(
 }
 
 /// The people stored under a phone number (E.164).
-pub async fn people_at(db: &DatabaseConnection, phone: &str) -> Result<usize, Error> {
+pub async fn people_at(db: &DatabaseConnection, phone: &str) -> Result<usize, Failure> {
     Ok(crate::store::customers_by_phone(db, phone).await?.len())
 }
 
@@ -82,7 +82,7 @@ pub async fn by_sms_keyword(
     stop: bool,
     source: &str,
     now: DateTime<Utc>,
-) -> Result<usize, Error> {
+) -> Result<usize, Failure> {
     let what = "recording an SMS keyword";
     let txn = crate::store::begin(db, what).await?;
     let people = crate::store::customers_by_phone(&txn, phone).await?;

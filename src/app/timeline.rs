@@ -1,7 +1,7 @@
 //! `timeline`: everything planned for and done with a person, across their
 //! vehicles, oldest first.
 
-use super::Error;
+use super::Failure;
 use crate::store::operator;
 use chrono::NaiveDate;
 use sea_orm::DatabaseConnection;
@@ -33,10 +33,10 @@ pub struct Timeline {
     pub touchpoints: Vec<Entry>,
 }
 
-pub async fn of(db: &DatabaseConnection, customer_id: &str) -> Result<Timeline, Error> {
+pub async fn of(db: &DatabaseConnection, customer_id: &str) -> Result<Timeline, Failure> {
     let key = customer_id.trim();
     let Some(customer) = operator::customer_by_key(db, key).await? else {
-        return Err(Error::Unknown(format!("no customer with id {key}")));
+        return Err(Failure::Data(format!("no customer with id {key}")));
     };
     let vehicles = operator::vehicles_of(db, customer.id).await?;
     let ids: Vec<i64> = vehicles.iter().map(|v| v.id).collect();

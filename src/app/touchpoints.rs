@@ -1,7 +1,7 @@
 //! `hold`, `release`, `skip`: an administrator stops a planned touchpoint
 //! for a while, lets it go again, or drops it with a reason.
 
-use super::{Error, reason};
+use super::{Failure, reason};
 use crate::domain::TouchpointState;
 use crate::store::operator;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -29,7 +29,7 @@ pub async fn hold(
     by: &str,
     why: Option<&str>,
     now: DateTime<Utc>,
-) -> Result<Moved, Error> {
+) -> Result<Moved, Failure> {
     let reason = reason("held", by, why)?;
     let to = Target {
         state: TouchpointState::OnHold,
@@ -48,7 +48,7 @@ pub async fn release(
     db: &DatabaseConnection,
     key: &str,
     now: DateTime<Utc>,
-) -> Result<Moved, Error> {
+) -> Result<Moved, Failure> {
     let to = Target {
         state: TouchpointState::Planned,
         verb: "released",
@@ -64,7 +64,7 @@ pub async fn skip(
     by: &str,
     reason: &str,
     now: DateTime<Utc>,
-) -> Result<Moved, Error> {
+) -> Result<Moved, Failure> {
     let reason = super::reason("skipped", by, Some(reason))?;
     let to = Target {
         state: TouchpointState::Skipped,
@@ -89,13 +89,13 @@ async fn change(
     to: Target,
     reason: Option<String>,
     now: DateTime<Utc>,
-) -> Result<Moved, Error> {
+) -> Result<Moved, Failure> {
     let key = key.trim();
     let Some(t) = operator::touchpoint_by_key(db, key).await? else {
-        return Err(Error::Unknown(format!("no touchpoint with key {key}")));
+        return Err(Failure::Data(format!("no touchpoint with key {key}")));
     };
     if !from.iter().any(|s| s.is(&t.state)) {
-        return Err(Error::Invalid(format!(
+        return Err(Failure::Data(format!(
             "touchpoint {key} is {}: only {} ones can be {}",
             t.state,
             from.iter()
@@ -106,7 +106,7 @@ async fn change(
         )));
     }
     if !operator::move_touchpoint(db, &t, from, to.state, reason.clone(), to.replan, now).await? {
-        return Err(Error::Invalid(format!(
+        return Err(Failure::Data(format!(
             "touchpoint {key} changed meanwhile (a pass took it): look at it again"
         )));
     }

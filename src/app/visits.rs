@@ -1,7 +1,7 @@
 //! `visit add`: a visit or reading recorded by hand, checked exactly as an
 //! import row is, then the vehicle re-planned at once.
 
-use super::Error;
+use super::Failure;
 use crate::config::Config;
 use crate::domain::TouchpointState;
 use crate::import::readings::{self, FileReading, StoredReading};
@@ -59,7 +59,7 @@ pub async fn add(
     config: &Config,
     visit: NewVisit<'_>,
     now: DateTime<Utc>,
-) -> Result<VisitAdded, Error> {
+) -> Result<VisitAdded, Failure> {
     let today = now.with_timezone(&config.default_timezone()).date_naive();
     let rules = crate::import::row_rules(config, today);
     let fields = Fields::from_strs(&[visit.vin, visit.date, visit.odometer, visit.kind]);
@@ -68,7 +68,7 @@ pub async fn add(
         .map_err(|problems| invalid(problems.iter().map(|p| (p.column, p.reason.as_str()))))?;
     let vin = row.vin_str();
     let Some(record) = store::vehicle_by_vin(db, vin).await? else {
-        return Err(Error::Unknown(format!(
+        return Err(Failure::Data(format!(
             "vin: {}",
             readings::unknown_vehicle(vin)
         )));
@@ -132,8 +132,8 @@ pub async fn add(
 
 /// Problems as an import reports them, without the file and line:
 /// `column: reason`, several joined by `; `.
-fn invalid<'a>(problems: impl Iterator<Item = (&'a str, &'a str)>) -> Error {
-    Error::Invalid(
+fn invalid<'a>(problems: impl Iterator<Item = (&'a str, &'a str)>) -> Failure {
+    Failure::Data(
         problems
             .map(|(column, reason)| format!("{column}: {reason}"))
             .collect::<Vec<_>>()

@@ -7,17 +7,6 @@ use crate::cli::{By, ChannelArg, Operator, Output, VisitAction};
 use crate::config::Config;
 use std::fmt::Write;
 
-impl From<app::Error> for Failure {
-    fn from(e: app::Error) -> Self {
-        match e {
-            app::Error::Unknown(s) | app::Error::Invalid(s) => Failure::Data(s),
-            app::Error::Config(c) => Failure::Config(c),
-            app::Error::Store(s) => Failure::Store(s),
-            app::Error::Other(s) => Failure::Other(s),
-        }
-    }
-}
-
 pub async fn execute(config: &Config, command: Operator) -> Result<(), Failure> {
     match command {
         Operator::Visit {

@@ -78,10 +78,10 @@ pub enum HttpError {
     App(String),
 }
 
-impl From<crate::app::Error> for HttpError {
-    fn from(e: crate::app::Error) -> Self {
+impl From<crate::app::Failure> for HttpError {
+    fn from(e: crate::app::Failure) -> Self {
         match e {
-            crate::app::Error::Store(s) => HttpError::Store(s),
+            crate::app::Failure::Store(s) => HttpError::Store(s),
             other => HttpError::App(other.to_string()),
         }
     }
