@@ -24,7 +24,7 @@ use sea_orm::{
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
-pub const NO_VISIT_REASON: &str = "no service visit recorded: nothing to follow up";
+pub use crate::rules::NO_VISIT_REASON;
 pub const HELD_REASON: &str =
     "the send was interrupted and its outcome is unknown; review before resending";
 
@@ -557,8 +557,7 @@ impl<'a> Dispatcher<'a> {
         let report = &mut *decided.report;
         let mut open = Vec::with_capacity(rows.len());
         for t in rows {
-            if t.awaits_visit && t.due_date <= today {
-                // A follow-up whose visit never came: nothing to follow up.
+            if crate::rules::visit_never_came(t.awaits_visit, t.due_date, today) {
                 decided.changes.push(
                     t.id,
                     TouchpointState::Cancelled,

@@ -6,10 +6,12 @@ mod calls;
 mod caps;
 mod consent;
 mod decide;
+mod followups;
 mod quiet;
 
 pub use calls::*;
 pub use caps::*;
 pub use consent::*;
 pub use decide::*;
+pub use followups::*;
 pub use quiet::*;
