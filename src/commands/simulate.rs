@@ -334,7 +334,7 @@ async fn simulate_part(
     // Nothing changes the private copy's customers and vehicles during the run
     // (planning touches only its own bookkeeping columns, which dispatch
     // does not read).
-    let dispatcher = Dispatcher::new(db, config, &transports, &catalog).keeping_facts();
+    let dispatcher = Dispatcher::new(db, config, &transports, &catalog);
     let mut result = PartResult {
         lines: Vec::new(),
         summary: Summary::default(),

@@ -1,6 +1,7 @@
 //! Dispatch: the worker that turns due touchpoints into messages and call
 //! tasks under the rules, and the transports that carry them.
 
+mod decide;
 pub mod email;
 pub mod outbox;
 pub mod segments;
@@ -8,6 +9,7 @@ mod settle;
 pub mod sms;
 mod worker;
 
+pub use decide::*;
 pub use settle::*;
 pub use worker::*;
 

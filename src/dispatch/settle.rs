@@ -39,7 +39,7 @@ pub fn settle(
     let base = Settled {
         message_id: message.id,
         customer_id: message.customer_id,
-        channel: super::channel_of(&message.channel),
+        channel: Channel::of_stored(&message.channel),
         message_state: MessageState::Sent,
         message_reason: None,
         next_attempt_at: None,

@@ -42,6 +42,16 @@ impl Channel {
             Channel::Call => "call",
         }
     }
+
+    /// The channel of a stored text (`email`, `sms`; anything else is a
+    /// call, as the schema allows nothing else).
+    pub fn of_stored(text: &str) -> Self {
+        match text {
+            "email" => Channel::Email,
+            "sms" => Channel::Sms,
+            _ => Channel::Call,
+        }
+    }
 }
 
 impl fmt::Display for Channel {

@@ -59,6 +59,18 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// How far back a person's sends count toward a cap: the longest
+    /// window of any limit (a day at least).
+    pub fn history_window(&self) -> chrono::Duration {
+        self.message_limits
+            .iter()
+            .chain(&self.call_limits)
+            .map(|l| l.window)
+            .max()
+            .unwrap_or_default()
+            .max(chrono::Duration::days(1))
+    }
+
     fn hours(&self, channel: Channel) -> &Window {
         match channel {
             Channel::Email => &self.email_hours,
@@ -111,7 +123,8 @@ impl History {
             _ => &self.messages,
         }
     }
-    fn push(&mut self, channel: Channel, at: DateTime<Utc>) {
+    /// Adds a send on `channel` at `at`.
+    pub fn push(&mut self, channel: Channel, at: DateTime<Utc>) {
         match channel {
             Channel::Call => self.calls.push(at),
             _ => self.messages.push(at),

@@ -44,7 +44,7 @@ pub async fn touchpoints_of_message<C: ConnectionTrait>(
         .filter(touchpoint::Column::MessageId.eq(message_id))
         .all(db)
         .await
-        .context("loading the call's touchpoints")
+        .context("loading a message's touchpoints")
 }
 
 /// Every stored touchpoint of the vehicles.

@@ -5,14 +5,15 @@
 
 use super::entities::{call_task, message, touchpoint};
 use super::{Context as _, StoreError};
-use crate::dispatch::Settled;
-use crate::domain::TouchpointState;
-use chrono::{DateTime, Utc};
+use crate::dispatch::{Draft, Move, Settled, sent_together_with};
+use crate::domain::{Channel, MessageState, TouchpointState};
+use crate::rules::History;
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QuerySelect, TransactionTrait, TryInsertResult,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, QuerySelect, Statement, TransactionTrait, TryInsertResult,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -29,9 +30,6 @@ pub fn still_open() -> SimpleExpr {
     Expr::expr(Func::coalesce(parts)).is_in(TouchpointState::OPEN.map(TouchpointState::as_str))
 }
 
-/// A touchpoint's move: id, state, reason, next attempt.
-type Move = (i64, TouchpointState, Option<String>, Option<DateTime<Utc>>);
-
 /// Moves of open touchpoints to a new state (with its reason and next
 /// attempt), stored in one statement per few hundred. A touchpoint that is
 /// no longer open when they are applied (another dispatcher took it) is left
@@ -39,6 +37,12 @@ type Move = (i64, TouchpointState, Option<String>, Option<DateTime<Utc>>);
 #[derive(Debug, Default)]
 pub struct Changes {
     moves: Vec<Move>,
+}
+
+impl From<Vec<Move>> for Changes {
+    fn from(moves: Vec<Move>) -> Self {
+        Self { moves }
+    }
 }
 
 impl Changes {
@@ -83,15 +87,6 @@ impl Changes {
         }
         Ok(())
     }
-}
-
-/// A message (and, for a call, its task) decided but not yet stored, with
-/// the touchpoints it carries (the first one gives it its key).
-#[derive(Debug, Clone)]
-pub struct Draft {
-    pub message: message::Model,
-    pub carried: Vec<touchpoint::Model>,
-    pub call: Option<call_task::ActiveModel>,
 }
 
 /// Stores a group's drafts in `txn`: their messages, the claims of their
@@ -142,10 +137,7 @@ pub async fn create_messages(
             message_of = message_of.case(is_t(), Expr::val(d.message.id));
             state_of = state_of.case(is_t(), Expr::val(d.message.state.clone()));
             if i > 0 {
-                reason_of = reason_of.case(
-                    is_t(),
-                    Expr::val(format!("sent together with {}", d.message.key)),
-                );
+                reason_of = reason_of.case(is_t(), Expr::val(sent_together_with(&d.message.key)));
             }
             claimed_ids.push(t.id);
         }
@@ -318,4 +310,205 @@ pub async fn store_outcomes(
     }
     txn.commit().await.context("storing send outcomes")?;
     Ok(())
+}
+
+/// Planned touchpoints of the widest "today" of any time zone (the rules
+/// check each person's own) and deferred ones whose time came: two index
+/// ranges in one statement.
+pub async fn due_touchpoints(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+) -> Result<Vec<touchpoint::Model>, StoreError> {
+    touchpoint::Entity::find()
+        .filter(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(touchpoint::Column::State.eq(TouchpointState::Planned.as_str()))
+                        .add(
+                            touchpoint::Column::DueDate
+                                .lte(crate::predict::add_days(now.date_naive(), 1)),
+                        ),
+                )
+                .add(
+                    Condition::all()
+                        .add(touchpoint::Column::State.eq(TouchpointState::Deferred.as_str()))
+                        .add(touchpoint::Column::NextAttemptAt.lte(now)),
+                ),
+        )
+        .all(db)
+        .await
+        .context("loading due touchpoints")
+}
+
+/// The earliest of what is pending, each from its index.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct NextPending {
+    /// A deferred touchpoint's next attempt.
+    pub deferred: Option<DateTime<Utc>>,
+    /// A planned touchpoint's due date.
+    pub planned: Option<NaiveDate>,
+    /// A message's retry.
+    pub retry: Option<DateTime<Utc>>,
+    /// The end of a sending message's lease.
+    pub lease: Option<DateTime<Utc>>,
+}
+
+/// What is pending next, in one statement.
+pub async fn next_pending(db: &DatabaseConnection) -> Result<NextPending, StoreError> {
+    let sql = format!(
+        "SELECT \
+        (SELECT MIN(next_attempt_at) FROM touchpoints WHERE state = '{deferred}') AS deferred, \
+        (SELECT MIN(due_date) FROM touchpoints WHERE state = '{planned}') AS planned, \
+        (SELECT MIN(next_attempt_at) FROM messages WHERE state = '{retry}') AS retry, \
+        (SELECT MIN(lease_until) FROM messages WHERE state = '{sending}') AS lease",
+        deferred = TouchpointState::Deferred,
+        planned = TouchpointState::Planned,
+        retry = MessageState::Retry,
+        sending = MessageState::Sending,
+    );
+    let what = "finding the next thing to do";
+    let backend = db.get_database_backend();
+    let Some(row) = db
+        .query_one_raw(Statement::from_string(backend, sql))
+        .await
+        .context(what)?
+    else {
+        return Ok(NextPending::default());
+    };
+    let at = |column: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
+        row.try_get::<Option<DateTime<Utc>>>("", column)
+            .context(what)
+    };
+    Ok(NextPending {
+        deferred: at("deferred")?,
+        planned: row
+            .try_get::<Option<NaiveDate>>("", "planned")
+            .context(what)?,
+        retry: at("retry")?,
+        lease: at("lease")?,
+    })
+}
+
+/// Marks every `sending` message whose lease ran out as held (with its
+/// touchpoints) for `reason`; the messages held.
+pub async fn hold_interrupted(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    reason: &str,
+) -> Result<Vec<message::Model>, StoreError> {
+    let stale = message::Entity::find()
+        .filter(message::Column::State.eq(MessageState::Sending.as_str()))
+        .filter(message::Column::LeaseUntil.lt(now))
+        .all(db)
+        .await
+        .context("looking for interrupted sends")?;
+    for m in &stale {
+        let txn = db.begin().await.context("holding an interrupted send")?;
+        message::Entity::update_many()
+            .col_expr(
+                message::Column::State,
+                Expr::value(MessageState::Held.as_str()),
+            )
+            .col_expr(message::Column::Reason, Expr::value(reason))
+            .col_expr(message::Column::UpdatedAt, Expr::value(now))
+            .filter(message::Column::Id.eq(m.id))
+            .filter(message::Column::State.eq(MessageState::Sending.as_str()))
+            .exec(&txn)
+            .await
+            .context("holding a message")?;
+        touchpoint::Entity::update_many()
+            .col_expr(
+                touchpoint::Column::State,
+                Expr::value(TouchpointState::Held.as_str()),
+            )
+            .col_expr(touchpoint::Column::Reason, Expr::value(reason))
+            .col_expr(touchpoint::Column::UpdatedAt, Expr::value(now))
+            .filter(touchpoint::Column::MessageId.eq(m.id))
+            .exec(&txn)
+            .await
+            .context("holding the message's touchpoints")?;
+        txn.commit().await.context("holding an interrupted send")?;
+    }
+    Ok(stale)
+}
+
+pub use super::calls::touchpoints_of_message;
+
+/// Messages waiting for a retry whose time came.
+pub async fn due_retries(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+) -> Result<Vec<message::Model>, StoreError> {
+    message::Entity::find()
+        .filter(message::Column::State.eq(MessageState::Retry.as_str()))
+        .filter(message::Column::NextAttemptAt.lte(now))
+        .all(db)
+        .await
+        .context("loading retries")
+}
+
+/// Claims a retry for this pass (`sending` under a lease, one attempt
+/// more); `false`: another pass claimed it first.
+pub async fn claim_retry(
+    db: &DatabaseConnection,
+    m: &message::Model,
+    lease_until: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let claimed = message::Entity::update_many()
+        .col_expr(
+            message::Column::State,
+            Expr::value(MessageState::Sending.as_str()),
+        )
+        .col_expr(message::Column::LeaseUntil, Expr::value(lease_until))
+        .col_expr(message::Column::Attempts, Expr::value(m.attempts + 1))
+        .filter(message::Column::Id.eq(m.id))
+        .filter(message::Column::State.eq(MessageState::Retry.as_str()))
+        .exec(db)
+        .await
+        .context("claiming a retry")?;
+    Ok(claimed.rows_affected == 1)
+}
+
+/// A message in a person's history: customer, channel, state, sent, created.
+type Sent = (i64, String, String, Option<DateTime<Utc>>, DateTime<Utc>);
+
+/// The people's messages and calls that went out since `since`, per person
+/// (every one of them, with or without).
+pub async fn histories(
+    db: &DatabaseConnection,
+    people: &[i64],
+    since: DateTime<Utc>,
+) -> Result<HashMap<i64, History>, StoreError> {
+    let mut histories: HashMap<i64, History> =
+        people.iter().map(|id| (*id, History::default())).collect();
+    for chunk in people.chunks(IN_CHUNK) {
+        // The states are filtered here: in SQL they would steer the
+        // planner to the state index, a scan of every message ever sent.
+        let recent: Vec<Sent> = message::Entity::find()
+            .select_only()
+            .column(message::Column::CustomerId)
+            .column(message::Column::Channel)
+            .column(message::Column::State)
+            .column(message::Column::SentAt)
+            .column(message::Column::CreatedAt)
+            .filter(message::Column::CustomerId.is_in(chunk.iter().copied()))
+            .filter(message::Column::CreatedAt.gt(since))
+            .into_tuple()
+            .all(db)
+            .await
+            .context("loading the send history")?;
+        for (customer_id, channel, state, sent_at, created_at) in recent {
+            if !MessageState::WENT_OUT.contains(&super::stored_state::<MessageState>(&state)?) {
+                continue;
+            }
+            let at = sent_at.unwrap_or(created_at);
+            if at <= since {
+                continue;
+            }
+            let channel = Channel::of_stored(&channel);
+            histories.entry(customer_id).or_default().push(channel, at);
+        }
+    }
+    Ok(histories)
 }

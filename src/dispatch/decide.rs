@@ -1,0 +1,454 @@
+//! One person's due touchpoints at one instant, decided: which are
+//! cancelled, which wait (and until when), which are held back, and the
+//! messages and call tasks that carry the rest, rendered. Pure: the facts,
+//! the rules' settings and the instant in; state changes, drafts and lines
+//! out. The dispatch pass stores what it returns; `simulate` applies it in
+//! memory.
+
+use super::Settled;
+use crate::domain::{CallTaskState, Category, Channel, MessageState, TouchpointState};
+use crate::messages::{Catalog, Context, join_cars};
+use crate::rules::{self, Candidate, Decision, History, NO_VISIT_REASON, Person, Policy, Wait};
+use crate::store::entities::{call_task, customer, message, touchpoint, vehicle};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use sea_orm::ActiveValue::Set;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// What the rules and the message texts need besides the facts, built once
+/// from the configuration.
+pub struct Rulebook<'a> {
+    pub policy: Policy,
+    pub catalog: &'a Catalog,
+    pub dealer: crate::config::Dealer,
+    /// How long a message may stay `sending` before it counts as interrupted.
+    pub lease: Duration,
+    /// The time zone of a person whose own is not known.
+    pub default_tz: Tz,
+}
+
+impl<'a> Rulebook<'a> {
+    pub fn new(config: &crate::config::Config, catalog: &'a Catalog) -> Self {
+        Self {
+            policy: config.settings.policy(),
+            catalog,
+            dealer: config.settings.dealer.clone(),
+            lease: Duration::seconds(config.settings.dispatch.lease_secs),
+            default_tz: config.default_timezone(),
+        }
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct DispatchReport {
+    /// Messages (email, sms) and call tasks (call) that went out, per channel.
+    pub sent: BTreeMap<String, usize>,
+    pub merged: usize,
+    pub deferred: usize,
+    pub suppressed: usize,
+    pub skipped: usize,
+    /// Follow-ups of services with no recorded visit.
+    pub cancelled: usize,
+    pub failed: usize,
+    pub retrying: usize,
+    /// Interrupted sends found and held for review.
+    pub held: usize,
+    /// One line per decision or send attempt (what `simulate` writes).
+    #[serde(skip)]
+    pub events: Vec<Event>,
+}
+
+impl DispatchReport {
+    pub fn to_text(&self) -> String {
+        let sent: Vec<String> = self.sent.iter().map(|(c, n)| format!("{n} {c}")).collect();
+        format!(
+            "dispatch: sent {}; {} merged, {} deferred, {} suppressed, {} skipped, {} cancelled, {} failed, {} retrying, {} held for review\n",
+            if sent.is_empty() {
+                "nothing".to_string()
+            } else {
+                sent.join(", ")
+            },
+            self.merged,
+            self.deferred,
+            self.suppressed,
+            self.skipped,
+            self.cancelled,
+            self.failed,
+            self.retrying,
+            self.held
+        )
+    }
+}
+
+/// One decision or send attempt for one touchpoint (`simulate` lines, docs/json.md).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Event {
+    /// RFC 3339, UTC.
+    pub at: String,
+    pub key: String,
+    pub vin: String,
+    pub customer_id: String,
+    pub code: String,
+    pub channel: String,
+    pub category: String,
+    pub recipient: String,
+    /// sent, deferred, suppressed, cancelled, skipped, failed or held.
+    pub outcome: String,
+    pub reason: Option<String>,
+}
+
+/// The line of one touchpoint's decision or send.
+pub fn event(
+    t: &touchpoint::Model,
+    vehicles: &HashMap<i64, vehicle::Model>,
+    customer: &customer::Model,
+    outcome: TouchpointState,
+    reason: Option<String>,
+    now: DateTime<Utc>,
+) -> Event {
+    let recipient = match t.channel.as_str() {
+        "email" => customer.email.clone(),
+        _ => customer.phone.clone(),
+    };
+    Event {
+        at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        key: t.dedup_key.clone(),
+        vin: vehicles
+            .get(&t.vehicle_id)
+            .map(|v| v.vin.clone())
+            .unwrap_or_default(),
+        customer_id: customer.customer_id.clone(),
+        code: t.code.clone(),
+        channel: t.channel.clone(),
+        category: t.category.clone(),
+        recipient: recipient.unwrap_or_default(),
+        outcome: outcome.as_str().to_string(),
+        reason,
+    }
+}
+
+/// A touchpoint's move: id, state, reason, next attempt.
+pub type Move = (i64, TouchpointState, Option<String>, Option<DateTime<Utc>>);
+
+/// A message (and, for a call, its task) decided but not yet stored, with
+/// the touchpoints it carries (the first one gives it its key).
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub message: message::Model,
+    pub carried: Vec<touchpoint::Model>,
+    pub call: Option<call_task::ActiveModel>,
+}
+
+/// One person's decisions: the moves of touchpoints that do not go out
+/// now, and the drafts of those that do.
+#[derive(Debug, Default)]
+pub struct Decided {
+    pub moves: Vec<Move>,
+    pub drafts: Vec<Draft>,
+}
+
+/// Decides one person's due touchpoints (`rows`, in id order) at `now`:
+/// what moves goes into `decided.moves`, what goes out into
+/// `decided.drafts`; the lines and counts of what was held back into
+/// `report`.
+#[allow(clippy::too_many_arguments)]
+pub fn person(
+    book: &Rulebook<'_>,
+    customer: &customer::Model,
+    rows: &[touchpoint::Model],
+    vehicles: &HashMap<i64, vehicle::Model>,
+    history: &History,
+    now: DateTime<Utc>,
+    decided: &mut Decided,
+    report: &mut DispatchReport,
+) {
+    let tz = crate::domain::parse_timezone(&customer.timezone).unwrap_or(book.default_tz);
+    let person = Person {
+        has_email: customer.email.is_some(),
+        has_phone: customer.phone.is_some(),
+        consent_email_marketing: customer.consent_email_marketing,
+        consent_sms_marketing: customer.consent_sms_marketing,
+        opted_out_email: customer.opted_out_email,
+        opted_out_sms: customer.opted_out_sms,
+        opted_out_call: customer.opted_out_call,
+    };
+    let today = now.with_timezone(&tz).date_naive();
+    let mut open = Vec::with_capacity(rows.len());
+    for t in rows {
+        if rules::visit_never_came(t.awaits_visit, t.due_date, today) {
+            decided.moves.push((
+                t.id,
+                TouchpointState::Cancelled,
+                Some(NO_VISIT_REASON.into()),
+                None,
+            ));
+            report.cancelled += 1;
+            report.events.push(event(
+                t,
+                vehicles,
+                customer,
+                TouchpointState::Cancelled,
+                Some(NO_VISIT_REASON.into()),
+                now,
+            ));
+        } else {
+            open.push(t);
+        }
+    }
+    let candidates: Vec<Candidate> = open
+        .iter()
+        .map(|t| Candidate {
+            key: t.dedup_key.clone(),
+            channel: channel_of(&t.channel),
+            category: if t.category == "marketing" {
+                Category::Marketing
+            } else {
+                Category::Service
+            },
+            priority: t.priority,
+            due_date: t.due_date,
+            message: t.message.clone(),
+        })
+        .collect();
+    let decisions = rules::decide(&person, tz, &candidates, history, &book.policy, now);
+    let by_key: HashMap<&str, &touchpoint::Model> =
+        open.iter().map(|t| (t.dedup_key.as_str(), *t)).collect();
+    for (key, decision) in &decisions {
+        let Some(row) = by_key.get(key.as_str()).copied() else {
+            continue;
+        };
+        let (state, reason, next): (TouchpointState, String, Option<DateTime<Utc>>) = match decision
+        {
+            // Not yet the owner's day: waits for it, without a line of
+            // its own (nothing was held back).
+            Decision::Defer {
+                until,
+                why: why @ Wait::NotDue,
+            } => (
+                TouchpointState::Deferred,
+                describe(*why).to_string(),
+                Some(*until),
+            ),
+            Decision::Defer { until, why } => {
+                report.deferred += 1;
+                let reason = format!(
+                    "{} until {}",
+                    describe(*why),
+                    until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                );
+                report.events.push(event(
+                    row,
+                    vehicles,
+                    customer,
+                    TouchpointState::Deferred,
+                    Some(reason),
+                    now,
+                ));
+                (
+                    TouchpointState::Deferred,
+                    describe(*why).to_string(),
+                    Some(*until),
+                )
+            }
+            Decision::Suppress { reason } => {
+                report.suppressed += 1;
+                report.events.push(event(
+                    row,
+                    vehicles,
+                    customer,
+                    TouchpointState::Suppressed,
+                    Some(reason.clone()),
+                    now,
+                ));
+                (TouchpointState::Suppressed, reason.clone(), None)
+            }
+            Decision::Skip { reason } => {
+                report.skipped += 1;
+                report.events.push(event(
+                    row,
+                    vehicles,
+                    customer,
+                    TouchpointState::Skipped,
+                    Some(reason.clone()),
+                    now,
+                ));
+                (TouchpointState::Skipped, reason.clone(), None)
+            }
+            Decision::Merged { .. } => continue,
+            Decision::Send { with } => {
+                let mut carried: Vec<&touchpoint::Model> = vec![row];
+                carried.extend(with.iter().filter_map(|k| by_key.get(k.as_str()).copied()));
+                match draft(book, customer, &carried, vehicles, now) {
+                    Ok(draft) => decided.drafts.push(draft),
+                    Err(reason) => {
+                        report.failed += carried.len();
+                        for t in carried {
+                            report.events.push(event(
+                                t,
+                                vehicles,
+                                customer,
+                                TouchpointState::Failed,
+                                Some(reason.clone()),
+                                now,
+                            ));
+                            decided.moves.push((
+                                t.id,
+                                TouchpointState::Failed,
+                                Some(reason.clone()),
+                                None,
+                            ));
+                        }
+                    }
+                }
+                continue;
+            }
+        };
+        let changed = !state.is(&row.state)
+            || row.reason.as_deref() != Some(reason.as_str())
+            || row.next_attempt_at != next;
+        if changed {
+            decided.moves.push((row.id, state, Some(reason), next));
+        }
+    }
+}
+
+/// The message (and, for a call, the task) that will carry the
+/// touchpoints; `Err` with the reason when it cannot be rendered.
+fn draft(
+    book: &Rulebook<'_>,
+    customer: &customer::Model,
+    carried: &[&touchpoint::Model],
+    vehicles: &HashMap<i64, vehicle::Model>,
+    now: DateTime<Utc>,
+) -> Result<Draft, String> {
+    let first = carried[0];
+    let channel = channel_of(&first.channel);
+    let cars: Vec<String> = carried
+        .iter()
+        .filter_map(|t| vehicles.get(&t.vehicle_id))
+        .map(|v| format!("{} {}", v.make, v.model))
+        .collect();
+    let vins: Vec<String> = carried
+        .iter()
+        .filter_map(|t| vehicles.get(&t.vehicle_id))
+        .map(|v| v.vin.clone())
+        .collect();
+    let due: NaiveDate = first.service_due.unwrap_or(first.due_date);
+    let dealer = &book.dealer;
+    let ctx = Context {
+        name: customer.name.clone(),
+        cars: join_cars(&cars),
+        vins: vins.join(", "),
+        due_date: due.to_string(),
+        dealer_name: dealer.name.clone(),
+        dealer_phone: dealer.phone.clone(),
+        booking_url: dealer.booking_url.clone(),
+    };
+    let rendered = book
+        .catalog
+        .render(&first.message, customer.locale.as_deref(), &ctx)
+        .map_err(|e| e.to_string())?;
+    let recipient = match channel {
+        Channel::Email => customer.email.clone(),
+        Channel::Sms | Channel::Call => customer.phone.clone(),
+    }
+    .unwrap_or_default();
+    let is_call = channel == Channel::Call;
+    let lease = now + book.lease;
+    let call = is_call.then(|| call_task::ActiveModel {
+        customer_id: Set(customer.id),
+        due_date: Set(first.due_date),
+        title: Set(rendered.subject.clone()),
+        script: Set(rendered.body.clone()),
+        state: Set(CallTaskState::Open.as_str().into()),
+        created_at: Set(now),
+        ..Default::default()
+    });
+    Ok(Draft {
+        message: message::Model {
+            id: 0,
+            key: first.dedup_key.clone(),
+            customer_id: customer.id,
+            channel: first.channel.clone(),
+            recipient,
+            locale: rendered.locale,
+            segments: (channel == Channel::Sms)
+                .then(|| super::segments::segments(&rendered.body).1 as i32),
+            subject: rendered.subject,
+            body: rendered.body,
+            state: if is_call {
+                MessageState::Sent
+            } else {
+                MessageState::Sending
+            }
+            .as_str()
+            .into(),
+            reason: is_call.then(|| CALL_TASK_CREATED.to_string()),
+            attempts: if is_call { 0 } else { 1 },
+            next_attempt_at: None,
+            lease_until: (!is_call).then_some(lease),
+            provider_ref: None,
+            created_at: now,
+            sent_at: is_call.then_some(now),
+            updated_at: now,
+        },
+        carried: carried.iter().map(|t| (*t).clone()).collect(),
+        call,
+    })
+}
+
+/// The reason of a call's message: the task is what goes out.
+pub const CALL_TASK_CREATED: &str = "call task created";
+
+/// The reason recorded on a touchpoint merged into another's message.
+pub fn sent_together_with(key: &str) -> String {
+    format!("sent together with {key}")
+}
+
+pub(super) fn channel_of(s: &str) -> Channel {
+    Channel::of_stored(s)
+}
+
+fn describe(why: Wait) -> &'static str {
+    match why {
+        Wait::NotDue => "not due yet in the owner's time zone",
+        Wait::QuietHours => "quiet hours in the owner's time zone",
+        Wait::Cap => "frequency cap: waits for room",
+    }
+}
+
+/// Counts a send outcome in the pass's report.
+pub fn tally(s: &Settled, report: &mut DispatchReport) {
+    match s.outcome {
+        TouchpointState::Sent => *report.sent.entry(s.channel.as_str().into()).or_default() += 1,
+        TouchpointState::Deferred => report.retrying += 1,
+        TouchpointState::Suppressed => report.suppressed += 1,
+        _ => report.failed += 1,
+    }
+}
+
+/// One line per touchpoint a message carries: the first with the message's
+/// reason, the merged ones "sent together with" it.
+#[allow(clippy::too_many_arguments)]
+pub fn push_sent_events(
+    m: &message::Model,
+    carried: &[touchpoint::Model],
+    vehicles: &HashMap<i64, vehicle::Model>,
+    customer: &customer::Model,
+    outcome: TouchpointState,
+    reason: Option<String>,
+    now: DateTime<Utc>,
+    report: &mut DispatchReport,
+) {
+    for (i, t) in carried.iter().enumerate() {
+        let reason = match (i, outcome) {
+            (0, _) | (_, TouchpointState::Deferred) => reason.clone(),
+            _ => Some(sent_together_with(&m.key)),
+        };
+        report
+            .events
+            .push(event(t, vehicles, customer, outcome, reason, now));
+    }
+}
