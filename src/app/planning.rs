@@ -2,11 +2,13 @@
 //! current cycle is not planned yet, gets its plan built and stored.
 
 use super::Failure;
-use super::facts::{owner_tz, today_in, vehicle_facts};
+use super::facts::{facts_of, today_in, tz_of};
 use crate::config::Config;
-use crate::plan;
-use crate::store::{self, VehicleRecord};
-use chrono::{DateTime, Utc};
+use crate::plan::{self, Plan, PlanParams, Template, replan};
+use crate::predict::Reading;
+use crate::store;
+use crate::store::entities::{customer, touchpoint, vehicle};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -92,38 +94,37 @@ pub async fn planning_pass(
         for (vehicle, customer) in page.vehicles {
             report.vehicles_seen += 1;
             let Some(customer) = customer else { continue };
-            let record = VehicleRecord {
-                readings: readings.remove(&vehicle.id).unwrap_or_default(),
-                vehicle,
-                customer,
-            };
-            let today = today_in(owner_tz(&record, config), now);
-            let cycle = plan::cycle_of(record.vehicle.purchase_date, today, params.cycle_months);
-            let stale = record.vehicle.facts_version > record.vehicle.planned_version;
-            let replan_on = crate::predict::add_days(
-                plan::cycle_bounds(record.vehicle.purchase_date, cycle, params.cycle_months).1,
-                1,
+            let readings = readings.remove(&vehicle.id).unwrap_or_default();
+            let is_planned = |cycle: u32| planned_cycles.contains(&(vehicle.id, cycle as i32));
+            let step = vehicle_step(
+                &template, &params, config, &vehicle, &customer, &readings, is_planned, now,
             );
-            if !stale && planned_cycles.contains(&(record.vehicle.id, cycle as i32)) {
-                if record.vehicle.replan_on != Some(replan_on) {
-                    planned.push((record.vehicle.id, record.vehicle.facts_version, replan_on));
+            let (built, fresh, replan_on) = match step {
+                VehicleStep::Keep => continue,
+                VehicleStep::Mark { replan_on } => {
+                    planned.push((vehicle.id, vehicle.facts_version, replan_on));
+                    continue;
                 }
-                continue;
-            }
-            let built = plan::build(
-                &template,
-                &vehicle_facts(&record, config),
-                &params,
-                cycle,
-                today,
-            );
-            let fresh = !planned_cycles.contains(&(record.vehicle.id, cycle as i32));
-            let diff = store::save_plan(&txn, &record, &built, now, fresh, &mut new_rows).await?;
-            planned.push((record.vehicle.id, record.vehicle.facts_version, replan_on));
+                VehicleStep::Build {
+                    plan,
+                    fresh,
+                    replan_on,
+                } => (plan, fresh, replan_on),
+            };
+            let stored = if fresh {
+                Vec::new()
+            } else {
+                store::stored_plan(&txn, vehicle.id, built.cycle).await?
+            };
+            let existing: Vec<(i64, replan::Stored<'_>)> =
+                stored.iter().map(|t| (t.id, stored_view(t))).collect();
+            let reconciled = replan::reconcile(&vehicle.vin, &built, &existing);
+            store::apply_plan(&txn, &vehicle, built.cycle, &reconciled, now, &mut new_rows).await?;
+            planned.push((vehicle.id, vehicle.facts_version, replan_on));
             report.vehicles_planned += 1;
-            report.touchpoints_added += diff.added;
-            report.touchpoints_moved += diff.moved;
-            report.touchpoints_dropped += diff.dropped;
+            report.touchpoints_added += reconciled.diff.added;
+            report.touchpoints_moved += reconciled.diff.moved;
+            report.touchpoints_dropped += reconciled.diff.dropped;
         }
         new_rows.insert(&txn).await?;
         store::mark_planned(&txn, &planned).await?;
@@ -138,4 +139,74 @@ pub async fn planning_pass(
             .insert(channel, usize::try_from(n).unwrap_or(0));
     }
     Ok(report)
+}
+
+/// What a planning pass does with one vehicle at `now`.
+pub(crate) enum VehicleStep<'t> {
+    /// Its plan stands.
+    Keep,
+    /// Its plan stands; the day of its next re-plan is recorded.
+    Mark { replan_on: NaiveDate },
+    /// Its current cycle is built: laid over what is stored of it, or the
+    /// first plan of the cycle (`fresh`).
+    Build {
+        plan: Plan<'t>,
+        fresh: bool,
+        replan_on: NaiveDate,
+    },
+}
+
+/// One vehicle of a planning pass at `now` (pure): its current cycle in
+/// its owner's time zone is built when its facts changed since it was
+/// planned or that cycle is not planned yet (`is_planned`); otherwise its
+/// plan stands.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn vehicle_step<'t>(
+    template: &'t Template,
+    params: &PlanParams,
+    config: &Config,
+    vehicle: &vehicle::Model,
+    owner: &customer::Model,
+    readings: &[Reading],
+    is_planned: impl Fn(u32) -> bool,
+    now: DateTime<Utc>,
+) -> VehicleStep<'t> {
+    let today = today_in(tz_of(owner, config), now);
+    let cycle = plan::cycle_of(vehicle.purchase_date, today, params.cycle_months);
+    let stale = vehicle.facts_version > vehicle.planned_version;
+    let replan_on = crate::predict::add_days(
+        plan::cycle_bounds(vehicle.purchase_date, cycle, params.cycle_months).1,
+        1,
+    );
+    let planned = is_planned(cycle);
+    if !stale && planned {
+        return if vehicle.replan_on == Some(replan_on) {
+            VehicleStep::Keep
+        } else {
+            VehicleStep::Mark { replan_on }
+        };
+    }
+    let plan = plan::build(
+        template,
+        &facts_of(vehicle, owner, readings, config),
+        params,
+        cycle,
+        today,
+    );
+    VehicleStep::Build {
+        plan,
+        fresh: !planned,
+        replan_on,
+    }
+}
+
+/// The re-plan's view of a stored touchpoint.
+pub(crate) fn stored_view(t: &touchpoint::Model) -> replan::Stored<'_> {
+    replan::Stored {
+        key: &t.dedup_key,
+        due_date: t.due_date,
+        state: &t.state,
+        reason: t.reason.as_deref(),
+        awaits_visit: t.awaits_visit,
+    }
 }

@@ -83,6 +83,112 @@ pub fn decide(stored: &Stored<'_>, wanted: Option<&Wanted<'_>>) -> Option<Change
     }
 }
 
+/// One row of a freshly built plan: an occurrence with its key and the
+/// state and reason it is stored with (a displaced one is `displaced`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Row<'p> {
+    pub key: String,
+    pub tp: &'p super::Touchpoint<'p>,
+    pub state: TouchpointState,
+    pub reason: Option<String>,
+}
+
+/// A plan's rows: the kept touchpoints, then the displaced ones.
+pub fn rows<'p>(vin: &str, plan: &'p super::Plan<'p>) -> Vec<Row<'p>> {
+    let kept = plan.touchpoints.iter().map(|t| (t, t.state.into()));
+    let displaced = plan
+        .displaced
+        .iter()
+        .map(|t| (t, TouchpointState::Displaced));
+    kept.chain(displaced)
+        .map(|(tp, state)| Row {
+            key: tp.dedup_key(vin, plan.cycle),
+            tp,
+            state,
+            reason: tp.reason.map(|r| r.to_string()),
+        })
+        .collect()
+}
+
+/// A change to one stored touchpoint: its id, the change, and (for an
+/// update) the due date of its service in the new plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Update {
+    pub id: i64,
+    pub change: Change,
+    pub service_due: Option<NaiveDate>,
+}
+
+/// How a new plan of one cycle is laid over what is stored of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reconciled<'p> {
+    /// Changes to stored touchpoints, in the order given.
+    pub updates: Vec<Update>,
+    /// Occurrences not stored yet, in plan order.
+    pub new: Vec<Row<'p>>,
+    pub diff: Diff,
+    /// Something was stored of this cycle before and it changed: the
+    /// change is recorded (a first plan is not).
+    pub record_change: bool,
+}
+
+/// Lays the plan of one cycle over its stored touchpoints (`existing`,
+/// with their ids): new occurrences are added, replannable ones follow the
+/// plan, the rest are kept as they are.
+pub fn reconcile<'p>(
+    vin: &str,
+    plan: &'p super::Plan<'p>,
+    existing: &[(i64, Stored<'_>)],
+) -> Reconciled<'p> {
+    let rows = rows(vin, plan);
+    let mut diff = Diff::default();
+    let mut updates = Vec::new();
+    {
+        let wanted: std::collections::HashMap<&str, (Wanted<'_>, Option<NaiveDate>)> = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.key.as_str(),
+                    (
+                        Wanted {
+                            key: &r.key,
+                            due_date: r.tp.date,
+                            state: r.state,
+                            reason: r.reason.as_deref(),
+                            awaits_visit: r.tp.awaits_visit,
+                        },
+                        r.tp.service_due,
+                    ),
+                )
+            })
+            .collect();
+        for (id, stored) in existing {
+            let want = wanted.get(stored.key);
+            let Some(change) = decide(stored, want.map(|(w, _)| w)) else {
+                continue;
+            };
+            diff.note(stored, &change);
+            updates.push(Update {
+                id: *id,
+                change,
+                service_due: want.and_then(|(_, s)| *s),
+            });
+        }
+    }
+    let known: std::collections::HashSet<&str> = existing.iter().map(|(_, s)| s.key).collect();
+    let new: Vec<Row<'p>> = rows
+        .into_iter()
+        .filter(|r| !known.contains(r.key.as_str()))
+        .collect();
+    diff.added = new.len();
+    Reconciled {
+        updates,
+        new,
+        record_change: !existing.is_empty() && !diff.is_empty(),
+        diff,
+    }
+}
+
 /// Counts of what a re-plan changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Diff {

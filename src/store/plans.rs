@@ -1,8 +1,7 @@
 use super::entities::{customer, plan_change, reading, touchpoint, vehicle};
-use super::{Context, StoreError, VehicleRecord};
+use super::{Context, StoreError};
 use crate::domain::TouchpointState;
-use crate::plan::replan::{self, Change, Diff, Stored, Wanted};
-use crate::plan::{Plan, Touchpoint};
+use crate::plan::replan::{self, Change, Reconciled};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
 use sea_orm::{
@@ -14,123 +13,61 @@ use std::collections::{HashMap, HashSet};
 /// A touchpoint as stored.
 pub type StoredTouchpoint = touchpoint::Model;
 
-struct Row<'p> {
-    key: String,
-    tp: &'p Touchpoint<'p>,
-    state: TouchpointState,
-    reason: Option<String>,
-}
-
-fn rows<'p>(vin: &str, plan: &'p Plan<'p>) -> Vec<Row<'p>> {
-    let kept = plan.touchpoints.iter().map(|t| (t, t.state.into()));
-    let displaced = plan
-        .displaced
-        .iter()
-        .map(|t| (t, TouchpointState::Displaced));
-    kept.chain(displaced)
-        .map(|(tp, state)| Row {
-            key: tp.dedup_key(vin, plan.cycle),
-            tp,
-            state,
-            reason: tp.reason.map(|r| r.to_string()),
-        })
-        .collect()
-}
-
-/// Stores one cycle of a vehicle's plan: new occurrences are inserted,
-/// replannable ones follow the new plan, the rest are kept as they are.
-/// What changed is recorded in `plan_changes` (not on the first planning).
-/// `fresh`: the caller knows that nothing of this cycle is stored yet.
-/// Run it in a transaction (the planning pass stores a page of vehicles in
-/// one).
-pub async fn save_plan<C: ConnectionTrait>(
+/// Stores what a re-plan of one cycle of a vehicle decided
+/// ([`replan::reconcile`]): the updates of stored touchpoints, the new ones
+/// (added to `new_rows`, inserted with the page), and the change recorded
+/// in `plan_changes` when it says so. Run it in a transaction (the planning
+/// pass stores a page of vehicles in one).
+pub async fn apply_plan<C: ConnectionTrait>(
     txn: &C,
-    record: &VehicleRecord,
-    plan: &Plan<'_>,
+    vehicle: &vehicle::Model,
+    cycle: u32,
+    plan: &Reconciled<'_>,
     now: DateTime<Utc>,
-    fresh: bool,
     new_rows: &mut NewTouchpoints,
-) -> Result<Diff, StoreError> {
-    let vehicle = &record.vehicle;
-    let existing = if fresh {
-        Vec::new()
-    } else {
-        touchpoint::Entity::find()
-            .filter(touchpoint::Column::VehicleId.eq(vehicle.id))
-            .filter(touchpoint::Column::Cycle.eq(plan.cycle as i32))
-            .all(txn)
-            .await
-            .context("loading the stored plan")?
-    };
-    let wanted_rows = rows(&vehicle.vin, plan);
-    let wanted: HashMap<&str, Wanted<'_>> = wanted_rows
-        .iter()
-        .map(|r| {
-            (
-                r.key.as_str(),
-                Wanted {
-                    key: &r.key,
-                    due_date: r.tp.date,
-                    state: r.state,
-                    reason: r.reason.as_deref(),
-                    awaits_visit: r.tp.awaits_visit,
-                },
-            )
-        })
-        .collect();
-    let wanted_service_due: HashMap<&str, Option<NaiveDate>> = wanted_rows
-        .iter()
-        .map(|r| (r.key.as_str(), r.tp.service_due))
-        .collect();
-    let mut diff = Diff::default();
-    for model in &existing {
-        let stored = Stored {
-            key: &model.dedup_key,
-            due_date: model.due_date,
-            state: &model.state,
-            reason: model.reason.as_deref(),
-            awaits_visit: model.awaits_visit,
-        };
-        let Some(change) = replan::decide(&stored, wanted.get(model.dedup_key.as_str())) else {
-            continue;
-        };
-        diff.note(&stored, &change);
-        let mut active: touchpoint::ActiveModel = model.clone().into();
-        match change {
-            Change::Drop => {
-                active.state = Set(TouchpointState::Cancelled.as_str().into());
-                active.reason = Set(Some(replan::DROPPED_REASON.into()));
-            }
+) -> Result<(), StoreError> {
+    for update in &plan.updates {
+        let mut change = touchpoint::Entity::update_many()
+            .col_expr(touchpoint::Column::UpdatedAt, Expr::value(now))
+            .filter(touchpoint::Column::Id.eq(update.id));
+        change = match &update.change {
+            Change::Drop => change
+                .col_expr(
+                    touchpoint::Column::State,
+                    Expr::value(TouchpointState::Cancelled.as_str()),
+                )
+                .col_expr(
+                    touchpoint::Column::Reason,
+                    Expr::value(replan::DROPPED_REASON),
+                ),
             Change::Update {
                 due_date,
                 state,
                 reason,
                 awaits_visit,
-            } => {
-                active.awaits_visit = Set(awaits_visit);
-                active.due_date = Set(due_date);
-                active.next_attempt_at = Set(None);
-                active.service_due = Set(wanted_service_due
-                    .get(model.dedup_key.as_str())
-                    .copied()
-                    .flatten());
-                active.state = Set(state.as_str().into());
-                active.reason = Set(reason);
-            }
-        }
-        active.updated_at = Set(now);
-        active.update(txn).await.context("updating a touchpoint")?;
+            } => change
+                .col_expr(touchpoint::Column::AwaitsVisit, Expr::value(*awaits_visit))
+                .col_expr(touchpoint::Column::DueDate, Expr::value(*due_date))
+                .col_expr(
+                    touchpoint::Column::NextAttemptAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .col_expr(
+                    touchpoint::Column::ServiceDue,
+                    Expr::value(update.service_due),
+                )
+                .col_expr(touchpoint::Column::State, Expr::value(state.as_str()))
+                .col_expr(touchpoint::Column::Reason, Expr::value(reason.clone())),
+        };
+        change.exec(txn).await.context("updating a touchpoint")?;
     }
-    let known: std::collections::HashSet<&str> =
-        existing.iter().map(|m| m.dedup_key.as_str()).collect();
-    let new: Vec<touchpoint::ActiveModel> = wanted_rows
-        .iter()
-        .filter(|r| !known.contains(r.key.as_str()))
-        .map(|r| touchpoint::ActiveModel {
+    new_rows
+        .rows
+        .extend(plan.new.iter().map(|r| touchpoint::ActiveModel {
             dedup_key: Set(r.key.clone()),
             vehicle_id: Set(vehicle.id),
             customer_id: Set(vehicle.customer_id),
-            cycle: Set(plan.cycle as i32),
+            cycle: Set(cycle as i32),
             code: Set(r.tp.code().to_string()),
             occurrence: Set(r.tp.occurrence as i32),
             channel: Set(r.tp.channel().as_str().into()),
@@ -146,23 +83,20 @@ pub async fn save_plan<C: ConnectionTrait>(
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()
-        })
-        .collect();
-    diff.added = new.len();
-    new_rows.rows.extend(new);
-    if !existing.is_empty() && !diff.is_empty() {
+        }));
+    if plan.record_change {
         plan_change::ActiveModel {
             vehicle_id: Set(vehicle.id),
-            cycle: Set(plan.cycle as i32),
+            cycle: Set(cycle as i32),
             at: Set(now),
-            summary: Set(diff.summary()),
+            summary: Set(plan.diff.summary()),
             ..Default::default()
         }
         .insert(txn)
         .await
         .context("recording the plan change")?;
     }
-    Ok(diff)
+    Ok(())
 }
 
 /// Touchpoints of several plans, inserted together: a page of first plans
