@@ -1,14 +1,13 @@
 //! The dispatch pass. Each person's due touchpoints are decided by the pure
-//! step ([`super::decide`]); the decisions of a group of people are stored
+//! step ([`crate::dispatch::person`]); the decisions of a group of people are stored
 //! in one short transaction (messages are created `sending` under a lease),
 //! then the group's sends happen outside any transaction and their outcomes
 //! are stored. A message still `sending` when its lease runs out was
 //! interrupted: it is held for review, never resent.
 
-use super::decide::{self, Decided, DispatchReport, Rulebook, push_sent_events, tally};
-use super::{Outcome, Outgoing, Transports};
-use super::{Settled, settle};
 use crate::config::Config;
+use crate::dispatch::{self as decide, Decided, DispatchReport, HELD_REASON, Rulebook};
+use crate::dispatch::{Outcome, Outgoing, Settled, Transports, push_sent_events, settle, tally};
 use crate::domain::{MessageState, TouchpointState};
 use crate::messages::Catalog;
 use crate::store::dispatch::{self as writes, Changes, create_messages, store_outcomes};
@@ -18,10 +17,6 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
 use sea_orm::DatabaseConnection;
 use std::collections::{BTreeMap, HashMap};
-
-pub use crate::rules::NO_VISIT_REASON;
-pub const HELD_REASON: &str =
-    "the send was interrupted and its outcome is unknown; review before resending";
 
 /// The dispatcher's parts, built once per process.
 pub struct Dispatcher<'a> {
@@ -255,7 +250,7 @@ impl<'a> Dispatcher<'a> {
 
     /// Hands one claimed message to its transport; what came of it.
     async fn send(&self, m: &message::Model, now: DateTime<Utc>) -> Settled {
-        let channel = decide::channel_of(&m.channel);
+        let channel = crate::domain::Channel::of_stored(&m.channel);
         let outcome = match self.transports.for_channel(channel) {
             Some(transport) => {
                 transport

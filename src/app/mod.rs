@@ -5,17 +5,20 @@
 //! on bad input it changes nothing.
 
 mod calls;
+mod dispatch;
 pub mod facts;
 pub mod held;
 mod import;
 pub mod opt_outs;
 mod planning;
 mod show;
+pub mod simulate;
 pub mod timeline;
 pub mod touchpoints;
 pub mod visits;
 
 pub use calls::{Call, OutcomeReport, call_list, record_call_outcome};
+pub use dispatch::Dispatcher;
 pub use import::import_file;
 pub use planning::{PassReport, planning_pass};
 pub use show::{NextService, PlanAnswer, QueueAnswer, next_service, queue, vehicle_plan};
@@ -92,7 +95,7 @@ pub async fn pass(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<PassOutput, Failure> {
     let planning = planning_pass(db, config, now).await?;
-    let dispatch = crate::dispatch::Dispatcher::new(db, config, transports, catalog)
+    let dispatch = Dispatcher::new(db, config, transports, catalog)
         .pass(now)
         .await?;
     Ok(PassOutput { planning, dispatch })

@@ -5,7 +5,6 @@ mod calls;
 mod init;
 mod operator;
 mod show;
-mod simulate;
 
 pub use crate::app::Failure;
 use crate::app::{open, pass};
@@ -143,12 +142,11 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
                         Failure::Other(format!("cannot create {}: {e}", path.display()))
                     })?;
                     let mut writer = std::io::BufWriter::new(file);
-                    simulate::simulate(&config, &db, from, to, &mut writer).await?
+                    crate::app::simulate::simulate(&db, &config, from, to, &mut writer).await?
                 }
                 None => {
-                    let stdout = std::io::stdout();
-                    let mut lock = stdout.lock();
-                    simulate::simulate(&config, &db, from, to, &mut lock).await?
+                    let mut writer = std::io::BufWriter::new(std::io::stdout().lock());
+                    crate::app::simulate::simulate(&db, &config, from, to, &mut writer).await?
                 }
             };
             // The lines own standard output unless they go to a file.

@@ -6,15 +6,20 @@
 //! memory.
 
 use super::Settled;
-use crate::domain::{CallTaskState, Category, Channel, MessageState, TouchpointState};
+use crate::domain::{Category, Channel, MessageState, TouchpointState};
 use crate::messages::{Catalog, Context, join_cars};
-use crate::rules::{self, Candidate, Decision, History, NO_VISIT_REASON, Person, Policy, Wait};
-use crate::store::entities::{call_task, customer, message, touchpoint, vehicle};
+use crate::rules::{self, Candidate, Decision, History, Person, Policy, Wait};
+use crate::store::entities::{customer, message, touchpoint, vehicle};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
-use sea_orm::ActiveValue::Set;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+
+pub use crate::rules::NO_VISIT_REASON;
+
+/// Why an interrupted send is held for review.
+pub const HELD_REASON: &str =
+    "the send was interrupted and its outcome is unknown; review before resending";
 
 /// What the rules and the message texts need besides the facts, built once
 /// from the configuration.
@@ -138,7 +143,15 @@ pub type Move = (i64, TouchpointState, Option<String>, Option<DateTime<Utc>>);
 pub struct Draft {
     pub message: message::Model,
     pub carried: Vec<touchpoint::Model>,
-    pub call: Option<call_task::ActiveModel>,
+    pub call: Option<CallTask>,
+}
+
+/// The task a call's message puts on the call list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallTask {
+    pub due_date: NaiveDate,
+    pub title: String,
+    pub script: String,
 }
 
 /// One person's decisions: the moves of touchpoints that do not go out
@@ -357,14 +370,10 @@ fn draft(
     .unwrap_or_default();
     let is_call = channel == Channel::Call;
     let lease = now + book.lease;
-    let call = is_call.then(|| call_task::ActiveModel {
-        customer_id: Set(customer.id),
-        due_date: Set(first.due_date),
-        title: Set(rendered.subject.clone()),
-        script: Set(rendered.body.clone()),
-        state: Set(CallTaskState::Open.as_str().into()),
-        created_at: Set(now),
-        ..Default::default()
+    let call = is_call.then(|| CallTask {
+        due_date: first.due_date,
+        title: rendered.subject.clone(),
+        script: rendered.body.clone(),
     });
     Ok(Draft {
         message: message::Model {

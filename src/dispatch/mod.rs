@@ -1,5 +1,7 @@
-//! Dispatch: the worker that turns due touchpoints into messages and call
-//! tasks under the rules, and the transports that carry them.
+//! Dispatch: the pure step that turns one person's due touchpoints into
+//! messages and call tasks under the rules (`decide`), what a transport's
+//! answer does to them (`settle`), and the transports that carry them. The
+//! pass that runs them over the store is `app::dispatch`.
 
 mod decide;
 pub mod email;
@@ -7,11 +9,9 @@ pub mod outbox;
 pub mod segments;
 mod settle;
 pub mod sms;
-mod worker;
 
 pub use decide::*;
 pub use settle::*;
-pub use worker::*;
 
 use crate::domain::Channel;
 use std::time::Duration;

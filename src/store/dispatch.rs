@@ -6,7 +6,7 @@
 use super::entities::{call_task, message, touchpoint};
 use super::{Context as _, StoreError};
 use crate::dispatch::{Draft, Move, Settled, sent_together_with};
-use crate::domain::{Channel, MessageState, TouchpointState};
+use crate::domain::{CallTaskState, Channel, MessageState, TouchpointState};
 use crate::rules::History;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, Func, SimpleExpr};
@@ -164,9 +164,17 @@ pub async fn create_messages(
     let calls: Vec<call_task::ActiveModel> = created
         .iter()
         .filter_map(|d| {
-            let mut task = d.call.clone()?;
-            task.message_id = Set(d.message.id);
-            Some(task)
+            let task = d.call.as_ref()?;
+            Some(call_task::ActiveModel {
+                message_id: Set(d.message.id),
+                customer_id: Set(d.message.customer_id),
+                due_date: Set(task.due_date),
+                title: Set(task.title.clone()),
+                script: Set(task.script.clone()),
+                state: Set(CallTaskState::Open.as_str().into()),
+                created_at: Set(d.message.created_at),
+                ..Default::default()
+            })
         })
         .collect();
     if !calls.is_empty() {

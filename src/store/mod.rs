@@ -4,11 +4,13 @@
 mod calls;
 pub mod dispatch;
 pub mod entities;
+mod facts;
 pub mod import;
 pub mod operator;
 mod plans;
 
 pub use calls::*;
+pub use facts::*;
 pub use plans::*;
 
 use crate::domain::VisitKind;

@@ -7,9 +7,10 @@ use chrono::{TimeZone, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
 };
+use touchpoint::app::Dispatcher;
 use touchpoint::app::planning_pass;
 use touchpoint::config::Config;
-use touchpoint::dispatch::{Dispatcher, Transports};
+use touchpoint::dispatch::Transports;
 use touchpoint::messages::Catalog;
 use touchpoint::store::{self, entities};
 

@@ -7,9 +7,10 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
 };
+use touchpoint::app::Dispatcher;
 use touchpoint::app::planning_pass;
 use touchpoint::config::Config;
-use touchpoint::dispatch::{DispatchReport, Dispatcher, HELD_REASON, Transports};
+use touchpoint::dispatch::{DispatchReport, HELD_REASON, Transports};
 use touchpoint::messages::Catalog;
 use touchpoint::store::entities::{call_task, message, touchpoint as tp};
 

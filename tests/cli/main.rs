@@ -8,6 +8,7 @@ mod contracts;
 mod crash;
 mod dispatch;
 mod environment;
+mod equivalence;
 mod helpers;
 mod http;
 mod import;

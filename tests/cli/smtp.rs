@@ -7,9 +7,10 @@ use crate::smtp_server::SmtpServer;
 use crate::support::{databases, drop_test_schema, seed_customer};
 use chrono::{Duration, TimeZone, Utc};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use touchpoint::app::Dispatcher;
 use touchpoint::app::planning_pass;
 use touchpoint::config::Config;
-use touchpoint::dispatch::{Dispatcher, Transports};
+use touchpoint::dispatch::Transports;
 use touchpoint::messages::Catalog;
 use touchpoint::store::entities::message;
 

@@ -1,0 +1,73 @@
+//! Every stored fact at once, a page at a time: what `simulate` replays.
+
+use super::entities::{customer, opt_out, reading, vehicle};
+use super::{Context, StoreError};
+use crate::predict::Reading;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+/// The customers, vehicles, readings and logged opt-outs, each in id order.
+#[derive(Debug, Default)]
+pub struct AllFacts {
+    pub customers: Vec<customer::Model>,
+    pub vehicles: Vec<vehicle::Model>,
+    /// Each reading with its vehicle's id.
+    pub readings: Vec<(i64, Reading)>,
+    pub opt_outs: Vec<opt_out::Model>,
+}
+
+/// Rows read in one statement.
+const PAGE: u64 = 5000;
+
+/// Every row of `E` in id order, a page at a time (by id, not by offset).
+async fn every<E, C>(
+    db: &C,
+    id: E::Column,
+    id_of: impl Fn(&E::Model) -> i64,
+    what: &str,
+) -> Result<Vec<E::Model>, StoreError>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let mut rows = Vec::new();
+    let mut after = i64::MIN;
+    loop {
+        let page = E::find()
+            .filter(id.gt(after))
+            .order_by_asc(id)
+            .limit(PAGE)
+            .all(db)
+            .await
+            .context(what)?;
+        let Some(last) = page.last() else { break };
+        after = id_of(last);
+        rows.extend(page);
+    }
+    Ok(rows)
+}
+
+/// Reads every customer, vehicle, reading and logged opt-out.
+pub async fn all_facts<C: ConnectionTrait>(db: &C) -> Result<AllFacts, StoreError> {
+    let customers =
+        every::<customer::Entity, _>(db, customer::Column::Id, |c| c.id, "loading customers")
+            .await?;
+    let vehicles =
+        every::<vehicle::Entity, _>(db, vehicle::Column::Id, |v| v.id, "loading vehicles").await?;
+    let readings =
+        every::<reading::Entity, _>(db, reading::Column::Id, |r| r.id, "loading readings")
+            .await?
+            .into_iter()
+            .filter_map(|r| {
+                let vehicle_id = r.vehicle_id;
+                super::to_reading(r).map(|reading| (vehicle_id, reading))
+            })
+            .collect();
+    let opt_outs =
+        every::<opt_out::Entity, _>(db, opt_out::Column::Id, |o| o.id, "loading opt-outs").await?;
+    Ok(AllFacts {
+        customers,
+        vehicles,
+        readings,
+        opt_outs,
+    })
+}
