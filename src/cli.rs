@@ -171,6 +171,15 @@ pub enum Operator {
         #[command(flatten)]
         out: Output,
     },
+    /// Send a planned, deferred or held touchpoint as soon as the rules allow
+    /// (consent, opt-outs, quiet hours and caps still hold)
+    SendNow {
+        key: String,
+        #[command(flatten)]
+        by: By,
+        #[command(flatten)]
+        out: Output,
+    },
     /// Messages held for review: interrupted sends whose outcome is unknown
     Held {
         #[command(flatten)]

@@ -1,8 +1,10 @@
-//! `hold`, `release`, `skip`: an administrator stops a planned touchpoint
-//! for a while, lets it go again, or drops it with a reason.
+//! `hold`, `release`, `skip`, `send-now`: an administrator stops a planned
+//! touchpoint for a while, lets it go again, drops it with a reason, or has
+//! it go out as soon as the rules allow.
 
 use super::{Failure, reason};
 use crate::domain::TouchpointState;
+use crate::store::entities::touchpoint;
 use crate::store::operator;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::DatabaseConnection;
@@ -74,6 +76,41 @@ pub async fn skip(
     change(db, key, &TouchpointState::SKIPPABLE, to, Some(reason), now).await
 }
 
+/// Sends a planned, deferred or held touchpoint as soon as the rules allow:
+/// it becomes due now (dated today in the owner's time zone, waiting for
+/// the next pass), and that pass decides it as any other: consent,
+/// opt-outs, quiet hours and the frequency caps still hold.
+pub async fn send_now(
+    db: &DatabaseConnection,
+    config: &crate::config::Config,
+    key: &str,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<Moved, Failure> {
+    let key = key.trim();
+    let t = touchpoint(db, key).await?;
+    let from = &TouchpointState::SENDABLE_NOW;
+    refuse_unless(&t, from, "sent now")?;
+    let tz = match crate::store::customer(db, t.customer_id).await? {
+        Some(owner) => super::facts::tz_of(&owner, config),
+        None => config.default_timezone(),
+    };
+    let today = super::facts::today_in(tz, now);
+    let reason = reason("sent now", by, None)?;
+    if !operator::send_now(db, &t, from, today, reason.clone(), now).await? {
+        return Err(changed_meanwhile(key));
+    }
+    Ok(Moved {
+        key: t.dedup_key,
+        code: t.code,
+        channel: t.channel,
+        due_date: today,
+        from: t.state,
+        state: TouchpointState::Deferred,
+        reason: Some(reason),
+    })
+}
+
 /// Where a move goes: the new state, the verb for refusals, and whether the
 /// vehicle is re-planned after it.
 struct Target {
@@ -91,24 +128,10 @@ async fn change(
     now: DateTime<Utc>,
 ) -> Result<Moved, Failure> {
     let key = key.trim();
-    let Some(t) = operator::touchpoint_by_key(db, key).await? else {
-        return Err(Failure::Data(format!("no touchpoint with key {key}")));
-    };
-    if !from.iter().any(|s| s.is(&t.state)) {
-        return Err(Failure::Data(format!(
-            "touchpoint {key} is {}: only {} ones can be {}",
-            t.state,
-            from.iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            to.verb
-        )));
-    }
+    let t = touchpoint(db, key).await?;
+    refuse_unless(&t, from, to.verb)?;
     if !operator::move_touchpoint(db, &t, from, to.state, reason.clone(), to.replan, now).await? {
-        return Err(Failure::Data(format!(
-            "touchpoint {key} changed meanwhile (a pass took it): look at it again"
-        )));
+        return Err(changed_meanwhile(key));
     }
     Ok(Moved {
         key: t.dedup_key,
@@ -119,4 +142,37 @@ async fn change(
         state: to.state,
         reason,
     })
+}
+
+/// The touchpoint of a key; bad data when there is none.
+async fn touchpoint(db: &DatabaseConnection, key: &str) -> Result<touchpoint::Model, Failure> {
+    operator::touchpoint_by_key(db, key)
+        .await?
+        .ok_or_else(|| Failure::Data(format!("no touchpoint with key {key}")))
+}
+
+/// Bad data unless the touchpoint is in one of `from`.
+fn refuse_unless(
+    t: &touchpoint::Model,
+    from: &[TouchpointState],
+    verb: &str,
+) -> Result<(), Failure> {
+    if from.iter().any(|s| s.is(&t.state)) {
+        return Ok(());
+    }
+    Err(Failure::Data(format!(
+        "touchpoint {} is {}: only {} ones can be {verb}",
+        t.dedup_key,
+        t.state,
+        from.iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    )))
+}
+
+fn changed_meanwhile(key: &str) -> Failure {
+    Failure::Data(format!(
+        "touchpoint {key} changed meanwhile (a pass took it): look at it again"
+    ))
 }

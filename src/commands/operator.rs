@@ -58,6 +58,9 @@ pub async fn execute(config: &Config, command: Operator) -> Result<(), Failure> 
             };
             move_touchpoint(config, &key, how, out).await
         }
+        Operator::SendNow { key, by, out } => {
+            move_touchpoint(config, &key, Move::SendNow { by: &by }, out).await
+        }
         Operator::Held { out } => held(config, out).await,
         Operator::Approve { id, by, out } => review(config, id, Review::Approve, &by, out).await,
         Operator::Discard {
@@ -150,11 +153,12 @@ async fn opt_out(
     })
 }
 
-/// What `hold`, `release` and `skip` do to a touchpoint.
+/// What `hold`, `release`, `skip` and `send-now` do to a touchpoint.
 enum Move<'a> {
     Hold { reason: Option<&'a str>, by: &'a By },
     Release,
     Skip { reason: &'a str, by: &'a By },
+    SendNow { by: &'a By },
 }
 
 async fn move_touchpoint(
@@ -172,6 +176,9 @@ async fn move_touchpoint(
         Move::Release => touchpoints::release(&db, key, now).await?,
         Move::Skip { reason, by } => {
             touchpoints::skip(&db, key, &app::actor(by.by.as_deref()), reason, now).await?
+        }
+        Move::SendNow { by } => {
+            touchpoints::send_now(&db, config, key, &app::actor(by.by.as_deref()), now).await?
         }
     };
     print(out.json, &moved, |m| {

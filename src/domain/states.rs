@@ -118,6 +118,8 @@ impl TouchpointState {
         TouchpointState::Deferred,
         TouchpointState::OnHold,
     ];
+    /// The states a touchpoint may be sent now from.
+    pub const SENDABLE_NOW: [TouchpointState; 3] = Self::SKIPPABLE;
 }
 
 states! {

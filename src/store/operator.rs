@@ -142,6 +142,34 @@ pub async fn move_touchpoint(
     Ok(true)
 }
 
+/// Makes a touchpoint that is still in one of `from` due at once: deferred
+/// until `now`, dated `today`, with `reason`; `false` when it was no longer
+/// in `from`.
+pub async fn send_now(
+    db: &DatabaseConnection,
+    t: &touchpoint::Model,
+    from: &[TouchpointState],
+    today: NaiveDate,
+    reason: String,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let done = touchpoint::Entity::update_many()
+        .col_expr(
+            touchpoint::Column::State,
+            Expr::value(TouchpointState::Deferred.as_str()),
+        )
+        .col_expr(touchpoint::Column::Reason, Expr::value(reason))
+        .col_expr(touchpoint::Column::DueDate, Expr::value(today))
+        .col_expr(touchpoint::Column::NextAttemptAt, Expr::value(now))
+        .col_expr(touchpoint::Column::UpdatedAt, Expr::value(now))
+        .filter(touchpoint::Column::Id.eq(t.id))
+        .filter(touchpoint::Column::State.is_in(from.iter().map(|s| s.as_str())))
+        .exec(db)
+        .await
+        .context("sending a touchpoint now")?;
+    Ok(done.rows_affected == 1)
+}
+
 /// A message held for review, with its owner and the touchpoints it carries.
 #[derive(Debug, Clone)]
 pub struct HeldMessage {

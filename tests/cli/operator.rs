@@ -1,5 +1,5 @@
 //! The operator's commands through the binary, on every backend: visit add,
-//! opt-out, hold / release / skip, held / approve / discard, timeline. Each
+//! opt-out, hold / release / skip / send-now, held / approve / discard, timeline. Each
 //! success with its effect on planning and dispatch, each bad input with its
 //! exit code and an unchanged database.
 
@@ -494,6 +494,42 @@ fn a_skipped_touchpoint_is_never_sent_and_keeps_its_reason() {
         let third = format!("{VIN}:onboarding-tips:0:1");
         refused(&tp, &["skip", &third, "--reason", " "], 65);
         refused(&tp, &["skip", &third], 64);
+    }
+}
+
+#[test]
+fn send_now_sends_at_the_next_pass_under_the_rules() {
+    for tp in instances() {
+        // Two months in: the satisfaction emails are due in a month.
+        site(&tp, 60);
+        let key = satisfaction();
+        let other = format!("{VIN2}:onboarding-satisfaction:0:1");
+        tp.json(&["hold", &other]);
+        assert_eq!(emails_sent(&tp), 0, "{}", tp.backend);
+
+        let now = tp.json(&["send-now", &key, "--by", "maria"]);
+        assert_eq!(now["from"], "planned");
+        assert_eq!(now["state"], "deferred");
+        assert_eq!(now["due_date"], today().to_string());
+        assert_eq!(now["reason"], "sent now by maria");
+        let text = stdout(&tp.run(&["send-now", &other]));
+        assert!(text.contains("on_hold -> deferred"), "{text}");
+        let t = stored(&tp, &key);
+        assert_eq!((t.state.as_str(), t.due_date), ("deferred", today()));
+
+        // The next pass sends them as any due touchpoints: the same email
+        // to the same person on one day goes out once, carrying both.
+        assert_eq!(emails_sent(&tp), 1, "{}", tp.backend);
+        assert_eq!(stored(&tp, &key).state, "sent", "{}", tp.backend);
+        assert_eq!(stored(&tp, &other).state, "sent", "{}", tp.backend);
+
+        let err = refused(&tp, &["send-now", &key], 65);
+        assert!(
+            err.contains("is sent: only planned, deferred, on_hold ones can be sent now"),
+            "{err}"
+        );
+        refused(&tp, &["send-now", "NO:such:0:1"], 65);
+        refused(&tp, &["send-now"], 64);
     }
 }
 
