@@ -69,6 +69,11 @@ pub enum Command {
     },
     /// The daemon: HTTP endpoints and a planning and dispatch pass on a schedule
     Run,
+    /// What the database says: the last pass, what waits, the schema
+    Status {
+        #[command(flatten)]
+        out: Output,
+    },
     /// The call list: open call tasks that are due, oldest first
     Calls {
         #[command(flatten)]

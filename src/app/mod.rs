@@ -13,6 +13,7 @@ pub mod opt_outs;
 mod planning;
 mod show;
 pub mod simulate;
+pub mod status;
 pub mod timeline;
 pub mod touchpoints;
 pub mod visits;
@@ -98,6 +99,14 @@ pub async fn pass(
     let dispatch = Dispatcher::new(db, config, transports, catalog)
         .pass(now)
         .await?;
+    let did = status::PassRecord {
+        vehicles_planned: planning.vehicles_planned,
+        sent: dispatch.sent.clone(),
+        deferred: dispatch.deferred,
+        suppressed: dispatch.suppressed,
+        held: dispatch.held,
+    };
+    status::record_pass(db, &did, now).await?;
     Ok(PassOutput { planning, dispatch })
 }
 

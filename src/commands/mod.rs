@@ -5,6 +5,7 @@ mod calls;
 mod init;
 mod operator;
 mod show;
+mod status;
 
 pub use crate::app::Failure;
 use crate::app::{open, pass};
@@ -119,6 +120,10 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
         Command::Run => {
             let config = load_config(cli.config.as_deref(), &cli.set)?;
             crate::daemon::run(config).await
+        }
+        Command::Status { out } => {
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
+            status::show(&config, out.json).await
         }
         Command::Calls { out } => {
             let config = load_config(cli.config.as_deref(), &cli.set)?;

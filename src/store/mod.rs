@@ -8,6 +8,7 @@ mod facts;
 pub mod import;
 pub mod operator;
 mod plans;
+pub mod status;
 
 pub use calls::*;
 pub use facts::*;

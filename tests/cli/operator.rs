@@ -533,6 +533,48 @@ fn send_now_sends_at_the_next_pass_under_the_rules() {
     }
 }
 
+#[test]
+fn status_shows_the_last_pass_what_waits_and_the_schema() {
+    // The newest migration in the repository is the schema's version.
+    let mut migrations: Vec<String> =
+        std::fs::read_dir(crate::helpers::root().join("migrations/src"))
+            .unwrap()
+            .filter_map(|e| e.unwrap().file_name().into_string().ok())
+            .filter(|n| n.starts_with('m'))
+            .map(|n| n.trim_end_matches(".rs").to_string())
+            .collect();
+    migrations.sort();
+    for tp in instances() {
+        let fresh = tp.json(&["status"]);
+        assert!(fresh["last_pass"].is_null(), "{}: {fresh}", tp.backend);
+        assert_eq!(fresh["schema"]["applied"], migrations.len());
+        assert_eq!(fresh["schema"]["latest"], migrations[migrations.len() - 1]);
+        assert_eq!(fresh["deferred"], 0);
+
+        let before = Utc::now() - Duration::seconds(1);
+        site(&tp, 60);
+        let key = satisfaction();
+        tp.json(&["hold", &key]);
+        let s = tp.json(&["status"]);
+        let at: chrono::DateTime<Utc> = s["last_pass"]["at"].as_str().unwrap().parse().unwrap();
+        assert!(at >= before && at <= Utc::now(), "{}: {s}", tp.backend);
+        // The first pass planned both cars.
+        assert_eq!(s["last_pass"]["vehicles_planned"], 2, "{}: {s}", tp.backend);
+        assert_eq!(s["on_hold"], 1, "{}: {s}", tp.backend);
+        assert_eq!(s["held_messages"], 0);
+        assert!(s["due_now"].is_object());
+
+        let text = stdout(&tp.run(&["status"]));
+        assert!(text.starts_with("last pass: "), "{text}");
+        assert!(text.contains("2 vehicles planned"), "{text}");
+        assert!(text.contains("1 on hold"), "{text}");
+        assert!(
+            text.contains(&format!("latest {}", migrations[migrations.len() - 1])),
+            "{text}"
+        );
+    }
+}
+
 /// Makes the touchpoint's message look interrupted: created and claimed
 /// an hour ago, its lease run out, as a dispatcher that died mid-send leaves it.
 fn interrupted_send(tp: &Instance, key: &str) {
