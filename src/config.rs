@@ -882,6 +882,25 @@ impl Config {
         }
     }
 
+    /// The dispatch step's settings, with the message texts.
+    pub fn rulebook<'a>(
+        &self,
+        catalog: &'a crate::messages::Catalog,
+    ) -> crate::dispatch::Rulebook<'a> {
+        let dealer = &self.settings.dealer;
+        crate::dispatch::Rulebook {
+            policy: self.settings.policy(),
+            catalog,
+            dealer: crate::dispatch::Dealer {
+                name: dealer.name.clone(),
+                phone: dealer.phone.clone(),
+                booking_url: dealer.booking_url.clone(),
+            },
+            lease: chrono::Duration::seconds(self.settings.dispatch.lease_secs),
+            default_tz: self.default_timezone(),
+        }
+    }
+
     pub fn default_timezone(&self) -> Tz {
         crate::domain::parse_timezone(&self.settings.plan.default_timezone).unwrap_or(Tz::UTC)
     }

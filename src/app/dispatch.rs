@@ -37,7 +37,7 @@ impl<'a> Dispatcher<'a> {
             db,
             config,
             transports,
-            book: Rulebook::new(config, catalog),
+            book: config.rulebook(catalog),
         }
     }
 

@@ -191,7 +191,7 @@ pub async fn simulate(
         config,
         template: &template,
         params: config.settings.plan_params(),
-        book: Rulebook::new(config, &catalog),
+        book: config.rulebook(&catalog),
         max_attempts: config.settings.dispatch.max_attempts,
         start: midnight(from),
         end: midnight(to),

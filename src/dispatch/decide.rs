@@ -21,28 +21,24 @@ pub use crate::rules::NO_VISIT_REASON;
 pub const HELD_REASON: &str =
     "the send was interrupted and its outcome is unknown; review before resending";
 
-/// What the rules and the message texts need besides the facts, built once
-/// from the configuration.
+/// What the rules and the message texts need besides the facts (built once
+/// by `config::Config::rulebook`).
 pub struct Rulebook<'a> {
     pub policy: Policy,
     pub catalog: &'a Catalog,
-    pub dealer: crate::config::Dealer,
+    pub dealer: Dealer,
     /// How long a message may stay `sending` before it counts as interrupted.
     pub lease: Duration,
     /// The time zone of a person whose own is not known.
     pub default_tz: Tz,
 }
 
-impl<'a> Rulebook<'a> {
-    pub fn new(config: &crate::config::Config, catalog: &'a Catalog) -> Self {
-        Self {
-            policy: config.settings.policy(),
-            catalog,
-            dealer: config.settings.dealer.clone(),
-            lease: Duration::seconds(config.settings.dispatch.lease_secs),
-            default_tz: config.default_timezone(),
-        }
-    }
+/// Who the messages come from, as the texts name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dealer {
+    pub name: String,
+    pub phone: String,
+    pub booking_url: String,
 }
 
 /// What one pass did.
