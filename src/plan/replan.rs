@@ -297,4 +297,121 @@ mod tests {
             .is_none()
         );
     }
+
+    mod reconciling {
+        use super::super::*;
+        use crate::plan::{PlanParams, Template, VehicleFacts, build, cycle_bounds};
+        use crate::predict::{Facts, Schedule};
+        use proptest::prelude::*;
+
+        const STATES: [TouchpointState; 6] = [
+            TouchpointState::Planned,
+            TouchpointState::Deferred,
+            TouchpointState::Sent,
+            TouchpointState::OnHold,
+            TouchpointState::Cancelled,
+            TouchpointState::Displaced,
+        ];
+
+        proptest! {
+            /// Over a real plan and any stored mix of its occurrences (in
+            /// any state, some on other dates) and of occurrences it no
+            /// longer has: what is not stored is added, once; only
+            /// replannable rows change, to what the plan wants, and those
+            /// the plan lost are dropped; the change is recorded exactly
+            /// when something was stored and something changed.
+            #[test]
+            fn a_plan_is_laid_over_what_is_stored(
+                days in 0i64..2000,
+                picks in proptest::collection::vec((any::<bool>(), 0usize..6, -3i64..3), 48),
+                lost in proptest::collection::vec(0usize..6, 0..4),
+            ) {
+                let template = Template::parse(crate::plan::DEFAULT_PLAN).unwrap();
+                let purchase = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap() + chrono::Duration::days(days);
+                let facts = VehicleFacts {
+                    facts: Facts {
+                        purchase_date: purchase,
+                        purchase_odometer_km: 0,
+                        readings: &[],
+                        declared_monthly_km: None,
+                        schedule: Schedule::default(),
+                    },
+                    birthday: None,
+                };
+                let params = PlanParams::default();
+                let (start, _) = cycle_bounds(purchase, 0, params.cycle_months);
+                let plan = build(&template, &facts, &params, 0, start);
+                let vin = "WVWZZZ1JZXW000001";
+                let wanted = rows(vin, &plan);
+                // Stored: some of the plan's rows, and some it lost.
+                let mut keys: Vec<String> = Vec::new();
+                let mut stored: Vec<(String, NaiveDate, TouchpointState)> = Vec::new();
+                for (row, (keep, state, shift)) in wanted.iter().zip(&picks) {
+                    if *keep {
+                        stored.push((row.key.clone(), row.tp.date + chrono::Duration::days(*shift), STATES[*state]));
+                    }
+                }
+                for (i, state) in lost.iter().enumerate() {
+                    stored.push((format!("{vin}:gone:0:{i}"), start, STATES[*state]));
+                }
+                keys.extend(stored.iter().map(|s| s.0.clone()));
+                let existing: Vec<(i64, Stored<'_>)> = stored
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (key, date, state))| {
+                        (i as i64, Stored { key, due_date: *date, state: state.as_str(), reason: None, awaits_visit: false })
+                    })
+                    .collect();
+                let r = reconcile(vin, &plan, &existing);
+
+                // Every occurrence of the plan is stored or new, never both.
+                for row in &wanted {
+                    let is_new = r.new.iter().filter(|n| n.key == row.key).count();
+                    let was = keys.iter().filter(|k| **k == row.key).count();
+                    prop_assert_eq!(is_new + was, 1, "{}", row.key);
+                }
+                prop_assert_eq!(r.diff.added, r.new.len());
+                // Only replannable rows change, each as `decide` says.
+                for u in &r.updates {
+                    let (_, s) = &existing[u.id as usize];
+                    prop_assert!(replannable(s), "{:?}", s);
+                    let want = wanted.iter().find(|w| w.key == s.key);
+                    match (&u.change, want) {
+                        (Change::Drop, None) => {}
+                        (Change::Update { due_date, state, .. }, Some(w)) => {
+                            prop_assert_eq!(*due_date, w.tp.date);
+                            prop_assert_eq!(*state, w.state);
+                            prop_assert_eq!(u.service_due, w.tp.service_due);
+                        }
+                        (change, want) => prop_assert!(false, "{:?} for {:?}", change, want.map(|w| &w.key)),
+                    }
+                }
+                for (id, s) in &existing {
+                    let updated = r.updates.iter().any(|u| u.id == *id);
+                    let lost = !wanted.iter().any(|w| w.key == s.key);
+                    if replannable(s) && lost {
+                        prop_assert!(updated, "{} was not dropped", s.key);
+                    }
+                }
+                prop_assert_eq!(r.record_change, !existing.is_empty() && !r.diff.is_empty());
+
+                // Laid over itself, a plan changes nothing.
+                let same: Vec<(i64, Stored<'_>)> = wanted
+                    .iter()
+                    .enumerate()
+                    .map(|(i, w)| {
+                        (i as i64, Stored {
+                            key: &w.key,
+                            due_date: w.tp.date,
+                            state: w.state.as_str(),
+                            reason: w.reason.as_deref(),
+                            awaits_visit: w.tp.awaits_visit,
+                        })
+                    })
+                    .collect();
+                let again = reconcile(vin, &plan, &same);
+                prop_assert!(again.updates.is_empty() && again.new.is_empty() && !again.record_change);
+            }
+        }
+    }
 }
