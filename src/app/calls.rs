@@ -2,9 +2,10 @@
 
 use super::Failure;
 use crate::config::Config;
+use crate::domain::Customer;
 use crate::domain::{CallTaskState, Channel, TouchpointState};
 use crate::rules::{CallOutcome, Reminder, call_effect, stopped_by_booking};
-use crate::store::{self, entities::customer};
+use crate::store;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
@@ -24,7 +25,7 @@ pub struct Call {
 
 /// The owner's today: call tasks are dated in the owner's days, as the
 /// touchpoints they come from.
-fn owner_today(owner: Option<&customer::Model>, config: &Config, now: DateTime<Utc>) -> NaiveDate {
+fn owner_today(owner: Option<&Customer>, config: &Config, now: DateTime<Utc>) -> NaiveDate {
     let tz = owner
         .and_then(|c| crate::domain::parse_timezone(&c.timezone).ok())
         .unwrap_or_else(|| config.default_timezone());

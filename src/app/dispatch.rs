@@ -8,10 +8,10 @@
 use crate::config::Config;
 use crate::dispatch::{self as decide, Decided, DispatchReport, HELD_REASON, Rulebook};
 use crate::dispatch::{Outcome, Outgoing, Settled, Transports, push_sent_events, settle, tally};
+use crate::domain::{Customer, Message, Touchpoint, Vehicle};
 use crate::domain::{MessageState, TouchpointState};
 use crate::messages::Catalog;
 use crate::store::dispatch::{self as writes, Changes, create_messages, store_outcomes};
-use crate::store::entities::{customer, message, touchpoint, vehicle};
 use crate::store::{self, StoreError};
 use chrono::{DateTime, Duration, Utc};
 use futures_util::StreamExt;
@@ -60,7 +60,7 @@ impl<'a> Dispatcher<'a> {
             .await?;
         }
         self.retry_due(now, &mut report).await?;
-        let mut by_customer: BTreeMap<i64, Vec<touchpoint::Model>> = BTreeMap::new();
+        let mut by_customer: BTreeMap<i64, Vec<Touchpoint>> = BTreeMap::new();
         for t in writes::due_touchpoints(self.db, now).await? {
             by_customer.entry(t.customer_id).or_default().push(t);
         }
@@ -68,7 +68,7 @@ impl<'a> Dispatcher<'a> {
             rows.sort_unstable_by_key(|t| t.id);
         }
         // What the rules need of everyone due, loaded in a few queries.
-        let people: Vec<(i64, Vec<touchpoint::Model>)> = by_customer.into_iter().collect();
+        let people: Vec<(i64, Vec<Touchpoint>)> = by_customer.into_iter().collect();
         let ids: Vec<i64> = people.iter().map(|(id, _)| *id).collect();
         let customers = store::customers_by_id(self.db, &ids).await?;
         let mut vehicle_ids: Vec<i64> = people
@@ -154,7 +154,7 @@ impl<'a> Dispatcher<'a> {
     /// Lines for every touchpoint a message carries.
     async fn message_events(
         &self,
-        m: &message::Model,
+        m: &Message,
         outcome: TouchpointState,
         reason: Option<String>,
         now: DateTime<Utc>,
@@ -189,7 +189,7 @@ impl<'a> Dispatcher<'a> {
         for m in writes::due_retries(self.db, now).await? {
             let lease = now + self.book.lease;
             if writes::claim_retry(self.db, &m, lease).await? {
-                let m = message::Model {
+                let m = Message {
                     attempts: m.attempts + 1,
                     state: MessageState::Sending.as_str().into(),
                     lease_until: Some(lease),
@@ -210,9 +210,9 @@ impl<'a> Dispatcher<'a> {
     /// crash leaves little whose outcome is unknown.
     async fn deliver(
         &self,
-        outgoing: Vec<(message::Model, Vec<touchpoint::Model>)>,
-        vehicles: &HashMap<i64, vehicle::Model>,
-        customers: &HashMap<i64, customer::Model>,
+        outgoing: Vec<(Message, Vec<Touchpoint>)>,
+        vehicles: &HashMap<i64, Vehicle>,
+        customers: &HashMap<i64, Customer>,
         now: DateTime<Utc>,
         report: &mut DispatchReport,
     ) -> Result<(), StoreError> {
@@ -249,7 +249,7 @@ impl<'a> Dispatcher<'a> {
     }
 
     /// Hands one claimed message to its transport; what came of it.
-    async fn send(&self, m: &message::Model, now: DateTime<Utc>) -> Settled {
+    async fn send(&self, m: &Message, now: DateTime<Utc>) -> Settled {
         let channel = crate::domain::Channel::of_stored(&m.channel);
         let outcome = match self.transports.for_channel(channel) {
             Some(transport) => {

@@ -2,10 +2,10 @@
 //! and the predictor, the owner's time zone and day.
 
 use crate::config::Config;
+use crate::domain::{Customer, Vehicle};
 use crate::plan;
 use crate::predict;
 use crate::store::VehicleRecord;
-use crate::store::entities::{customer, vehicle};
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 
@@ -15,7 +15,7 @@ pub fn owner_tz(record: &VehicleRecord, config: &Config) -> Tz {
 }
 
 /// A person's time zone, or the configured default.
-pub fn tz_of(customer: &customer::Model, config: &Config) -> Tz {
+pub fn tz_of(customer: &Customer, config: &Config) -> Tz {
     crate::domain::parse_timezone(&customer.timezone).unwrap_or_else(|_| config.default_timezone())
 }
 
@@ -31,8 +31,8 @@ pub fn vehicle_facts<'a>(record: &'a VehicleRecord, config: &Config) -> plan::Ve
 
 /// The planner's view of a vehicle, its owner and its readings.
 pub fn facts_of<'a>(
-    v: &vehicle::Model,
-    owner: &customer::Model,
+    v: &Vehicle,
+    owner: &Customer,
     readings: &'a [predict::Reading],
     config: &Config,
 ) -> plan::VehicleFacts<'a> {

@@ -4,10 +4,10 @@
 use super::Failure;
 use super::facts::{facts_of, today_in, tz_of};
 use crate::config::Config;
+use crate::domain::{Customer, Touchpoint, Vehicle};
 use crate::plan::{self, Plan, PlanParams, Template, replan};
 use crate::predict::Reading;
 use crate::store;
-use crate::store::entities::{customer, touchpoint, vehicle};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
@@ -165,8 +165,8 @@ pub(crate) fn vehicle_step<'t>(
     template: &'t Template,
     params: &PlanParams,
     config: &Config,
-    vehicle: &vehicle::Model,
-    owner: &customer::Model,
+    vehicle: &Vehicle,
+    owner: &Customer,
     readings: &[Reading],
     is_planned: impl Fn(u32) -> bool,
     now: DateTime<Utc>,
@@ -201,7 +201,7 @@ pub(crate) fn vehicle_step<'t>(
 }
 
 /// The re-plan's view of a stored touchpoint.
-pub(crate) fn stored_view(t: &touchpoint::Model) -> replan::Stored<'_> {
+pub(crate) fn stored_view(t: &Touchpoint) -> replan::Stored<'_> {
     replan::Stored {
         key: &t.dedup_key,
         due_date: t.due_date,

@@ -21,11 +21,11 @@ use crate::dispatch::{
     tally,
 };
 use crate::domain::{Channel, TouchpointState};
+use crate::domain::{Customer, Touchpoint, Vehicle};
 use crate::messages::Catalog;
 use crate::plan::{PlanParams, Template, replan};
 use crate::predict::Reading;
 use crate::rules::History;
-use crate::store::entities::{customer, touchpoint, vehicle};
 use crate::store::{self, AllFacts};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sea_orm::DatabaseConnection;
@@ -220,7 +220,7 @@ struct World<'a> {
 /// A person with their vehicles and what is recorded of them later in the
 /// period.
 struct Owner {
-    customer: customer::Model,
+    customer: Customer,
     cars: Vec<Car>,
     /// Opt-outs and opt-ins logged from the start on, oldest first: each
     /// takes effect at its instant.
@@ -228,7 +228,7 @@ struct Owner {
 }
 
 struct Car {
-    vehicle: vehicle::Model,
+    vehicle: Vehicle,
     /// The readings known at the current instant, by date.
     readings: Vec<Reading>,
     /// Readings dated after the start, by date: each becomes known at
@@ -268,12 +268,10 @@ fn owners(facts: AllFacts, start: DateTime<Utc>) -> Vec<Owner> {
     }
     let mut logged: HashMap<i64, Vec<Logged>> = HashMap::new();
     for o in opt_outs {
-        logged.entry(o.customer_id).or_default().push((
-            o.at,
-            o.id,
-            Channel::of_stored(&o.channel),
-            o.opted_out,
-        ));
+        logged
+            .entry(o.customer_id)
+            .or_default()
+            .push((o.at, o.id, o.channel, o.opted_out));
     }
     customers
         .into_iter()
@@ -313,7 +311,7 @@ fn owners(facts: AllFacts, start: DateTime<Utc>) -> Vec<Owner> {
 /// A logged opt-out or opt-in: when, its id, the channel, out or in.
 type Logged = (DateTime<Utc>, i64, Channel, bool);
 
-fn set_opt_out(customer: &mut customer::Model, channel: Channel, out: bool) {
+fn set_opt_out(customer: &mut Customer, channel: Channel, out: bool) {
     match channel {
         Channel::Email => customer.opted_out_email = out,
         Channel::Sms => customer.opted_out_sms = out,
@@ -472,7 +470,7 @@ fn simulate_owner(world: &World<'_>, owner: Owner) -> Vec<(i64, dispatch::Event)
         mut cars,
         mut opt_outs,
     } = owner;
-    let vehicles: HashMap<i64, vehicle::Model> = cars
+    let vehicles: HashMap<i64, Vehicle> = cars
         .iter()
         .map(|c| (c.vehicle.id, c.vehicle.clone()))
         .collect();
@@ -542,7 +540,7 @@ fn on_the_hour(start: DateTime<Utc>, t: DateTime<Utc>) -> DateTime<Utc> {
 #[derive(Default)]
 struct Person {
     /// In id (creation) order, as the store returns them.
-    touchpoints: Vec<touchpoint::Model>,
+    touchpoints: Vec<Touchpoint>,
     /// (vehicle, cycle) pairs with touchpoints.
     planned_cycles: HashSet<(i64, i32)>,
     history: History,
@@ -552,13 +550,7 @@ struct Person {
 
 impl Person {
     /// What the planning pass does with one vehicle at `now`.
-    fn plan(
-        &mut self,
-        world: &World<'_>,
-        car: &mut Car,
-        owner: &customer::Model,
-        now: DateTime<Utc>,
-    ) {
+    fn plan(&mut self, world: &World<'_>, car: &mut Car, owner: &Customer, now: DateTime<Utc>) {
         let v = &car.vehicle;
         // The vehicles a pass looks at (`store::planning_page`).
         let looked_at = v.active
@@ -589,7 +581,7 @@ impl Person {
             } => {
                 let cycle = plan.cycle as i32;
                 // As `store::stored_plan` returns them.
-                let mut stored: Vec<&touchpoint::Model> = if fresh {
+                let mut stored: Vec<&Touchpoint> = if fresh {
                     Vec::new()
                 } else {
                     self.touchpoints
@@ -609,7 +601,7 @@ impl Person {
                 }
                 for row in new {
                     self.next_touchpoint += 1;
-                    self.touchpoints.push(touchpoint::Model {
+                    self.touchpoints.push(Touchpoint {
                         id: self.next_touchpoint,
                         dedup_key: row.key,
                         vehicle_id: v.id,
@@ -644,7 +636,7 @@ impl Person {
         car.vehicle.replan_on = Some(replan_on);
     }
 
-    fn touchpoint(&mut self, id: i64) -> Option<&mut touchpoint::Model> {
+    fn touchpoint(&mut self, id: i64) -> Option<&mut Touchpoint> {
         // Ids are given in creation order, one by one from 1.
         let index = usize::try_from(id - 1).ok()?;
         self.touchpoints.get_mut(index).filter(|t| t.id == id)
@@ -654,14 +646,14 @@ impl Person {
     fn dispatch(
         &mut self,
         world: &World<'_>,
-        customer: &customer::Model,
-        vehicles: &HashMap<i64, vehicle::Model>,
+        customer: &Customer,
+        vehicles: &HashMap<i64, Vehicle>,
         now: DateTime<Utc>,
     ) -> DispatchReport {
         let mut report = DispatchReport::default();
         // `store::dispatch::due_touchpoints`.
         let widest_today = crate::predict::add_days(now.date_naive(), 1);
-        let due: Vec<touchpoint::Model> = self
+        let due: Vec<Touchpoint> = self
             .touchpoints
             .iter()
             .filter(|t| {
@@ -765,7 +757,7 @@ impl Person {
 }
 
 /// A re-plan's change to a touchpoint (`store::apply_plan`).
-fn apply_update(t: &mut touchpoint::Model, update: replan::Update) {
+fn apply_update(t: &mut Touchpoint, update: replan::Update) {
     match update.change {
         replan::Change::Drop => {
             t.state = TouchpointState::Cancelled.as_str().into();

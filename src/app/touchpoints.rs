@@ -3,8 +3,8 @@
 //! it go out as soon as the rules allow.
 
 use super::{Failure, reason};
+use crate::domain::Touchpoint;
 use crate::domain::TouchpointState;
-use crate::store::entities::touchpoint;
 use crate::store::operator;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::DatabaseConnection;
@@ -145,18 +145,14 @@ async fn change(
 }
 
 /// The touchpoint of a key; bad data when there is none.
-async fn touchpoint(db: &DatabaseConnection, key: &str) -> Result<touchpoint::Model, Failure> {
+async fn touchpoint(db: &DatabaseConnection, key: &str) -> Result<Touchpoint, Failure> {
     operator::touchpoint_by_key(db, key)
         .await?
         .ok_or_else(|| Failure::Data(format!("no touchpoint with key {key}")))
 }
 
 /// Bad data unless the touchpoint is in one of `from`.
-fn refuse_unless(
-    t: &touchpoint::Model,
-    from: &[TouchpointState],
-    verb: &str,
-) -> Result<(), Failure> {
+fn refuse_unless(t: &Touchpoint, from: &[TouchpointState], verb: &str) -> Result<(), Failure> {
     if from.iter().any(|s| s.is(&t.state)) {
         return Ok(());
     }

@@ -7,9 +7,9 @@
 
 use super::Settled;
 use crate::domain::{Category, Channel, MessageState, TouchpointState};
+use crate::domain::{Customer, Message, Touchpoint, Vehicle};
 use crate::messages::{Catalog, Context, join_cars};
 use crate::rules::{self, Candidate, Decision, History, Person, Policy, Wait};
-use crate::store::entities::{customer, message, touchpoint, vehicle};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -102,9 +102,9 @@ pub struct Event {
 
 /// The line of one touchpoint's decision or send.
 pub fn event(
-    t: &touchpoint::Model,
-    vehicles: &HashMap<i64, vehicle::Model>,
-    customer: &customer::Model,
+    t: &Touchpoint,
+    vehicles: &HashMap<i64, Vehicle>,
+    customer: &Customer,
     outcome: TouchpointState,
     reason: Option<String>,
     now: DateTime<Utc>,
@@ -137,8 +137,8 @@ pub type Move = (i64, TouchpointState, Option<String>, Option<DateTime<Utc>>);
 /// the touchpoints it carries (the first one gives it its key).
 #[derive(Debug, Clone)]
 pub struct Draft {
-    pub message: message::Model,
-    pub carried: Vec<touchpoint::Model>,
+    pub message: Message,
+    pub carried: Vec<Touchpoint>,
     pub call: Option<CallTask>,
 }
 
@@ -165,9 +165,9 @@ pub struct Decided {
 #[allow(clippy::too_many_arguments)]
 pub fn person(
     book: &Rulebook<'_>,
-    customer: &customer::Model,
-    rows: &[touchpoint::Model],
-    vehicles: &HashMap<i64, vehicle::Model>,
+    customer: &Customer,
+    rows: &[Touchpoint],
+    vehicles: &HashMap<i64, Vehicle>,
     history: &History,
     now: DateTime<Utc>,
     decided: &mut Decided,
@@ -222,7 +222,7 @@ pub fn person(
         })
         .collect();
     let decisions = rules::decide(&person, tz, &candidates, history, &book.policy, now);
-    let by_key: HashMap<&str, &touchpoint::Model> =
+    let by_key: HashMap<&str, &Touchpoint> =
         open.iter().map(|t| (t.dedup_key.as_str(), *t)).collect();
     for (key, decision) in &decisions {
         let Some(row) = by_key.get(key.as_str()).copied() else {
@@ -287,7 +287,7 @@ pub fn person(
             }
             Decision::Merged { .. } => continue,
             Decision::Send { with } => {
-                let mut carried: Vec<&touchpoint::Model> = vec![row];
+                let mut carried: Vec<&Touchpoint> = vec![row];
                 carried.extend(with.iter().filter_map(|k| by_key.get(k.as_str()).copied()));
                 match draft(book, customer, &carried, vehicles, now) {
                     Ok(draft) => decided.drafts.push(draft),
@@ -327,9 +327,9 @@ pub fn person(
 /// touchpoints; `Err` with the reason when it cannot be rendered.
 fn draft(
     book: &Rulebook<'_>,
-    customer: &customer::Model,
-    carried: &[&touchpoint::Model],
-    vehicles: &HashMap<i64, vehicle::Model>,
+    customer: &Customer,
+    carried: &[&Touchpoint],
+    vehicles: &HashMap<i64, Vehicle>,
     now: DateTime<Utc>,
 ) -> Result<Draft, String> {
     let first = carried[0];
@@ -372,7 +372,7 @@ fn draft(
         script: rendered.body.clone(),
     });
     Ok(Draft {
-        message: message::Model {
+        message: Message {
             id: 0,
             key: first.dedup_key.clone(),
             customer_id: customer.id,
@@ -438,10 +438,10 @@ pub fn tally(s: &Settled, report: &mut DispatchReport) {
 /// reason, the merged ones "sent together with" it.
 #[allow(clippy::too_many_arguments)]
 pub fn push_sent_events(
-    m: &message::Model,
-    carried: &[touchpoint::Model],
-    vehicles: &HashMap<i64, vehicle::Model>,
-    customer: &customer::Model,
+    m: &Message,
+    carried: &[Touchpoint],
+    vehicles: &HashMap<i64, Vehicle>,
+    customer: &Customer,
     outcome: TouchpointState,
     reason: Option<String>,
     now: DateTime<Utc>,

@@ -1,8 +1,8 @@
 //! What a transport's answer does to a message and its touchpoints (pure).
 
 use super::Outcome;
+use crate::domain::Message;
 use crate::domain::{Channel, MessageState, TouchpointState};
-use crate::store::entities::message;
 use chrono::{DateTime, Duration, Utc};
 
 /// What a send's outcome does to the message and its touchpoints.
@@ -31,7 +31,7 @@ pub struct Settled {
 /// with backoff or `Retry-After` until `max_attempts`, then failed; failed
 /// with the provider's reason; or suppressed when the recipient opted out.
 pub fn settle(
-    message: &message::Model,
+    message: &Message,
     outcome: Outcome,
     max_attempts: i32,
     now: DateTime<Utc>,
@@ -114,9 +114,9 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn message(attempts: i32) -> message::Model {
+    fn message(attempts: i32) -> Message {
         let now = Utc.with_ymd_and_hms(2026, 1, 5, 10, 0, 0).unwrap();
-        message::Model {
+        Message {
             id: 7,
             key: "K".into(),
             customer_id: 3,

@@ -2,6 +2,8 @@
 
 mod contact;
 mod phone_rules;
+mod records;
+pub use records::{Customer, Message, Touchpoint, Vehicle};
 pub mod states;
 pub use states::{CallTaskState, MessageState, TouchpointState, UnknownState};
 mod vin;

@@ -3,6 +3,7 @@
 use super::entities::{call_task, customer, touchpoint};
 use super::{Context, StoreError};
 use crate::domain::{CallTaskState, TouchpointState};
+use crate::domain::{Customer, Touchpoint};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -13,15 +14,18 @@ use sea_orm::{
 /// The open call tasks with their owners, oldest date first.
 pub async fn open_call_tasks<C: ConnectionTrait>(
     db: &C,
-) -> Result<Vec<(call_task::Model, Option<customer::Model>)>, StoreError> {
-    call_task::Entity::find()
+) -> Result<Vec<(call_task::Model, Option<Customer>)>, StoreError> {
+    Ok(call_task::Entity::find()
         .filter(call_task::Column::State.eq(CallTaskState::Open.as_str()))
         .order_by_asc(call_task::Column::DueDate)
         .order_by_asc(call_task::Column::Id)
         .find_also_related(customer::Entity)
         .all(db)
         .await
-        .context("loading the call list")
+        .context("loading the call list")?
+        .into_iter()
+        .map(|(task, owner)| (task, super::record(owner)))
+        .collect())
 }
 
 /// One call task by its number.
@@ -39,24 +43,26 @@ pub async fn call_task<C: ConnectionTrait>(
 pub async fn touchpoints_of_message<C: ConnectionTrait>(
     db: &C,
     message_id: i64,
-) -> Result<Vec<touchpoint::Model>, StoreError> {
+) -> Result<Vec<Touchpoint>, StoreError> {
     touchpoint::Entity::find()
         .filter(touchpoint::Column::MessageId.eq(message_id))
         .all(db)
         .await
         .context("loading a message's touchpoints")
+        .map(super::records)
 }
 
 /// Every stored touchpoint of the vehicles.
 pub async fn touchpoints_of_vehicles<C: ConnectionTrait>(
     db: &C,
     vehicle_ids: &[i64],
-) -> Result<Vec<touchpoint::Model>, StoreError> {
+) -> Result<Vec<Touchpoint>, StoreError> {
     touchpoint::Entity::find()
         .filter(touchpoint::Column::VehicleId.is_in(vehicle_ids.iter().copied()))
         .all(db)
         .await
         .context("loading the vehicles' touchpoints")
+        .map(super::records)
 }
 
 /// Cancels the touchpoints `ids` with the reason; how many were cancelled.

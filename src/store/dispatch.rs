@@ -6,7 +6,7 @@
 use super::entities::{call_task, message, touchpoint};
 use super::{Context as _, StoreError};
 use crate::dispatch::{Draft, Move, Settled, sent_together_with};
-use crate::domain::{CallTaskState, Channel, MessageState, TouchpointState};
+use crate::domain::{CallTaskState, Channel, Message, MessageState, Touchpoint, TouchpointState};
 use crate::rules::History;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, Func, SimpleExpr};
@@ -102,7 +102,7 @@ pub async fn create_messages(
         return Ok(drafts);
     }
     let rows = drafts.iter().map(|d| {
-        let mut active: message::ActiveModel = d.message.clone().into();
+        let mut active: message::ActiveModel = message::Model::from(d.message.clone()).into();
         active.id = NotSet;
         active
     });
@@ -326,7 +326,7 @@ pub async fn store_outcomes(
 pub async fn due_touchpoints(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
-) -> Result<Vec<touchpoint::Model>, StoreError> {
+) -> Result<Vec<Touchpoint>, StoreError> {
     touchpoint::Entity::find()
         .filter(
             Condition::any()
@@ -347,6 +347,7 @@ pub async fn due_touchpoints(
         .all(db)
         .await
         .context("loading due touchpoints")
+        .map(super::records)
 }
 
 /// The earliest of what is pending, each from its index.
@@ -404,7 +405,7 @@ pub async fn hold_interrupted(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
     reason: &str,
-) -> Result<Vec<message::Model>, StoreError> {
+) -> Result<Vec<Message>, StoreError> {
     let stale = message::Entity::find()
         .filter(message::Column::State.eq(MessageState::Sending.as_str()))
         .filter(message::Column::LeaseUntil.lt(now))
@@ -438,7 +439,7 @@ pub async fn hold_interrupted(
             .context("holding the message's touchpoints")?;
         txn.commit().await.context("holding an interrupted send")?;
     }
-    Ok(stale)
+    Ok(super::records(stale))
 }
 
 pub use super::calls::touchpoints_of_message;
@@ -447,20 +448,21 @@ pub use super::calls::touchpoints_of_message;
 pub async fn due_retries(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
-) -> Result<Vec<message::Model>, StoreError> {
+) -> Result<Vec<Message>, StoreError> {
     message::Entity::find()
         .filter(message::Column::State.eq(MessageState::Retry.as_str()))
         .filter(message::Column::NextAttemptAt.lte(now))
         .all(db)
         .await
         .context("loading retries")
+        .map(super::records)
 }
 
 /// Claims a retry for this pass (`sending` under a lease, one attempt
 /// more); `false`: another pass claimed it first.
 pub async fn claim_retry(
     db: &DatabaseConnection,
-    m: &message::Model,
+    m: &Message,
     lease_until: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let claimed = message::Entity::update_many()

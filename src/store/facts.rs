@@ -8,11 +8,22 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 /// The customers, vehicles, readings and logged opt-outs, each in id order.
 #[derive(Debug, Default)]
 pub struct AllFacts {
-    pub customers: Vec<customer::Model>,
-    pub vehicles: Vec<vehicle::Model>,
+    pub customers: Vec<crate::domain::Customer>,
+    pub vehicles: Vec<crate::domain::Vehicle>,
     /// Each reading with its vehicle's id.
     pub readings: Vec<(i64, Reading)>,
-    pub opt_outs: Vec<opt_out::Model>,
+    pub opt_outs: Vec<LoggedOptOut>,
+}
+
+/// One entry of the opt-out log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoggedOptOut {
+    pub id: i64,
+    pub customer_id: i64,
+    pub channel: crate::domain::Channel,
+    /// Out, or back in.
+    pub opted_out: bool,
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Rows read in one statement.
@@ -63,10 +74,20 @@ pub async fn all_facts<C: ConnectionTrait>(db: &C) -> Result<AllFacts, StoreErro
             })
             .collect();
     let opt_outs =
-        every::<opt_out::Entity, _>(db, opt_out::Column::Id, |o| o.id, "loading opt-outs").await?;
+        every::<opt_out::Entity, _>(db, opt_out::Column::Id, |o| o.id, "loading opt-outs")
+            .await?
+            .into_iter()
+            .map(|o| LoggedOptOut {
+                id: o.id,
+                customer_id: o.customer_id,
+                channel: crate::domain::Channel::of_stored(&o.channel),
+                opted_out: o.opted_out,
+                at: o.at,
+            })
+            .collect();
     Ok(AllFacts {
-        customers,
-        vehicles,
+        customers: super::records(customers),
+        vehicles: super::records(vehicles),
         readings,
         opt_outs,
     })

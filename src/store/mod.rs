@@ -158,11 +158,21 @@ pub fn backend(db: &DatabaseConnection) -> DbBackend {
     db.get_database_backend()
 }
 
+/// Rows as the records the rest of the program sees.
+pub(crate) fn records<M, R: From<M>>(rows: Vec<M>) -> Vec<R> {
+    rows.into_iter().map(R::from).collect()
+}
+
+/// A row, when found, as its record.
+pub(crate) fn record<M, R: From<M>>(row: Option<M>) -> Option<R> {
+    row.map(R::from)
+}
+
 /// A vehicle with its owner and readings (sorted by date).
 #[derive(Debug, Clone)]
 pub struct VehicleRecord {
-    pub vehicle: vehicle::Model,
-    pub customer: customer::Model,
+    pub vehicle: crate::domain::Vehicle,
+    pub customer: crate::domain::Customer,
     pub readings: Vec<Reading>,
 }
 
@@ -191,8 +201,8 @@ pub async fn vehicle_by_vin<C: ConnectionTrait>(
         .filter_map(to_reading)
         .collect();
     Ok(Some(VehicleRecord {
-        vehicle,
-        customer,
+        vehicle: vehicle.into(),
+        customer: customer.into(),
         readings,
     }))
 }
@@ -326,21 +336,22 @@ async fn suppress_queued<C: ConnectionTrait>(
 pub async fn customer<C: ConnectionTrait>(
     db: &C,
     id: i64,
-) -> Result<Option<customer::Model>, StoreError> {
+) -> Result<Option<crate::domain::Customer>, StoreError> {
     customer::Entity::find_by_id(id)
         .one(db)
         .await
         .context("loading a customer")
+        .map(record)
 }
 
 /// Rows of `E` by id, a few hundred ids a statement.
-async fn by_id<E: EntityTrait, C: ConnectionTrait>(
+async fn by_id<E: EntityTrait, R: From<E::Model>, C: ConnectionTrait>(
     db: &C,
     column: E::Column,
     ids: &[i64],
     id_of: impl Fn(&E::Model) -> i64,
     what: &str,
-) -> Result<std::collections::HashMap<i64, E::Model>, StoreError> {
+) -> Result<std::collections::HashMap<i64, R>, StoreError> {
     let mut found = std::collections::HashMap::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         for row in E::find()
@@ -349,7 +360,7 @@ async fn by_id<E: EntityTrait, C: ConnectionTrait>(
             .await
             .context(what)?
         {
-            found.insert(id_of(&row), row);
+            found.insert(id_of(&row), R::from(row));
         }
     }
     Ok(found)
@@ -359,29 +370,31 @@ async fn by_id<E: EntityTrait, C: ConnectionTrait>(
 pub async fn vehicles_by_id<C: ConnectionTrait>(
     db: &C,
     ids: &[i64],
-) -> Result<std::collections::HashMap<i64, vehicle::Model>, StoreError> {
-    by_id::<vehicle::Entity, _>(db, vehicle::Column::Id, ids, |v| v.id, "loading vehicles").await
+) -> Result<std::collections::HashMap<i64, crate::domain::Vehicle>, StoreError> {
+    by_id::<vehicle::Entity, _, _>(db, vehicle::Column::Id, ids, |v| v.id, "loading vehicles").await
 }
 
 /// The customers of the given ids, by id.
 pub async fn customers_by_id<C: ConnectionTrait>(
     db: &C,
     ids: &[i64],
-) -> Result<std::collections::HashMap<i64, customer::Model>, StoreError> {
-    by_id::<customer::Entity, _>(db, customer::Column::Id, ids, |c| c.id, "loading customers").await
+) -> Result<std::collections::HashMap<i64, crate::domain::Customer>, StoreError> {
+    by_id::<customer::Entity, _, _>(db, customer::Column::Id, ids, |c| c.id, "loading customers")
+        .await
 }
 
 /// The customers reachable at a phone number (E.164), oldest first.
 pub async fn customers_by_phone<C: ConnectionTrait>(
     db: &C,
     phone: &str,
-) -> Result<Vec<customer::Model>, StoreError> {
+) -> Result<Vec<crate::domain::Customer>, StoreError> {
     customer::Entity::find()
         .filter(customer::Column::Phone.eq(phone))
         .order_by_asc(customer::Column::Id)
         .all(db)
         .await
         .context("finding customers by phone")
+        .map(records)
 }
 
 /// Starts a transaction.

@@ -5,7 +5,7 @@
 use super::entities::{customer, message, touchpoint, vehicle};
 use super::import::{ReadingData, bump_vehicles, upsert_readings};
 use super::{Context, StoreError};
-use crate::domain::{MessageState, TouchpointState};
+use crate::domain::{Customer, Message, MessageState, Touchpoint, TouchpointState, Vehicle};
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -16,12 +16,13 @@ use sea_orm::{
 pub async fn customer_by_key(
     db: &DatabaseConnection,
     customer_id: &str,
-) -> Result<Option<customer::Model>, StoreError> {
+) -> Result<Option<Customer>, StoreError> {
     customer::Entity::find()
         .filter(customer::Column::CustomerId.eq(customer_id))
         .one(db)
         .await
         .context("loading a customer")
+        .map(super::record)
 }
 
 /// Stores one reading (replacing the vehicle's reading of that day and
@@ -69,7 +70,7 @@ pub async fn opt_out(
 pub async fn touchpoints_of_vehicles(
     db: &DatabaseConnection,
     vehicle_ids: &[i64],
-) -> Result<Vec<touchpoint::Model>, StoreError> {
+) -> Result<Vec<Touchpoint>, StoreError> {
     touchpoint::Entity::find()
         .filter(touchpoint::Column::VehicleId.is_in(vehicle_ids.iter().copied()))
         .order_by_asc(touchpoint::Column::DueDate)
@@ -77,31 +78,34 @@ pub async fn touchpoints_of_vehicles(
         .all(db)
         .await
         .context("loading touchpoints")
+        .map(super::records)
 }
 
 /// A person's vehicles, by VIN.
 pub async fn vehicles_of(
     db: &DatabaseConnection,
     customer_id: i64,
-) -> Result<Vec<vehicle::Model>, StoreError> {
+) -> Result<Vec<Vehicle>, StoreError> {
     vehicle::Entity::find()
         .filter(vehicle::Column::CustomerId.eq(customer_id))
         .order_by_asc(vehicle::Column::Vin)
         .all(db)
         .await
         .context("loading a person's vehicles")
+        .map(super::records)
 }
 
 /// A touchpoint by its dedup key.
 pub async fn touchpoint_by_key(
     db: &DatabaseConnection,
     key: &str,
-) -> Result<Option<touchpoint::Model>, StoreError> {
+) -> Result<Option<Touchpoint>, StoreError> {
     touchpoint::Entity::find()
         .filter(touchpoint::Column::DedupKey.eq(key))
         .one(db)
         .await
         .context("loading a touchpoint")
+        .map(super::record)
 }
 
 /// Moves a touchpoint that is still in one of `from` to `to` with `reason`
@@ -110,7 +114,7 @@ pub async fn touchpoint_by_key(
 /// transaction, so that the next planning pass looks at it again.
 pub async fn move_touchpoint(
     db: &DatabaseConnection,
-    t: &touchpoint::Model,
+    t: &Touchpoint,
     from: &[TouchpointState],
     to: TouchpointState,
     reason: Option<String>,
@@ -147,7 +151,7 @@ pub async fn move_touchpoint(
 /// in `from`.
 pub async fn send_now(
     db: &DatabaseConnection,
-    t: &touchpoint::Model,
+    t: &Touchpoint,
     from: &[TouchpointState],
     today: NaiveDate,
     reason: String,
@@ -173,8 +177,8 @@ pub async fn send_now(
 /// A message held for review, with its owner and the touchpoints it carries.
 #[derive(Debug, Clone)]
 pub struct HeldMessage {
-    pub message: message::Model,
-    pub customer: Option<customer::Model>,
+    pub message: Message,
+    pub customer: Option<Customer>,
     pub touchpoint_keys: Vec<String>,
 }
 
@@ -223,7 +227,7 @@ async fn with_parts(
         .map(|t| t.dedup_key)
         .collect();
     Ok(HeldMessage {
-        message,
+        message: message.into(),
         customer,
         touchpoint_keys,
     })

@@ -11,7 +11,7 @@ use sea_orm::{
 use std::collections::{HashMap, HashSet};
 
 /// A touchpoint as stored.
-pub type StoredTouchpoint = touchpoint::Model;
+pub type StoredTouchpoint = crate::domain::Touchpoint;
 
 /// Stores what a re-plan of one cycle of a vehicle decided
 /// ([`replan::reconcile`]): the updates of stored touchpoints, the new ones
@@ -20,7 +20,7 @@ pub type StoredTouchpoint = touchpoint::Model;
 /// pass stores a page of vehicles in one).
 pub async fn apply_plan<C: ConnectionTrait>(
     txn: &C,
-    vehicle: &vehicle::Model,
+    vehicle: &crate::domain::Vehicle,
     cycle: u32,
     plan: &Reconciled<'_>,
     now: DateTime<Utc>,
@@ -136,6 +136,7 @@ pub async fn stored_plan<C: ConnectionTrait>(
         .all(db)
         .await
         .context("loading the stored plan")
+        .map(super::records)
 }
 
 /// The recorded re-plans of a vehicle, newest first.
@@ -170,6 +171,7 @@ pub async fn due_between<C: ConnectionTrait>(
         .all(db)
         .await
         .context("loading the queue")
+        .map(super::records)
 }
 
 /// One page of the planning pass: the vehicles a pass at `now` must look at
@@ -177,7 +179,7 @@ pub async fn due_between<C: ConnectionTrait>(
 /// cycles already stored.
 pub struct PlanningPage {
     /// Each vehicle with its owner (`None`: the owner is gone).
-    pub vehicles: Vec<(vehicle::Model, Option<customer::Model>)>,
+    pub vehicles: Vec<(crate::domain::Vehicle, Option<crate::domain::Customer>)>,
     pub readings: HashMap<i64, Vec<crate::predict::Reading>>,
     /// (vehicle id, cycle) pairs with touchpoints stored.
     pub planned_cycles: HashSet<(i64, i32)>,
@@ -238,7 +240,10 @@ pub async fn planning_page<C: ConnectionTrait>(
         }
     }
     Ok(PlanningPage {
-        vehicles,
+        vehicles: vehicles
+            .into_iter()
+            .map(|(v, c)| (v.into(), super::record(c)))
+            .collect(),
         readings,
         planned_cycles,
         last_id,

@@ -215,7 +215,7 @@ impl Instance {
     }
 
     /// A stored vehicle by VIN.
-    pub fn vehicle(&self, vin: &str) -> entities::vehicle::Model {
+    pub fn vehicle(&self, vin: &str) -> touchpoint::domain::Vehicle {
         block_on(async {
             let db = self.db().await;
             store::vehicle_by_vin(&db, vin)

@@ -65,7 +65,7 @@ async fn one_click(client: &reqwest::Client, link: &str) -> reqwest::Response {
         .unwrap()
 }
 
-async fn customer(db: &DatabaseConnection, id: i64) -> entities::customer::Model {
+async fn customer(db: &DatabaseConnection, id: i64) -> touchpoint::domain::Customer {
     store::customer(db, id).await.unwrap().unwrap()
 }
 

@@ -35,3 +35,45 @@ impl Related<super::vehicle::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl From<Model> for crate::domain::Customer {
+    fn from(m: Model) -> Self {
+        Self {
+            id: m.id,
+            customer_id: m.customer_id,
+            name: m.name,
+            email: m.email,
+            phone: m.phone,
+            timezone: m.timezone,
+            birthday: m.birthday,
+            consent_email_marketing: m.consent_email_marketing,
+            consent_sms_marketing: m.consent_sms_marketing,
+            locale: m.locale,
+            opted_out_email: m.opted_out_email,
+            opted_out_sms: m.opted_out_sms,
+            opted_out_call: m.opted_out_call,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+impl From<crate::domain::Customer> for Model {
+    fn from(r: crate::domain::Customer) -> Self {
+        Self {
+            id: r.id,
+            customer_id: r.customer_id,
+            name: r.name,
+            email: r.email,
+            phone: r.phone,
+            timezone: r.timezone,
+            birthday: r.birthday,
+            consent_email_marketing: r.consent_email_marketing,
+            consent_sms_marketing: r.consent_sms_marketing,
+            locale: r.locale,
+            opted_out_email: r.opted_out_email,
+            opted_out_sms: r.opted_out_sms,
+            opted_out_call: r.opted_out_call,
+            updated_at: r.updated_at,
+        }
+    }
+}

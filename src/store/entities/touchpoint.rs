@@ -40,3 +40,65 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl From<Model> for crate::domain::Touchpoint {
+    fn from(m: Model) -> Self {
+        Self {
+            id: m.id,
+            dedup_key: m.dedup_key,
+            vehicle_id: m.vehicle_id,
+            customer_id: m.customer_id,
+            cycle: m.cycle,
+            code: m.code,
+            occurrence: m.occurrence,
+            channel: m.channel,
+            category: m.category,
+            priority: m.priority,
+            due_date: m.due_date,
+            state: m.state,
+            reason: m.reason,
+            message: m.message,
+            attempts: m.attempts,
+            next_attempt_at: m.next_attempt_at,
+            lease_until: m.lease_until,
+            sent_at: m.sent_at,
+            provider_ref: m.provider_ref,
+            message_id: m.message_id,
+            service_due: m.service_due,
+            awaits_visit: m.awaits_visit,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+impl From<crate::domain::Touchpoint> for Model {
+    fn from(r: crate::domain::Touchpoint) -> Self {
+        Self {
+            id: r.id,
+            dedup_key: r.dedup_key,
+            vehicle_id: r.vehicle_id,
+            customer_id: r.customer_id,
+            cycle: r.cycle,
+            code: r.code,
+            occurrence: r.occurrence,
+            channel: r.channel,
+            category: r.category,
+            priority: r.priority,
+            due_date: r.due_date,
+            state: r.state,
+            reason: r.reason,
+            message: r.message,
+            attempts: r.attempts,
+            next_attempt_at: r.next_attempt_at,
+            lease_until: r.lease_until,
+            sent_at: r.sent_at,
+            provider_ref: r.provider_ref,
+            message_id: r.message_id,
+            service_due: r.service_due,
+            awaits_visit: r.awaits_visit,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}

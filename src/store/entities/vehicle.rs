@@ -48,3 +48,45 @@ impl Related<super::reading::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl From<Model> for crate::domain::Vehicle {
+    fn from(m: Model) -> Self {
+        Self {
+            id: m.id,
+            vin: m.vin,
+            customer_id: m.customer_id,
+            make: m.make,
+            model: m.model,
+            model_year: m.model_year,
+            purchase_date: m.purchase_date,
+            purchase_odometer_km: m.purchase_odometer_km,
+            avg_monthly_km: m.avg_monthly_km,
+            active: m.active,
+            facts_version: m.facts_version,
+            planned_version: m.planned_version,
+            replan_on: m.replan_on,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+impl From<crate::domain::Vehicle> for Model {
+    fn from(r: crate::domain::Vehicle) -> Self {
+        Self {
+            id: r.id,
+            vin: r.vin,
+            customer_id: r.customer_id,
+            make: r.make,
+            model: r.model,
+            model_year: r.model_year,
+            purchase_date: r.purchase_date,
+            purchase_odometer_km: r.purchase_odometer_km,
+            avg_monthly_km: r.avg_monthly_km,
+            active: r.active,
+            facts_version: r.facts_version,
+            planned_version: r.planned_version,
+            replan_on: r.replan_on,
+            updated_at: r.updated_at,
+        }
+    }
+}
