@@ -11,7 +11,7 @@ use crate::store;
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::DatabaseConnection;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 #[derive(Debug, Default, Serialize)]
@@ -25,7 +25,7 @@ pub struct PassReport {
     /// planning and dispatched what was already planned.
     pub planning_busy: bool,
     /// Planned touchpoints due today or within the grace window, per channel.
-    pub due_now: HashMap<String, usize>,
+    pub due_now: BTreeMap<String, usize>,
 }
 
 impl PassReport {
@@ -46,9 +46,11 @@ impl PassReport {
                 "planning: another pass is planning; this one dispatches what is planned"
             );
         }
-        let mut due: Vec<_> = self.due_now.iter().collect();
-        due.sort();
-        let list: Vec<String> = due.iter().map(|(c, n)| format!("{n} {c}")).collect();
+        let list: Vec<String> = self
+            .due_now
+            .iter()
+            .map(|(c, n)| format!("{n} {c}"))
+            .collect();
         let _ = writeln!(
             s,
             "due now: {}",
@@ -130,15 +132,24 @@ pub async fn planning_pass(
         store::mark_planned(&txn, &planned).await?;
         store::commit(txn, "committing the plans").await?;
     }
+    report.due_now = due_now(db, config, now).await?;
+    Ok(report)
+}
+
+/// Planned touchpoints due today or within the grace window (in the
+/// configured time zone), per channel: the queue's depth.
+pub(crate) async fn due_now(
+    db: &DatabaseConnection,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<String, usize>, Failure> {
     let today = today_in(config.default_timezone(), now);
     let from = crate::predict::add_days(today, -config.settings.plan.grace_days);
-    let due = store::planned_per_channel(db, from, today).await?;
-    for (channel, n) in due {
-        report
-            .due_now
-            .insert(channel, usize::try_from(n).unwrap_or(0));
-    }
-    Ok(report)
+    Ok(store::planned_per_channel(db, from, today)
+        .await?
+        .into_iter()
+        .map(|(channel, n)| (channel, usize::try_from(n).unwrap_or(0)))
+        .collect())
 }
 
 /// What a planning pass does with one vehicle at `now`.

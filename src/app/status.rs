@@ -4,7 +4,7 @@
 
 use super::Failure;
 use crate::config::Config;
-use crate::store::{self, status};
+use crate::store::status;
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 use serde::{Deserialize, Serialize};
@@ -43,7 +43,7 @@ pub struct Status {
     pub last_pass: Option<LastPass>,
     /// Planned touchpoints due today or within the grace window (in the
     /// configured time zone), per channel: the queue's depth.
-    pub due_now: BTreeMap<String, u64>,
+    pub due_now: BTreeMap<String, usize>,
     pub deferred: u64,
     pub on_hold: u64,
     pub held_messages: u64,
@@ -73,13 +73,7 @@ pub async fn status(
         // A record this version cannot read shows as a pass that did nothing.
         did: serde_json::from_str(&json).unwrap_or_default(),
     });
-    let today = super::facts::today_in(config.default_timezone(), now);
-    let from = crate::predict::add_days(today, -config.settings.plan.grace_days);
-    let due_now = store::planned_per_channel(db, from, today)
-        .await?
-        .into_iter()
-        .map(|(channel, n)| (channel, u64::try_from(n).unwrap_or(0)))
-        .collect();
+    let due_now = super::planning::due_now(db, config, now).await?;
     let waiting = status::waiting(db).await?;
     Ok(Status {
         last_pass,
