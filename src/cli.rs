@@ -90,6 +90,16 @@ pub enum Command {
     },
     #[command(flatten)]
     Operator(Operator),
+    /// The desk's users: add, change a password, remove, list
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// API tokens for scripts and other systems (`Authorization: Bearer`)
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
     /// Planning and dispatch over a period on a virtual clock, sending nothing
     Simulate {
         /// First day (YYYY-MM-DD, UTC midnight)
@@ -236,6 +246,64 @@ pub enum VisitAction {
         #[command(flatten)]
         out: Output,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Add a user; the password is read from standard input, or generated
+    /// and printed once when standard input is a terminal or empty
+    Add {
+        email: String,
+        #[arg(long)]
+        role: RoleArg,
+    },
+    /// Set a user's password (read from standard input, or generated and
+    /// printed once); the user's sessions end
+    Passwd { email: String },
+    /// Remove a user; their sessions end
+    Remove { email: String },
+    /// Every user with their role
+    List {
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Add a token: printed once, alone on standard output; only its hash is kept
+    Add {
+        name: String,
+        #[arg(long)]
+        role: RoleArg,
+    },
+    /// Remove a token: requests carrying it are refused from now on
+    Remove { name: String },
+    /// Every token's name, role and last use (never the token)
+    List {
+        #[command(flatten)]
+        out: Output,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// Everything, including users, tokens and approving held messages
+    Admin,
+    /// Calls, queue actions, visits, opt-outs and imports
+    Advisor,
+    /// Reads only
+    Viewer,
+}
+
+impl RoleArg {
+    pub fn role(self) -> crate::domain::Role {
+        match self {
+            RoleArg::Admin => crate::domain::Role::Admin,
+            RoleArg::Advisor => crate::domain::Role::Advisor,
+            RoleArg::Viewer => crate::domain::Role::Viewer,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -8,6 +8,7 @@ mod m20261123_000002_dispatch;
 mod m20261130_000003_pass_indexes;
 mod m20261130_000004_settings;
 mod m20261201_000005_call_opt_out;
+mod m20261201_000006_people;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000003_pass_indexes::Migration),
             Box::new(m20261130_000004_settings::Migration),
             Box::new(m20261201_000005_call_opt_out::Migration),
+            Box::new(m20261201_000006_people::Migration),
         ]
     }
 }

@@ -10,6 +10,7 @@ pub mod facts;
 pub mod held;
 mod import;
 pub mod opt_outs;
+pub mod people;
 mod planning;
 mod show;
 pub mod simulate;

@@ -4,6 +4,7 @@
 mod calls;
 mod init;
 mod operator;
+mod people;
 mod show;
 mod status;
 
@@ -136,6 +137,14 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
         Command::Operator(command) => {
             let config = load_config(cli.config.as_deref(), &cli.set)?;
             operator::execute(&config, command).await
+        }
+        Command::User { action } => {
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
+            people::user(&config, action).await
+        }
+        Command::Token { action } => {
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
+            people::token(&config, action).await
         }
         Command::Simulate { from, to, out } => {
             let config = load_config(cli.config.as_deref(), &cli.set)?;

@@ -1,6 +1,8 @@
 //! Domain values that can only be built valid: parsing is the only way in.
 
 mod contact;
+pub mod people;
+pub use people::{ApiToken, AuditEntry, Permission, Role, User};
 mod phone_rules;
 mod records;
 pub use records::{Customer, Message, Touchpoint, Vehicle};

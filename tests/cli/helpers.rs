@@ -207,6 +207,24 @@ impl Instance {
         })
     }
 
+    /// Every row of the users or api_tokens table, debug-printed.
+    pub fn snapshot_table(&self, table: &str) -> String {
+        block_on(async {
+            let db = self.db().await;
+            match table {
+                "users" => format!(
+                    "{:#?}",
+                    entities::user::Entity::find().all(&db).await.unwrap()
+                ),
+                "api_tokens" => format!(
+                    "{:#?}",
+                    entities::api_token::Entity::find().all(&db).await.unwrap()
+                ),
+                other => panic!("no snapshot of {other}"),
+            }
+        })
+    }
+
     /// Runs SQL against the instance's database.
     pub fn sql(&self, statement: &str) {
         block_on(async {

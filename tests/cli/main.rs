@@ -14,6 +14,7 @@ mod http;
 mod import;
 mod operator;
 mod overlap;
+mod people;
 mod planning;
 mod simulate;
 mod sms;
