@@ -56,9 +56,13 @@ pub async fn run(config: Config) -> Result<(), Failure> {
         stop_rx.clone(),
     ));
     let server = tokio::spawn(
-        axum::serve(listener, crate::http::router(state))
-            .with_graceful_shutdown(stopped(stop_rx.clone()))
-            .into_future(),
+        axum::serve(
+            listener,
+            crate::http::router(state)
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped(stop_rx.clone()))
+        .into_future(),
     );
 
     tracing::info!(listen = %local, cron = %settings.daemon.dispatch_cron, "touchpoint is running");

@@ -42,6 +42,13 @@ enum Sessions {
 }
 
 #[derive(DeriveIden)]
+enum CallTasks {
+    Table,
+    ClaimedBy,
+    ClaimedAt,
+}
+
+#[derive(DeriveIden)]
 enum AuditLog {
     Table,
     Id,
@@ -195,10 +202,41 @@ impl MigrationTrait for Migration {
                     .col(AuditLog::CustomerId)
                     .to_owned(),
             )
-            .await
+            .await?;
+        // An advisor claims a call while working it: nobody else rings.
+        for col in [
+            ColumnDef::new(CallTasks::ClaimedBy)
+                .string()
+                .null()
+                .to_owned(),
+            ColumnDef::new(CallTasks::ClaimedAt)
+                .timestamp_with_time_zone()
+                .null()
+                .to_owned(),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(CallTasks::Table)
+                        .add_column(col)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for col in [CallTasks::ClaimedAt, CallTasks::ClaimedBy] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(CallTasks::Table)
+                        .drop_column(col)
+                        .to_owned(),
+                )
+                .await?;
+        }
         for table in [
             AuditLog::Table.into_iden(),
             Sessions::Table.into_iden(),

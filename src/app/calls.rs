@@ -11,7 +11,7 @@ use sea_orm::DatabaseConnection;
 use serde::Serialize;
 
 /// One call on the list.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Call {
     pub id: i64,
     pub due_date: NaiveDate,
@@ -21,7 +21,12 @@ pub struct Call {
     pub title: String,
     pub script: String,
     pub last_outcome: Option<String>,
+    /// The advisor working it now, when one claimed it.
+    pub claimed_by: Option<String>,
 }
+
+/// A claim lapses after this long without an outcome.
+pub const CLAIM_LAPSES: chrono::Duration = chrono::Duration::minutes(30);
 
 /// The owner's today: call tasks are dated in the owner's days, as the
 /// touchpoints they come from.
@@ -44,6 +49,9 @@ pub async fn call_list(
         .into_iter()
         .filter(|(t, c)| t.due_date <= owner_today(c.as_ref(), config, now))
         .map(|(t, c)| Call {
+            claimed_by: t
+                .claimed_by
+                .filter(|_| t.claimed_at.is_some_and(|at| at > now - CLAIM_LAPSES)),
             id: t.id,
             due_date: t.due_date,
             customer_id: c
@@ -60,12 +68,15 @@ pub async fn call_list(
 }
 
 /// What recording an outcome did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OutcomeReport {
     pub id: i64,
     pub outcome: &'static str,
     /// Reminders of the booked service that were stopped.
     pub cancelled: u64,
+    /// The person's stored id (for the audit log).
+    #[serde(skip)]
+    pub owner: i64,
 }
 
 /// Records a call's outcome (`rules::call_effect` says what it does): booked
@@ -81,14 +92,15 @@ pub async fn record_call_outcome(
     now: DateTime<Utc>,
 ) -> Result<OutcomeReport, Failure> {
     let Some(task) = store::call_task(db, id).await? else {
-        return Err(Failure::Data(format!("no call task #{id}")));
+        return Err(Failure::NotFound(format!("no call task #{id}")));
     };
     if !CallTaskState::Open.is(&task.state) {
-        return Err(Failure::Data(format!(
+        return Err(Failure::Conflict(format!(
             "call task #{id} is already done ({})",
             task.outcome.as_deref().unwrap_or("no outcome")
         )));
     }
+    let task_owner = task.customer_id;
     let what = "recording a call outcome";
     let txn = store::begin(db, what).await?;
     let owner = store::customer(&txn, task.customer_id).await?;
@@ -144,5 +156,73 @@ pub async fn record_call_outcome(
         id,
         outcome: outcome.as_str(),
         cancelled,
+        owner: task_owner,
     })
+}
+
+/// Claims an open call for `by`, so that no other advisor rings the owner
+/// meanwhile. Refused while another advisor's claim is fresh.
+pub async fn claim(
+    db: &DatabaseConnection,
+    id: i64,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<Call, Failure> {
+    let Some(task) = store::call_task(db, id).await? else {
+        return Err(Failure::NotFound(format!("no call task #{id}")));
+    };
+    if !CallTaskState::Open.is(&task.state) {
+        return Err(Failure::Conflict(format!(
+            "call task #{id} is already done"
+        )));
+    }
+    if !store::claim_call(db, id, by, now, now - CLAIM_LAPSES).await? {
+        let holder = task.claimed_by.unwrap_or_default();
+        return Err(Failure::Conflict(format!(
+            "call task #{id} is being worked by {holder}"
+        )));
+    }
+    let owner = store::customer(db, task.customer_id).await?;
+    Ok(Call {
+        id,
+        due_date: task.due_date,
+        customer_id: owner
+            .as_ref()
+            .map(|c| c.customer_id.clone())
+            .unwrap_or_default(),
+        name: owner.as_ref().map(|c| c.name.clone()).unwrap_or_default(),
+        phone: owner.and_then(|c| c.phone),
+        title: task.title,
+        script: task.script,
+        last_outcome: task.outcome,
+        claimed_by: Some(by.to_string()),
+    })
+}
+
+/// Gives up `by`'s claim.
+pub async fn unclaim(db: &DatabaseConnection, id: i64, by: &str) -> Result<(), Failure> {
+    if !store::unclaim_call(db, id, by).await? {
+        return Err(Failure::Conflict(format!(
+            "call task #{id} is not claimed by {by}"
+        )));
+    }
+    Ok(())
+}
+
+/// Refused while another advisor's fresh claim holds the call.
+pub async fn check_claim(
+    db: &DatabaseConnection,
+    id: i64,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<(), Failure> {
+    if let Some(task) = store::call_task(db, id).await?
+        && let Some(holder) = task.claimed_by.filter(|h| h != by)
+        && task.claimed_at.is_some_and(|at| at > now - CLAIM_LAPSES)
+    {
+        return Err(Failure::Conflict(format!(
+            "call task #{id} is being worked by {holder}"
+        )));
+    }
+    Ok(())
 }

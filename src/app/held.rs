@@ -10,7 +10,7 @@ use sea_orm::DatabaseConnection;
 use serde::Serialize;
 
 /// A message held for review.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Held {
     pub id: i64,
     pub customer_id: String,
@@ -60,12 +60,15 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<Held>, Failure> {
 }
 
 /// What `approve` or `discard` did to a held message.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Reviewed {
     pub id: i64,
     pub state: MessageState,
     pub reason: String,
     pub touchpoints: Vec<String>,
+    /// The recipient's stored id (for the audit log).
+    #[serde(skip)]
+    pub owner: Option<i64>,
 }
 
 /// Lets a held message go out on the next pass, once. Refused when the
@@ -84,7 +87,7 @@ pub async fn approve(
             _ => c.opted_out_sms || c.opted_out_call,
         };
         if opted_out {
-            return Err(Failure::Data(format!(
+            return Err(Failure::Conflict(format!(
                 "message {id}: the recipient has opted out of {}; discard it",
                 held.message.channel
             )));
@@ -118,14 +121,15 @@ fn reviewed(held: HeldMessage, state: MessageState, reason: String) -> Reviewed 
         id: held.message.id,
         state,
         reason,
+        owner: held.customer.as_ref().map(|c| c.id),
         touchpoints: held.touchpoint_keys,
     }
 }
 
 async fn find_held(db: &DatabaseConnection, id: i64) -> Result<HeldMessage, Failure> {
     match operator::message_by_id(db, id).await? {
-        None => Err(Failure::Data(format!("no message number {id}"))),
-        Some(h) if !MessageState::Held.is(&h.message.state) => Err(Failure::Data(format!(
+        None => Err(Failure::NotFound(format!("no message number {id}"))),
+        Some(h) if !MessageState::Held.is(&h.message.state) => Err(Failure::Conflict(format!(
             "message {id} is {}, not held for review",
             h.message.state
         ))),
@@ -134,5 +138,5 @@ async fn find_held(db: &DatabaseConnection, id: i64) -> Result<HeldMessage, Fail
 }
 
 fn not_held(id: i64) -> Failure {
-    Failure::Data(format!("message {id} is no longer held for review"))
+    Failure::Conflict(format!("message {id} is no longer held for review"))
 }

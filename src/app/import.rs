@@ -21,3 +21,30 @@ pub async fn import_file(
     let today = now.with_timezone(&config.default_timezone()).date_naive();
     Ok(import::run(db, config, kind, path, dry_run, today).await?)
 }
+
+/// Imports an uploaded file named `name` (as the person's computer named
+/// it: the report and its problems say so), all or nothing.
+pub async fn import_upload(
+    db: &DatabaseConnection,
+    config: &Config,
+    kind: Kind,
+    name: &str,
+    content: &[u8],
+    dry_run: bool,
+    now: DateTime<Utc>,
+) -> Result<Report, Failure> {
+    let name = std::path::Path::new(name.trim())
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.is_empty())
+        .unwrap_or("upload.csv")
+        .to_string();
+    let dir =
+        tempfile::tempdir().map_err(|e| Failure::Other(format!("cannot keep the upload: {e}")))?;
+    let path = dir.path().join("upload.csv");
+    tokio::fs::write(&path, content)
+        .await
+        .map_err(|e| Failure::Other(format!("cannot keep the upload: {e}")))?;
+    let today = now.with_timezone(&config.default_timezone()).date_naive();
+    Ok(import::run_as(db, config, kind, &path, &name, dry_run, today).await?)
+}

@@ -4,24 +4,31 @@
 //! input, asks the pure decisions, and has the store carry out the result;
 //! on bad input it changes nothing.
 
-mod calls;
+pub mod actions;
+pub mod calls;
+pub mod customers;
+pub mod desk;
 mod dispatch;
 pub mod facts;
 pub mod held;
 mod import;
 pub mod opt_outs;
+pub mod page;
 pub mod people;
 mod planning;
-mod show;
+pub mod sessions;
+pub mod show;
 pub mod simulate;
 pub mod status;
 pub mod timeline;
 pub mod touchpoints;
 pub mod visits;
 
-pub use calls::{Call, OutcomeReport, call_list, record_call_outcome};
+pub use calls::{
+    CLAIM_LAPSES, Call, OutcomeReport, call_list, claim, record_call_outcome, unclaim,
+};
 pub use dispatch::Dispatcher;
-pub use import::import_file;
+pub use import::{import_file, import_upload};
 pub use planning::{PassReport, planning_pass};
 pub use show::{NextService, PlanAnswer, QueueAnswer, next_service, queue, vehicle_plan};
 
@@ -40,6 +47,18 @@ pub enum Failure {
     /// Exit 65: the input data is invalid.
     #[error("{0}")]
     Data(String),
+    /// Exit 65: rows of a file are invalid, each as `FILE:LINE: column: reason`.
+    #[error("{}", .0.join("\n"))]
+    Rows(Vec<String>),
+    /// Exit 65: what the input names does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// Exit 65: what the input names is not in a state that allows it.
+    #[error("{0}")]
+    Conflict(String),
+    /// Exit 1: the actor's role does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
     /// Exit 78: the configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -54,9 +73,9 @@ impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Usage(_) => 64,
-            Failure::Data(_) => 65,
+            Failure::Data(_) | Failure::Rows(_) | Failure::NotFound(_) | Failure::Conflict(_) => 65,
             Failure::Config(_) => 78,
-            Failure::Store(_) | Failure::Other(_) => 1,
+            Failure::Store(_) | Failure::Forbidden(_) | Failure::Other(_) => 1,
         }
     }
 }
@@ -75,6 +94,7 @@ impl From<ImportError> for Failure {
     fn from(e: ImportError) -> Self {
         match e {
             ImportError::Store(s) => Failure::Store(s),
+            ImportError::Invalid(rows) => Failure::Rows(rows),
             other => Failure::Data(other.to_string()),
         }
     }

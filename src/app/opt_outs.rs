@@ -10,13 +10,16 @@ use sea_orm::DatabaseConnection;
 use serde::Serialize;
 
 /// What `opt-out` recorded.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct OptOutRecorded {
     pub customer_id: String,
     pub channel: Channel,
     /// `true`: opted out; `false`: opted back in (`--undo`).
     pub opted_out: bool,
     pub source: &'static str,
+    /// The person's stored id (for the audit log).
+    #[serde(skip)]
+    pub owner: i64,
 }
 
 pub async fn set(
@@ -28,7 +31,7 @@ pub async fn set(
 ) -> Result<OptOutRecorded, Failure> {
     let key = customer_id.trim();
     let Some(customer) = operator::customer_by_key(db, key).await? else {
-        return Err(Failure::Data(format!("no customer with id {key}")));
+        return Err(Failure::NotFound(format!("no customer with id {key}")));
     };
     operator::opt_out(db, customer.id, channel, ADMINISTRATOR, opted_out, now).await?;
     Ok(OptOutRecorded {
@@ -36,6 +39,7 @@ pub async fn set(
         channel,
         opted_out,
         source: ADMINISTRATOR,
+        owner: customer.id,
     })
 }
 

@@ -33,6 +33,16 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// Whoever runs the command line: an administrator, named by `--by`.
+    pub fn command_line(by: Option<&str>) -> Self {
+        Self {
+            name: super::actor(by),
+            role: Role::Admin,
+            user_id: None,
+            locale: None,
+        }
+    }
+
     pub fn of_user(u: &User) -> Self {
         Self {
             name: u.email.clone(),
@@ -44,7 +54,7 @@ impl Principal {
 }
 
 /// A user as listed (never the hash).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Listed {
     pub email: String,
     pub role: Role,
@@ -125,7 +135,7 @@ fn check_password(password: &str) -> Result<(), Failure> {
 }
 
 /// What adding a user did: the password when one was generated (shown once).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Added {
     pub email: String,
     pub role: Role,
@@ -153,7 +163,7 @@ pub async fn add_user(
     };
     let hash = hash_password(password).await?;
     if !people::add_user(db, &email, role, &hash, now).await? {
-        return Err(Failure::Data(format!("a user {email} exists already")));
+        return Err(Failure::Conflict(format!("a user {email} exists already")));
     }
     Ok(Added {
         email,
@@ -173,7 +183,7 @@ pub async fn change_password(
     let email = email_of(email)?;
     check_password(&password)?;
     let Some(user) = people::user_by_email(db, &email).await? else {
-        return Err(Failure::Data(format!("no user {email}")));
+        return Err(Failure::NotFound(format!("no user {email}")));
     };
     let hash = hash_password(password).await?;
     people::set_password(db, user.id, &hash, keep_session, now).await?;
@@ -183,7 +193,7 @@ pub async fn change_password(
 pub async fn remove_user(db: &DatabaseConnection, email: &str) -> Result<(), Failure> {
     let email = email_of(email)?;
     if !people::remove_user(db, &email).await? {
-        return Err(Failure::Data(format!("no user {email}")));
+        return Err(Failure::NotFound(format!("no user {email}")));
     }
     Ok(())
 }
@@ -226,7 +236,7 @@ pub async fn add_token(
     }
     let token = format!("{TOKEN_PREFIX}{}", random_text(32)?);
     if !people::add_token(db, name, role, &sha256_hex(&token), now).await? {
-        return Err(Failure::Data(format!(
+        return Err(Failure::Conflict(format!(
             "a token named {name} exists already"
         )));
     }
@@ -235,7 +245,7 @@ pub async fn add_token(
 
 pub async fn remove_token(db: &DatabaseConnection, name: &str) -> Result<(), Failure> {
     if !people::remove_token(db, name.trim()).await? {
-        return Err(Failure::Data(format!("no token named {}", name.trim())));
+        return Err(Failure::NotFound(format!("no token named {}", name.trim())));
     }
     Ok(())
 }

@@ -18,7 +18,7 @@ async fn find(db: &DatabaseConnection, vin: &str) -> Result<VehicleRecord, Failu
         .unwrap_or_else(|_| vin.trim().to_string());
     match store::vehicle_by_vin(db, &vin).await? {
         Some(r) => Ok(r),
-        None => Err(Failure::Data(format!("no vehicle with VIN {vin}"))),
+        None => Err(Failure::NotFound(format!("no vehicle with VIN {vin}"))),
     }
 }
 
@@ -77,7 +77,7 @@ pub struct PlanAnswer {
     pub as_of: NaiveDate,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct QueueItem {
     pub due_date: NaiveDate,
     pub key: String,
@@ -85,6 +85,7 @@ pub struct QueueItem {
     pub customer_id: String,
     pub name: String,
     pub recipient: Option<String>,
+    pub channel: String,
     pub code: String,
     pub category: String,
     pub priority: i32,
@@ -267,6 +268,7 @@ pub async fn queue(
                 customer_id: customer.map(|c| c.customer_id.clone()).unwrap_or_default(),
                 name: customer.map(|c| c.name.clone()).unwrap_or_default(),
                 recipient,
+                channel: r.channel.clone(),
                 code: r.code,
                 category: r.category,
                 priority: r.priority,
@@ -276,4 +278,44 @@ pub async fn queue(
     }
     let answer = QueueAnswer { from, to, channels };
     Ok(answer)
+}
+
+/// Which queue items to show; none: all.
+#[derive(Debug, Clone, Default)]
+pub struct QueueFilter {
+    pub channel: Option<String>,
+    pub category: Option<String>,
+    pub state: Option<String>,
+}
+
+/// The queue of the next `days` days as one list, oldest first (then by
+/// key), filtered and cut into pages.
+pub async fn queue_page(
+    db: &DatabaseConnection,
+    config: &Config,
+    days: u32,
+    filter: &QueueFilter,
+    request: &super::page::PageRequest,
+    now: DateTime<Utc>,
+) -> Result<super::page::Page<QueueItem>, Failure> {
+    if !(1..=366).contains(&days) {
+        return Err(Failure::Data(format!(
+            "days: {days} is not between 1 and 366"
+        )));
+    }
+    let answer = queue(db, config, days, None, now).await?;
+    let mut items: Vec<QueueItem> = answer
+        .channels
+        .into_values()
+        .flatten()
+        .filter(|i| filter.channel.as_deref().is_none_or(|c| i.channel == c))
+        .filter(|i| filter.category.as_deref().is_none_or(|c| i.category == c))
+        .filter(|i| filter.state.as_deref().is_none_or(|s| i.state == s))
+        .collect();
+    items.sort_by(|a, b| (a.due_date, &a.key).cmp(&(b.due_date, &b.key)));
+    Ok(super::page::page(
+        items,
+        |i| format!("{}|{}", i.due_date, i.key),
+        request,
+    ))
 }

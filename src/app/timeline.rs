@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 
 /// One touchpoint of the person's timeline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Entry {
     pub due_date: NaiveDate,
     pub vin: String,
@@ -25,20 +25,23 @@ pub struct Entry {
     pub sent_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Timeline {
     pub customer_id: String,
     pub name: String,
     pub vehicles: Vec<String>,
     pub touchpoints: Vec<Entry>,
+    /// What people did concerning this person, oldest first.
+    pub actions: Vec<crate::domain::AuditEntry>,
 }
 
 pub async fn of(db: &DatabaseConnection, customer_id: &str) -> Result<Timeline, Failure> {
     let key = customer_id.trim();
     let Some(customer) = operator::customer_by_key(db, key).await? else {
-        return Err(Failure::Data(format!("no customer with id {key}")));
+        return Err(Failure::NotFound(format!("no customer with id {key}")));
     };
     let vehicles = operator::vehicles_of(db, customer.id).await?;
+    let actions = crate::store::people::audit_of(db, customer.id).await?;
     let ids: Vec<i64> = vehicles.iter().map(|v| v.id).collect();
     let vins: HashMap<i64, &str> = vehicles.iter().map(|v| (v.id, v.vin.as_str())).collect();
     let touchpoints = operator::touchpoints_of_vehicles(db, &ids)
@@ -69,5 +72,6 @@ pub async fn of(db: &DatabaseConnection, customer_id: &str) -> Result<Timeline, 
         name: customer.name,
         vehicles: vehicles.into_iter().map(|v| v.vin).collect(),
         touchpoints,
+        actions,
     })
 }

@@ -11,7 +11,7 @@ use sea_orm::DatabaseConnection;
 use serde::Serialize;
 
 /// A touchpoint's move.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Moved {
     pub key: String,
     pub code: String,
@@ -21,6 +21,9 @@ pub struct Moved {
     pub from: String,
     pub state: TouchpointState,
     pub reason: Option<String>,
+    /// The owner's stored id (for the audit log).
+    #[serde(skip)]
+    pub owner: i64,
 }
 
 /// Holds a planned (or deferred) touchpoint: it is not sent and not
@@ -101,6 +104,7 @@ pub async fn send_now(
         return Err(changed_meanwhile(key));
     }
     Ok(Moved {
+        owner: t.customer_id,
         key: t.dedup_key,
         code: t.code,
         channel: t.channel,
@@ -134,6 +138,7 @@ async fn change(
         return Err(changed_meanwhile(key));
     }
     Ok(Moved {
+        owner: t.customer_id,
         key: t.dedup_key,
         code: t.code,
         channel: t.channel,
@@ -148,7 +153,7 @@ async fn change(
 async fn touchpoint(db: &DatabaseConnection, key: &str) -> Result<Touchpoint, Failure> {
     operator::touchpoint_by_key(db, key)
         .await?
-        .ok_or_else(|| Failure::Data(format!("no touchpoint with key {key}")))
+        .ok_or_else(|| Failure::NotFound(format!("no touchpoint with key {key}")))
 }
 
 /// Bad data unless the touchpoint is in one of `from`.
@@ -156,7 +161,7 @@ fn refuse_unless(t: &Touchpoint, from: &[TouchpointState], verb: &str) -> Result
     if from.iter().any(|s| s.is(&t.state)) {
         return Ok(());
     }
-    Err(Failure::Data(format!(
+    Err(Failure::Conflict(format!(
         "touchpoint {} is {}: only {} ones can be {verb}",
         t.dedup_key,
         t.state,
@@ -168,7 +173,7 @@ fn refuse_unless(t: &Touchpoint, from: &[TouchpointState], verb: &str) -> Result
 }
 
 fn changed_meanwhile(key: &str) -> Failure {
-    Failure::Data(format!(
+    Failure::Conflict(format!(
         "touchpoint {key} changed meanwhile (a pass took it): look at it again"
     ))
 }

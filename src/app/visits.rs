@@ -24,7 +24,7 @@ pub struct NewVisit<'a> {
 }
 
 /// A touchpoint the re-plan ended (a reminder the visit fulfilled).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Ended {
     pub key: String,
     pub code: String,
@@ -35,7 +35,7 @@ pub struct Ended {
 }
 
 /// What `visit add` did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VisitAdded {
     pub vin: String,
     pub date: NaiveDate,
@@ -50,6 +50,9 @@ pub struct VisitAdded {
     pub replanned: bool,
     /// Touchpoints the re-plan cancelled or skipped.
     pub cancelled: Vec<Ended>,
+    /// The owner's stored id (for the audit log).
+    #[serde(skip)]
+    pub owner: i64,
 }
 
 /// Records a visit and re-plans the vehicle. Today is `now` in the
@@ -68,7 +71,7 @@ pub async fn add(
         .map_err(|problems| invalid(problems.iter().map(|p| (p.column, p.reason.as_str()))))?;
     let vin = row.vin_str();
     let Some(record) = store::vehicle_by_vin(db, vin).await? else {
-        return Err(Failure::Data(format!(
+        return Err(Failure::NotFound(format!(
             "vin: {}",
             readings::unknown_vehicle(vin)
         )));
@@ -108,6 +111,7 @@ pub async fn add(
         replaced: replaced.is_some(),
         replanned: false,
         cancelled: Vec::new(),
+        owner: record.customer.id,
     };
     if added.unchanged {
         return Ok(added);

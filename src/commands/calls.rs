@@ -46,7 +46,13 @@ pub async fn record(
         CallOutcome::NoAnswer => rules::CallOutcome::NoAnswer,
         CallOutcome::WrongNumber => rules::CallOutcome::WrongNumber,
     };
-    let report = app::record_call_outcome(&db, config, id, outcome, note, Utc::now()).await?;
+    let by = app::people::Principal::command_line(None);
+    let act = app::people::Act {
+        by: &by,
+        address: None,
+    };
+    let report =
+        app::actions::call_outcome(&db, config, &act, id, outcome, note, Utc::now()).await?;
     println!(
         "call #{id}: {}{}",
         report.outcome,

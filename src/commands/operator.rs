@@ -2,7 +2,8 @@
 //! prints the answer.
 
 use super::{Failure, open, print};
-use crate::app::{self, held, opt_outs, timeline, touchpoints, visits};
+use crate::app::people::{Act, Principal};
+use crate::app::{actions, held, timeline, visits};
 use crate::cli::{By, ChannelArg, Operator, Output, VisitAction};
 use crate::config::Config;
 use std::fmt::Write;
@@ -78,13 +79,20 @@ pub async fn execute(config: &Config, command: Operator) -> Result<(), Failure> 
     }
 }
 
+/// An action from the command line: no address.
+fn cli_act(by: &Principal) -> Act<'_> {
+    Act { by, address: None }
+}
+
 async fn visit_add(
     config: &Config,
     visit: visits::NewVisit<'_>,
     out: Output,
 ) -> Result<(), Failure> {
     let db = open(config).await?;
-    let added = visits::add(&db, config, visit, chrono::Utc::now()).await?;
+    let by = Principal::command_line(None);
+    let act = cli_act(&by);
+    let added = actions::add_visit(&db, config, &act, visit, chrono::Utc::now()).await?;
     print(out.json, &added, |a| {
         let mut s = String::new();
         let _ = writeln!(
@@ -130,8 +138,10 @@ async fn opt_out(
     out: Output,
 ) -> Result<(), Failure> {
     let db = open(config).await?;
-    let done = opt_outs::set(
+    let by = Principal::command_line(None);
+    let done = actions::opt_out(
         &db,
+        &cli_act(&by),
         customer_id,
         channel.channel(),
         !undo,
@@ -171,14 +181,20 @@ async fn move_touchpoint(
     let now = chrono::Utc::now();
     let moved = match how {
         Move::Hold { reason, by } => {
-            touchpoints::hold(&db, key, &app::actor(by.by.as_deref()), reason, now).await?
+            let by = Principal::command_line(by.by.as_deref());
+            actions::hold(&db, &cli_act(&by), key, reason, now).await?
         }
-        Move::Release => touchpoints::release(&db, key, now).await?,
+        Move::Release => {
+            let by = Principal::command_line(None);
+            actions::release(&db, &cli_act(&by), key, now).await?
+        }
         Move::Skip { reason, by } => {
-            touchpoints::skip(&db, key, &app::actor(by.by.as_deref()), reason, now).await?
+            let by = Principal::command_line(by.by.as_deref());
+            actions::skip(&db, &cli_act(&by), key, reason, now).await?
         }
         Move::SendNow { by } => {
-            touchpoints::send_now(&db, config, key, &app::actor(by.by.as_deref()), now).await?
+            let by = Principal::command_line(by.by.as_deref());
+            actions::send_now(&db, config, &cli_act(&by), key, now).await?
         }
     };
     print(out.json, &moved, |m| {
@@ -237,10 +253,11 @@ async fn review(
 ) -> Result<(), Failure> {
     let db = open(config).await?;
     let now = chrono::Utc::now();
-    let by = app::actor(by.by.as_deref());
+    let by = Principal::command_line(by.by.as_deref());
+    let act = cli_act(&by);
     let done = match how {
-        Review::Approve => held::approve(&db, id, &by, now).await?,
-        Review::Discard { reason } => held::discard(&db, id, &by, reason, now).await?,
+        Review::Approve => actions::approve(&db, &act, id, now).await?,
+        Review::Discard { reason } => actions::discard(&db, &act, id, reason, now).await?,
     };
     print(out.json, &done, |d| {
         format!(

@@ -2,6 +2,9 @@
 //! (RFC 8058 one-click) and the inbound SMS webhook. Handlers parse, call the
 //! pure parts and the store, and answer; errors become statuses in one place.
 
+pub mod api;
+mod auth;
+pub mod desk;
 mod inbound;
 mod unsubscribe;
 
@@ -20,6 +23,10 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    pub config: Arc<crate::config::Config>,
+    pub desk: Arc<desk::Desk>,
+    /// Session cookies are `Secure` when `public_url` is https.
+    pub secure_cookies: bool,
     pub links: crate::unsubscribe::Links,
     pub dealer: Dealer,
     /// Where national numbers of inbound SMS are read (usually they are E.164).
@@ -38,6 +45,11 @@ impl AppState {
         let s = &config.settings;
         Self {
             db,
+            config: Arc::new(config.clone()),
+            // The templates are the product's own: they always load.
+            #[allow(clippy::expect_used)]
+            desk: Arc::new(desk::Desk::new().expect("the desk's templates are valid")),
+            secure_cookies: s.http.public_url.starts_with("https://"),
             links,
             dealer: s.dealer.clone(),
             default_region: crate::domain::parse_region(&s.import.default_region).ok(),
@@ -49,8 +61,36 @@ impl AppState {
     }
 }
 
-/// Every endpoint, over `state`.
+/// How long a desk session lasts without a request.
+pub const SESSION_IDLE_MINUTES: i64 = 120;
+
+/// Every endpoint, over `state`: `/healthz`, the unsubscribe pages, the
+/// inbound SMS webhook, the JSON API under `/api/v1` with its OpenAPI
+/// document, and the desk's pages.
 pub fn router(state: AppState) -> Router {
+    use tower_sessions::cookie::SameSite;
+    use tower_sessions::{Expiry, SessionManagerLayer};
+    let sessions = SessionManagerLayer::new(crate::app::sessions::DbSessions {
+        db: state.db.clone(),
+    })
+    .with_name("touchpoint_session")
+    .with_http_only(true)
+    .with_same_site(SameSite::Lax)
+    .with_secure(state.secure_cookies)
+    .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
+        SESSION_IDLE_MINUTES,
+    )));
+    let (api, doc) = api::routes();
+    let doc = Arc::new(doc);
+    let api = api
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = Arc::clone(&doc);
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(api::not_found);
     Router::new()
         .route("/healthz", get(healthz))
         .route(
@@ -58,7 +98,30 @@ pub fn router(state: AppState) -> Router {
             get(unsubscribe::show).post(unsubscribe::confirm),
         )
         .route("/sms/inbound", post(inbound::receive))
+        .nest("/api/v1", api)
+        .merge(desk::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(desk::UPLOAD_LIMIT))
+        .layer(sessions)
+        .layer(axum::middleware::map_response(security_headers))
         .with_state(Arc::new(state))
+}
+
+/// Headers on every answer: a strict Content-Security-Policy (no script,
+/// no inline style, nothing from elsewhere), no framing, no sniffing.
+async fn security_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, name: &'static str, value: &'static str| {
+        h.insert(name, header::HeaderValue::from_static(value));
+    };
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "x-frame-options", "DENY");
+    set(h, "referrer-policy", "same-origin");
+    response
 }
 
 async fn healthz() -> &'static str {

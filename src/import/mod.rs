@@ -37,6 +37,13 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The kind a name (`customers`, `vehicles`, `visits`) gives.
+    pub fn parse(name: &str) -> Option<Kind> {
+        [Kind::Customers, Kind::Vehicles, Kind::Visits]
+            .into_iter()
+            .find(|k| k.as_str() == name.trim())
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Customers => "customers",
@@ -47,7 +54,7 @@ impl Kind {
 }
 
 /// What an import did (or, with `--dry-run`, would do).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Report {
     pub kind: &'static str,
     pub file: String,
@@ -107,7 +114,31 @@ pub async fn run(
     dry_run: bool,
     today: NaiveDate,
 ) -> Result<Report, ImportError> {
-    let shown = path.display().to_string();
+    run_as(
+        db,
+        config,
+        kind,
+        path,
+        &path.display().to_string(),
+        dry_run,
+        today,
+    )
+    .await
+}
+
+/// [`run`], naming the file `shown` in the report and its problems (an
+/// upload is named as the person's file, not as where it was kept).
+#[allow(clippy::too_many_arguments)]
+pub async fn run_as(
+    db: &DatabaseConnection,
+    config: &Config,
+    kind: Kind,
+    path: &Path,
+    shown: &str,
+    dry_run: bool,
+    today: NaiveDate,
+) -> Result<Report, ImportError> {
+    let shown = shown.to_string();
     let settings = &config.settings.import;
     let ctx = Ctx {
         rules: row_rules(config, today),

@@ -17,6 +17,20 @@ pub enum CallOutcome {
 }
 
 impl CallOutcome {
+    pub const ALL: [CallOutcome; 4] = [
+        CallOutcome::Booked,
+        CallOutcome::Declined,
+        CallOutcome::NoAnswer,
+        CallOutcome::WrongNumber,
+    ];
+
+    /// The outcome of its stored form.
+    pub fn parse(text: &str) -> Option<CallOutcome> {
+        CallOutcome::ALL
+            .into_iter()
+            .find(|o| o.as_str() == text.trim())
+    }
+
     /// The stored form.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -110,6 +110,9 @@ pub async fn save_call_outcome<C: ConnectionTrait>(
     active.outcome = Set(Some(record.outcome.into()));
     active.note = Set(record.note);
     active.outcome_at = Set(Some(now));
+    // Whoever worked it is done with it.
+    active.claimed_by = Set(None);
+    active.claimed_at = Set(None);
     if record.done {
         active.state = Set(CallTaskState::Done.as_str().into());
     }
@@ -121,4 +124,58 @@ pub async fn save_call_outcome<C: ConnectionTrait>(
         .await
         .context("recording a call outcome")?;
     Ok(())
+}
+
+/// Claims an open call for `by` at `now`, unless another holds a claim made
+/// after `lapsed` (claims older than that have lapsed). `false`: refused.
+pub async fn claim_call<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    by: &str,
+    now: DateTime<Utc>,
+    lapsed: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    use sea_orm::Condition;
+    use sea_orm::sea_query::Expr;
+    let n = call_task::Entity::update_many()
+        .col_expr(call_task::Column::ClaimedBy, Expr::value(by))
+        .col_expr(call_task::Column::ClaimedAt, Expr::value(now))
+        .filter(call_task::Column::Id.eq(id))
+        .filter(call_task::Column::State.eq(CallTaskState::Open.as_str()))
+        .filter(
+            Condition::any()
+                .add(call_task::Column::ClaimedBy.is_null())
+                .add(call_task::Column::ClaimedBy.eq(by))
+                .add(call_task::Column::ClaimedAt.lt(lapsed)),
+        )
+        .exec(db)
+        .await
+        .context("claiming a call")?
+        .rows_affected;
+    Ok(n == 1)
+}
+
+/// Gives up `by`'s claim on a call; `false` when `by` held none.
+pub async fn unclaim_call<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+    by: &str,
+) -> Result<bool, StoreError> {
+    use sea_orm::sea_query::Expr;
+    let n = call_task::Entity::update_many()
+        .col_expr(
+            call_task::Column::ClaimedBy,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            call_task::Column::ClaimedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(call_task::Column::Id.eq(id))
+        .filter(call_task::Column::ClaimedBy.eq(by))
+        .exec(db)
+        .await
+        .context("giving up a call")?
+        .rows_affected;
+    Ok(n == 1)
 }

@@ -305,3 +305,88 @@ pub async fn discard_message(
     txn.commit().await.context("discarding a held message")?;
     Ok(true)
 }
+
+/// People whose name, email, phone, customer id or a vehicle's VIN matches
+/// `q` (case-insensitive; names and emails anywhere, VINs from the start,
+/// phones by their digits), by customer id after `after`, at most `limit`.
+pub async fn search_customers(
+    db: &DatabaseConnection,
+    q: &str,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<Customer>, StoreError> {
+    use sea_orm::sea_query::{ExprTrait, Func, Query};
+    use sea_orm::{Condition, QuerySelect};
+    let q = q.trim();
+    let mut find = customer::Entity::find();
+    if !q.is_empty() {
+        let escaped = q
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let anywhere = format!("%{escaped}%");
+        let lower = |c: customer::Column| Expr::expr(Func::lower(Expr::col(c)));
+        let mut any = Condition::any()
+            .add(
+                lower(customer::Column::Name)
+                    .like(sea_orm::sea_query::LikeExpr::new(&anywhere).escape('\\')),
+            )
+            .add(
+                lower(customer::Column::Email)
+                    .like(sea_orm::sea_query::LikeExpr::new(&anywhere).escape('\\')),
+            )
+            .add(customer::Column::CustomerId.eq(q))
+            .add(
+                customer::Column::Id.in_subquery(
+                    Query::select()
+                        .column(vehicle::Column::CustomerId)
+                        .from(vehicle::Entity)
+                        .and_where(
+                            vehicle::Column::Vin.like(
+                                sea_orm::sea_query::LikeExpr::new(format!(
+                                    "{}%",
+                                    escaped.to_uppercase()
+                                ))
+                                .escape('\\'),
+                            ),
+                        )
+                        .to_owned(),
+                ),
+            );
+        let digits: String = q.chars().filter(char::is_ascii_digit).collect();
+        if digits.len() >= 4 {
+            any = any.add(customer::Column::Phone.like(format!("%{digits}%")));
+        }
+        find = find.filter(any);
+    }
+    if let Some(after) = after {
+        find = find.filter(customer::Column::CustomerId.gt(after));
+    }
+    find.order_by_asc(customer::Column::CustomerId)
+        .limit(limit)
+        .all(db)
+        .await
+        .context("searching customers")
+        .map(super::records)
+}
+
+/// The VINs of each of these people's vehicles.
+pub async fn vins_of(
+    db: &DatabaseConnection,
+    customer_ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Vec<String>>, StoreError> {
+    let mut out: std::collections::HashMap<i64, Vec<String>> = std::collections::HashMap::new();
+    for chunk in customer_ids.chunks(500) {
+        let rows = vehicle::Entity::find()
+            .filter(vehicle::Column::CustomerId.is_in(chunk.iter().copied()))
+            .order_by_asc(vehicle::Column::Vin)
+            .all(db)
+            .await
+            .context("loading people's vehicles")?;
+        for v in rows {
+            out.entry(v.customer_id).or_default().push(v.vin);
+        }
+    }
+    Ok(out)
+}

@@ -366,15 +366,38 @@ pub async fn audit_of<C: ConnectionTrait>(
         .await
         .context("reading the audit log")?
         .into_iter()
-        .map(|m| AuditEntry {
-            at: m.at,
-            actor: m.actor,
-            address: m.address,
-            action: m.action,
-            subject: m.subject,
-            customer_id: m.customer_id,
-            before: m.before,
-            after: m.after,
-        })
+        .map(to_entry)
         .collect())
+}
+
+/// The last `limit` entries of one action, newest first.
+pub async fn audit_by_action<C: ConnectionTrait>(
+    db: &C,
+    action: &str,
+    limit: u64,
+) -> Result<Vec<AuditEntry>, StoreError> {
+    use sea_orm::QuerySelect;
+    Ok(audit::Entity::find()
+        .filter(audit::Column::Action.eq(action))
+        .order_by_desc(audit::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+        .context("reading the audit log")?
+        .into_iter()
+        .map(to_entry)
+        .collect())
+}
+
+fn to_entry(m: audit::Model) -> AuditEntry {
+    AuditEntry {
+        at: m.at,
+        actor: m.actor,
+        address: m.address,
+        action: m.action,
+        subject: m.subject,
+        customer_id: m.customer_id,
+        before: m.before,
+        after: m.after,
+    }
 }

@@ -1,7 +1,9 @@
 //! Black-box tests of the `touchpoint` binary: one test binary, run with
 //! `cargo test`. PostgreSQL variants run when TOUCHPOINT_TEST_POSTGRES_URL is set.
 
+mod api;
 mod backtest;
+mod browser;
 mod calls;
 mod commands;
 mod contracts;
@@ -17,6 +19,7 @@ mod overlap;
 mod people;
 mod planning;
 mod simulate;
+mod site;
 mod sms;
 mod smtp;
 mod smtp_server;

@@ -19,6 +19,9 @@ pub struct Model {
     pub note: Option<String>,
     pub outcome_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
+    /// The advisor working it, since `claimed_at`.
+    pub claimed_by: Option<String>,
+    pub claimed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,735 @@
+//! The JSON API and the desk's security, over HTTP against the daemon's
+//! router on every backend: anonymous requests refused, pages and cursors,
+//! actions with their audit trail, roles, CSRF, escaping, and sign-in
+//! slowed then locked.
+
+use crate::site::{ANNA, Browser, PASSWORD, Site, VIN1, VIN2, client, days_ago, sites};
+use serde_json::{Value, json};
+
+async fn api(
+    site: &Site,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let c = client();
+    let url = site.url(&format!("/api/v1{path}"));
+    let mut r = match method {
+        "GET" => c.get(url),
+        _ => c.post(url),
+    }
+    .header("authorization", format!("Bearer {token}"));
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    let value =
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("{method} {path}: not JSON: {text}"));
+    (status, value)
+}
+
+/// The key of Jonas's welcome email (two days out, planned).
+async fn welcome_key(site: &Site) -> String {
+    let (status, page) = api(
+        site,
+        &site.viewer,
+        "GET",
+        "/queue?days=7&channel=email",
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{}: {page}", site.backend);
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["vin"] == VIN2 && i["code"] == "onboarding-welcome")
+        .unwrap_or_else(|| panic!("{}: no welcome email queued: {page}", site.backend))["key"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+const PAGES: &[&str] = &[
+    "/",
+    "/today",
+    "/queue",
+    "/customers",
+    "/customers/C1",
+    "/imports",
+    "/imports/errors.csv",
+];
+const PAGE_POSTS: &[&str] = &[
+    "/signout",
+    "/language",
+    "/today/1/claim",
+    "/today/1/unclaim",
+    "/today/1/outcome",
+    "/queue/hold",
+    "/queue/release",
+    "/queue/skip",
+    "/queue/send-now",
+    "/held/1/approve",
+    "/held/1/discard",
+    "/customers/C1/visit",
+    "/customers/C1/opt-out",
+    "/imports",
+];
+const API_GETS: &[&str] = &[
+    "/queue",
+    "/calls",
+    "/customers",
+    "/customers/C1/timeline",
+    "/held",
+    "/users",
+];
+const API_POSTS: &[&str] = &[
+    "/calls/1/outcome",
+    "/visits",
+    "/opt-outs",
+    "/touchpoints/K/hold",
+    "/touchpoints/K/release",
+    "/touchpoints/K/skip",
+    "/touchpoints/K/send-now",
+    "/messages/1/approve",
+    "/messages/1/discard",
+    "/imports/customers",
+    "/users",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_requests_are_refused_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    for site in sites(dir.path()).await {
+        let c = client();
+        let b = &site.backend;
+        for path in PAGES {
+            let r = c.get(site.url(path)).send().await.unwrap();
+            if *path == "/" {
+                assert_eq!(r.status(), 303, "{b}: {path}");
+                continue;
+            }
+            assert_eq!(r.status(), 303, "{b}: GET {path}");
+            let to = r.headers()["location"].to_str().unwrap();
+            assert!(to.starts_with("/signin?next="), "{b}: {path} -> {to}");
+        }
+        for path in PAGE_POSTS {
+            let r = c
+                .post(site.url(path))
+                .form(&[("csrf", "x")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 303, "{b}: POST {path}");
+            assert!(
+                r.headers()["location"]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("/signin"),
+                "{b}: {path}"
+            );
+        }
+        for (method, paths) in [("GET", API_GETS), ("POST", API_POSTS)] {
+            for path in paths {
+                for auth in [None, Some("Bearer tp_not-a-token"), Some("Basic YTpi")] {
+                    let url = site.url(&format!("/api/v1{path}"));
+                    let mut r = if method == "GET" {
+                        c.get(url)
+                    } else {
+                        c.post(url).json(&json!({}))
+                    };
+                    if let Some(a) = auth {
+                        r = r.header("authorization", a);
+                    }
+                    let r = r.send().await.unwrap();
+                    assert_eq!(r.status(), 401, "{b}: {method} {path} {auth:?}");
+                    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+                    let body: Value = r.json().await.unwrap();
+                    assert_eq!(body["error"], "unauthorized", "{b}: {path}: {body}");
+                    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()));
+                }
+            }
+        }
+        // What stays open: the health check and the OpenAPI document.
+        assert_eq!(
+            c.get(site.url("/healthz")).send().await.unwrap().status(),
+            200
+        );
+        assert_eq!(
+            c.get(site.url("/api/v1/openapi.json"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        // Every answer carries the policy that forbids scripts.
+        let r = c.get(site.url("/signin")).send().await.unwrap();
+        let csp = r.headers()["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("default-src 'none'") && !csp.contains("script-src"),
+            "{csp}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_pages_lists_and_acts_with_an_audit_trail() {
+    let dir = tempfile::tempdir().unwrap();
+    for site in sites(dir.path()).await {
+        let b = site.backend.clone();
+        let key = welcome_key(&site).await;
+
+        // Hold, hold again (a conflict), release.
+        let path = format!("/touchpoints/{key}/hold");
+        let (s, held) = api(
+            &site,
+            &site.advisor,
+            "POST",
+            &path,
+            Some(json!({"reason": "owner on holiday"})),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}: {held}");
+        assert_eq!(held["state"], "on_hold");
+        assert_eq!(held["from"], "planned");
+        let (s, again) = api(&site, &site.advisor, "POST", &path, None).await;
+        assert_eq!(
+            (s, again["error"].as_str()),
+            (409, Some("conflict")),
+            "{b}: {again}"
+        );
+        let (s, released) = api(
+            &site,
+            &site.advisor,
+            "POST",
+            &format!("/touchpoints/{key}/release"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (s, released["state"].as_str()),
+            (200, Some("planned")),
+            "{b}: {released}"
+        );
+        let (s, missing) = api(
+            &site,
+            &site.advisor,
+            "POST",
+            "/touchpoints/NO:SUCH:0:1/hold",
+            None,
+        )
+        .await;
+        assert_eq!(
+            (s, missing["error"].as_str()),
+            (404, Some("not_found")),
+            "{b}: {missing}"
+        );
+
+        // Customers, one per page, walked by the cursor.
+        let mut seen = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let (s, page) = api(
+                &site,
+                &site.viewer,
+                "GET",
+                &format!("/customers?limit=1&cursor={cursor}"),
+                None,
+            )
+            .await;
+            assert_eq!(s, 200, "{b}: {page}");
+            assert!(page["items"].as_array().unwrap().len() <= 1);
+            seen.extend(
+                page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["customer_id"].clone()),
+            );
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = c.to_string(),
+                None => break,
+            }
+        }
+        assert_eq!(seen, [json!("C1"), json!("C2")], "{b}");
+        for (q, expect) in [
+            ("anna", "C1"),
+            (&VIN2[..8], "C2"),
+            ("87654321", "C2"),
+            ("jonas@EXAMPLE", "C2"),
+        ] {
+            let (_, page) = api(
+                &site,
+                &site.viewer,
+                "GET",
+                &format!("/customers?q={q}"),
+                None,
+            )
+            .await;
+            let ids: Vec<&str> = page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["customer_id"].as_str().unwrap())
+                .collect();
+            assert_eq!(ids, [expect], "{b}: q={q}: {page}");
+        }
+        for bad in [
+            "/customers?limit=0",
+            "/customers?limit=501",
+            "/customers?cursor=%25%25",
+            "/queue?days=0",
+        ] {
+            let (s, e) = api(&site, &site.viewer, "GET", bad, None).await;
+            assert!(s == 422 || s == 400, "{b}: {bad}: {s} {e}");
+            assert!(
+                e["error"].is_string() && e["detail"].is_string(),
+                "{b}: {bad}: {e}"
+            );
+        }
+
+        // The call list, an outcome, and the same outcome again.
+        let (_, calls) = api(&site, &site.viewer, "GET", "/calls", None).await;
+        let call = calls["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["customer_id"] == "C2")
+            .cloned()
+            .unwrap_or_else(|| panic!("{b}: no call for Jonas: {calls}"));
+        let id = call["id"].as_i64().unwrap();
+        let path = format!("/calls/{id}/outcome");
+        let (s, e) = api(
+            &site,
+            &site.advisor,
+            "POST",
+            &path,
+            Some(json!({"outcome": "maybe"})),
+        )
+        .await;
+        assert_eq!((s, e["error"].as_str()), (422, Some("invalid")), "{b}: {e}");
+        let (s, done) = api(
+            &site,
+            &site.advisor,
+            "POST",
+            &path,
+            Some(json!({"outcome": "declined", "note": "sold the car"})),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}: {done}");
+        let (s, again) = api(
+            &site,
+            &site.advisor,
+            "POST",
+            &path,
+            Some(json!({"outcome": "declined"})),
+        )
+        .await;
+        assert_eq!(s, 409, "{b}: {again}");
+
+        // The timeline shows who did what.
+        let (s, t) = api(&site, &site.viewer, "GET", "/customers/C2/timeline", None).await;
+        assert_eq!(s, 200, "{b}: {t}");
+        let actions: Vec<(&str, &str)> = t["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (a["actor"].as_str().unwrap(), a["action"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                ("token:advisor", "hold"),
+                ("token:advisor", "release"),
+                ("token:advisor", "call_outcome")
+            ],
+            "{b}: {t}"
+        );
+        assert_eq!(t["actions"][2]["after"], "declined: sold the car");
+        assert_eq!(t["actions"][0]["address"], "127.0.0.1");
+        let (s, e) = api(&site, &site.viewer, "GET", "/customers/C9/timeline", None).await;
+        assert_eq!((s, e["error"].as_str()), (404, Some("not_found")), "{b}");
+
+        // A visit cancels the reminders it fulfils.
+        let visit = days_ago(5);
+        let (s, added) = api(
+            &site,
+            &site.advisor,
+            "POST",
+            "/visits",
+            Some(json!({"vin": VIN1, "date": visit, "odometer": 11000})),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}: {added}");
+        let cancelled = added["cancelled"].as_array().unwrap();
+        assert!(
+            cancelled.iter().any(|c| c["code"] == "service-sms"),
+            "{b}: {added}"
+        );
+        let (s, e) = api(
+            &site,
+            &site.advisor,
+            "POST",
+            "/visits",
+            Some(json!({"vin": VIN1, "date": "2999-01-01", "odometer": 1})),
+        )
+        .await;
+        assert_eq!(s, 422, "{b}: {e}");
+
+        // An opt-out, then a bad channel.
+        let (s, o) = api(
+            &site,
+            &site.advisor,
+            "POST",
+            "/opt-outs",
+            Some(json!({"customer_id": "C1", "channel": "sms"})),
+        )
+        .await;
+        assert_eq!((s, o["opted_out"].as_bool()), (200, Some(true)), "{b}: {o}");
+        let (s, _) = api(
+            &site,
+            &site.advisor,
+            "POST",
+            "/opt-outs",
+            Some(json!({"customer_id": "C1", "channel": "fax"})),
+        )
+        .await;
+        assert_eq!(s, 422, "{b}");
+
+        // A bad file: every bad row with its line, nothing imported.
+        let bad = "customer_id,name,email,phone,timezone,birthday,consent_email_marketing,consent_sms_marketing,locale\r\n\
+                   C3,Lea Wolf,lea@example.com,,UTC,,false,false,en\r\n\
+                   C4,Max Roth,not-an-email,,UTC,,false,false,en\r\n";
+        let r = client()
+            .post(site.url("/api/v1/imports/customers?filename=dms-export.csv"))
+            .header("authorization", format!("Bearer {}", site.advisor))
+            .body(bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422, "{b}");
+        let e: Value = r.json().await.unwrap();
+        let problems = e["problems"].as_array().unwrap();
+        assert_eq!(problems.len(), 1, "{b}: {e}");
+        assert!(
+            problems[0]
+                .as_str()
+                .unwrap()
+                .starts_with("dms-export.csv:3: email:"),
+            "{b}: {e}"
+        );
+        let (_, all) = api(&site, &site.viewer, "GET", "/customers", None).await;
+        assert_eq!(
+            all["items"].as_array().unwrap().len(),
+            2,
+            "{b}: nothing was imported"
+        );
+        let (s, _) = api(&site, &site.advisor, "POST", "/imports/contracts", None).await;
+        assert_eq!(s, 404, "{b}");
+        let (s, _) = api(&site, &site.advisor, "GET", "/no/such/route", None).await;
+        assert_eq!(s, 404, "{b}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_are_enforced_on_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    for site in sites(dir.path()).await {
+        let b = site.backend.clone();
+        let key = welcome_key(&site).await;
+        for (path, body) in [
+            (format!("/touchpoints/{key}/hold"), None),
+            (
+                format!("/touchpoints/{key}/skip"),
+                Some(json!({"reason": "no"})),
+            ),
+            (format!("/touchpoints/{key}/send-now"), None),
+            (
+                "/opt-outs".to_string(),
+                Some(json!({"customer_id": "C1", "channel": "email"})),
+            ),
+            (
+                "/visits".to_string(),
+                Some(json!({"vin": VIN1, "date": days_ago(1), "odometer": 9000})),
+            ),
+        ] {
+            let (s, e) = api(&site, &site.viewer, "POST", &path, body).await;
+            assert_eq!(
+                (s, e["error"].as_str()),
+                (403, Some("forbidden")),
+                "{b}: viewer {path}: {e}"
+            );
+        }
+        // Nothing changed.
+        assert_eq!(welcome_key(&site).await, key);
+        let (_, t) = api(&site, &site.viewer, "GET", "/customers/C2/timeline", None).await;
+        assert_eq!(t["actions"], json!([]), "{b}");
+
+        // Advisors neither approve held messages nor manage users.
+        let (s, _) = api(&site, &site.advisor, "POST", "/messages/1/approve", None).await;
+        assert_eq!(s, 403, "{b}");
+        let (s, _) = api(&site, &site.advisor, "GET", "/users", None).await;
+        assert_eq!(s, 403, "{b}");
+        let (s, _) = api(
+            &site,
+            &site.advisor,
+            "POST",
+            "/users",
+            Some(
+                json!({"email": "x@dealer.example", "role": "admin", "password": "long enough pw"}),
+            ),
+        )
+        .await;
+        assert_eq!(s, 403, "{b}");
+        let (s, users) = api(&site, &site.admin, "GET", "/users", None).await;
+        assert_eq!(
+            (s, users.as_array().unwrap().len()),
+            (200, 3),
+            "{b}: {users}"
+        );
+        let (s, added) = api(
+            &site,
+            &site.admin,
+            "POST",
+            "/users",
+            Some(json!({"email": "lea@dealer.example", "role": "viewer"})),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}: {added}");
+        assert_eq!(added["generated_password"].as_str().unwrap().len(), 20);
+        // Admins approve: an unknown message is not found, not forbidden.
+        let (s, _) = api(&site, &site.admin, "POST", "/messages/999/approve", None).await;
+        assert_eq!(s, 404, "{b}");
+
+        // At the desk: a viewer sees no action buttons, and a posted action is refused.
+        let viewer = Browser::sign_in(&site, "viewer@dealer.example").await;
+        let (_, queue) = viewer.get("/queue").await;
+        assert!(!queue.contains("action=\"/queue/hold\""), "{b}");
+        let r = viewer.post("/queue/hold", &[("key", &key)]).await;
+        assert_eq!(r.status(), 303);
+        let (_, after) = viewer.get("/queue").await;
+        assert!(after.contains("Your role does not allow this."), "{b}");
+        assert_eq!(welcome_key(&site).await, key);
+        let (_, queue) = api(
+            &site,
+            &site.viewer,
+            "GET",
+            "/queue?days=7&state=on_hold",
+            None,
+        )
+        .await;
+        assert_eq!(queue["items"], json!([]), "{b}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn markup_in_a_name_is_shown_escaped_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    for site in sites(dir.path()).await {
+        let b = site.backend.clone();
+        let desk = Browser::sign_in(&site, "advisor@dealer.example").await;
+        let escaped = "Anna &lt;script&gt;alert(1)&lt;&#x2f;script&gt; Berg";
+        for path in [
+            "/customers?q=anna",
+            "/customers/C1",
+            "/queue?days=60",
+            "/today",
+        ] {
+            let (status, html) = desk.get(path).await;
+            assert_eq!(status, 200, "{b}: {path}");
+            assert!(
+                !html.contains("<script"),
+                "{b}: {path} holds a script element"
+            );
+            if path != "/today" {
+                assert!(
+                    html.contains(escaped),
+                    "{b}: {path} does not show the name escaped"
+                );
+            }
+        }
+        let (_, t) = api(&site, &site.viewer, "GET", "/customers/C1/timeline", None).await;
+        assert_eq!(t["name"], ANNA, "{b}: the API gives the name as it is");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_without_its_csrf_token_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for site in sites(dir.path()).await {
+        let b = site.backend.clone();
+        let key = welcome_key(&site).await;
+        let desk = Browser::sign_in(&site, "advisor@dealer.example").await;
+        for token in ["", "forged"] {
+            let r = desk
+                .post("/queue/hold", &[("key", &key), ("csrf", token)])
+                .await;
+            assert_eq!(r.status(), 403, "{b}: csrf={token:?}");
+        }
+        for (header, value) in [
+            ("origin", "http://evil.example"),
+            ("sec-fetch-site", "cross-site"),
+            ("origin", "null"),
+        ] {
+            let r = desk
+                .client
+                .post(site.url("/queue/hold"))
+                .header("cookie", &desk.cookie)
+                .header(header, value)
+                .form(&[("key", key.as_str()), ("csrf", desk.csrf.as_str())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 403, "{b}: {header}: {value}");
+        }
+        let (_, held) = api(
+            &site,
+            &site.viewer,
+            "GET",
+            "/queue?days=7&state=on_hold",
+            None,
+        )
+        .await;
+        assert_eq!(
+            held["items"],
+            json!([]),
+            "{b}: a refused form changed something"
+        );
+        let (_, t) = api(&site, &site.viewer, "GET", "/customers/C2/timeline", None).await;
+        assert_eq!(t["actions"], json!([]), "{b}");
+        // With its token, from our own page, it works.
+        let r = desk
+            .client
+            .post(site.url("/queue/hold"))
+            .header("cookie", &desk.cookie)
+            .header("origin", site.url(""))
+            .header("sec-fetch-site", "same-origin")
+            .form(&[("key", key.as_str()), ("csrf", desk.csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "{b}");
+        let (_, held) = api(
+            &site,
+            &site.viewer,
+            "GET",
+            "/queue?days=7&state=on_hold",
+            None,
+        )
+        .await;
+        assert_eq!(held["items"][0]["key"], key.as_str(), "{b}: {held}");
+        // State never changes on GET.
+        assert_eq!(
+            desk.get(&format!("/queue/release?key={key}")).await.0,
+            405,
+            "{b}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_passwords_are_slowed_then_locked_out() {
+    let dir = tempfile::tempdir().unwrap();
+    for site in sites(dir.path()).await {
+        let b = site.backend.clone();
+        let c = client();
+        let page = c.get(site.url("/signin")).send().await.unwrap();
+        let cookie = page.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
+        let csrf = crate::site::csrf_in(&page.text().await.unwrap());
+        let attempt = |password: &'static str| {
+            let (c, cookie, csrf, url) =
+                (c.clone(), cookie.clone(), csrf.clone(), site.url("/signin"));
+            async move {
+                let started = std::time::Instant::now();
+                let r = c
+                    .post(url)
+                    .header("cookie", cookie)
+                    .form(&[
+                        ("email", "advisor@dealer.example"),
+                        ("password", password),
+                        ("csrf", &csrf),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status().as_u16();
+                (status, r.text().await.unwrap(), started.elapsed())
+            }
+        };
+        for n in 1..=4 {
+            let (status, html, took) = attempt("wrong password!").await;
+            assert_eq!(status, 401, "{b}: attempt {n}");
+            assert!(
+                html.contains("Wrong email or password."),
+                "{b}: attempt {n}"
+            );
+            // Each failure in a row waits longer: 250 ms times the count.
+            assert!(
+                took >= std::time::Duration::from_millis(250 * n),
+                "{b}: attempt {n} took {took:?}"
+            );
+        }
+        let (status, html, _) = attempt("wrong password!").await;
+        assert_eq!(status, 401, "{b}");
+        assert!(
+            html.contains("locked until"),
+            "{b}: the fifth failure locks"
+        );
+        let (status, html, _) = attempt(PASSWORD).await;
+        assert_eq!(status, 401, "{b}: the right password while locked");
+        assert!(html.contains("locked until"), "{b}");
+        // An unknown address gets the same answer as a wrong password.
+        let r = c
+            .post(site.url("/signin"))
+            .header("cookie", &cookie)
+            .form(&[
+                ("email", "nobody@dealer.example"),
+                ("password", "whatever it is"),
+                ("csrf", &csrf),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        assert!(r.text().await.unwrap().contains("Wrong email or password."));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_every_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = sites(dir.path()).await.remove(0);
+    let doc: Value = client()
+        .get(site.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    let paths = doc["paths"].as_object().unwrap();
+    for path in API_GETS.iter().chain(API_POSTS) {
+        let templated = path
+            .replace("/1/", "/{id}/")
+            .replace("/K/", "/{key}/")
+            .replace("/C1/", "/{id}/")
+            .replace("/imports/customers", "/imports/{kind}");
+        assert!(
+            paths.contains_key(&templated),
+            "{templated} is not in the document"
+        );
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+}

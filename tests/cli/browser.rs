@@ -1,0 +1,406 @@
+//! The desk driven in real headless Chromium through chromedriver: sign in,
+//! record a call outcome, hold and release a touchpoint, record a visit and
+//! see its reminders cancelled, upload a bad CSV and read its errors. The
+//! tests skip, saying so, when no chromedriver is on the PATH. With
+//! TOUCHPOINT_SCREENSHOTS=DIR each page is also saved there as PNG, at
+//! tablet and desktop widths.
+
+use crate::site::{PASSWORD, Site, VIN1, days_ago, sites};
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// chromedriver on a free port, stopped when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn chromedriver() -> Option<Driver> {
+    let path = std::env::var_os("PATH")?;
+    let found = std::env::split_paths(&path).any(|d| d.join("chromedriver").is_file());
+    if !found {
+        eprintln!(
+            "{}: skipped: no chromedriver on the PATH (Debian: apt-get install chromium chromium-driver)",
+            std::thread::current().name().unwrap_or("browser test")
+        );
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Dropped, it is stopped and waited for, whatever happens next.
+    let driver = Driver { child, port };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Some(driver);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("chromedriver did not start");
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    let mut args = vec![
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,1000",
+        "--lang=en-US",
+    ];
+    if std::env::var_os("TOUCHPOINT_BROWSER_RU").is_some() {
+        args.push("--lang=ru");
+    }
+    let mut chrome = serde_json::json!({ "args": args });
+    if std::path::Path::new("/usr/bin/chromium").exists() {
+        chrome["binary"] = "/usr/bin/chromium".into();
+    }
+    caps.insert("goog:chromeOptions".into(), chrome);
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .unwrap()
+}
+
+/// Saves the page at tablet and desktop widths when TOUCHPOINT_SCREENSHOTS is set.
+async fn screenshot(c: &Client, name: &str) {
+    let Some(dir) = std::env::var_os("TOUCHPOINT_SCREENSHOTS") else {
+        return;
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    for (width, height) in [(820, 1180), (1280, 1000)] {
+        c.set_window_size(width, height).await.unwrap();
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(
+            std::path::Path::new(&dir).join(format!("{name}-{width}.png")),
+            png,
+        )
+        .unwrap();
+    }
+    c.set_window_size(1280, 1000).await.unwrap();
+}
+
+async fn text_of(c: &Client) -> String {
+    c.find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn sign_in(c: &Client, site: &Site, email: &str) {
+    c.goto(&site.url("/today")).await.unwrap();
+    // Not signed in: the desk sends the browser to sign in first.
+    assert!(c.current_url().await.unwrap().path().starts_with("/signin"));
+    screenshot(c, "signin").await;
+    c.find(Locator::Css("input[name=email]"))
+        .await
+        .unwrap()
+        .send_keys(email)
+        .await
+        .unwrap();
+    c.find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys("not the password")
+        .await
+        .unwrap();
+    c.find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css(".flash.error"))
+        .await
+        .unwrap();
+    assert!(text_of(c).await.contains("Wrong email or password."));
+    c.find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Id("sign-in"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("nav a[aria-current]"))
+        .await
+        .unwrap();
+    assert_eq!(c.current_url().await.unwrap().path(), "/today");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_works_in_a_real_browser() {
+    let Some(driver) = chromedriver() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let site = sites(dir.path()).await.remove(0);
+    let c = browser(&driver).await;
+    let result = std::panic::AssertUnwindSafe(walk(&c, &site));
+    let outcome = futures_util::FutureExt::catch_unwind(result).await;
+    let _ = c.close().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn walk(c: &Client, site: &Site) {
+    // Sign in (a wrong password first).
+    sign_in(c, site, "advisor@dealer.example").await;
+
+    // Today: Jonas's onboarding call; claim it, then record the outcome.
+    let body = text_of(c).await;
+    assert!(body.contains("Jonas Keller"), "{body}");
+    screenshot(c, "today").await;
+    let card = c
+        .find(Locator::XPath(
+            "//li[contains(@class,'card')][.//h2[contains(.,'Jonas Keller')]]",
+        ))
+        .await
+        .unwrap();
+    card.find(Locator::Css("button.claim"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css(".flash.ok"))
+        .await
+        .unwrap();
+    let card = c
+        .find(Locator::XPath(
+            "//li[contains(@class,'card')][.//h2[contains(.,'Jonas Keller')]]",
+        ))
+        .await
+        .unwrap();
+    card.find(Locator::Css("input[name=note]"))
+        .await
+        .unwrap()
+        .send_keys("comes in Friday")
+        .await
+        .unwrap();
+    card.find(Locator::Css("button.o-booked"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css(".flash.ok"))
+        .await
+        .unwrap();
+    let flash = c
+        .find(Locator::Css(".flash.ok"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(flash.contains("booked"), "{flash}");
+    assert!(
+        !text_of(c).await.contains("Jonas Keller"),
+        "the booked call left the list"
+    );
+
+    // Queue: hold the welcome email, then release it.
+    c.goto(&site.url("/queue?days=7")).await.unwrap();
+    let row = "//tr[contains(@data-key,'onboarding-welcome')]";
+    c.find(Locator::XPath(&format!(
+        "{row}//button[contains(@class,'hold')]"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    c.wait()
+        .for_element(Locator::Css(".flash.ok"))
+        .await
+        .unwrap();
+    let state = c
+        .find(Locator::XPath(&format!(
+            "{row}//span[contains(@class,'state')]"
+        )))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(state, "on_hold");
+    screenshot(c, "queue").await;
+    c.find(Locator::XPath(&format!(
+        "{row}//button[contains(@class,'release')]"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    c.wait()
+        .for_element(Locator::Css(".flash.ok"))
+        .await
+        .unwrap();
+    let state = c
+        .find(Locator::XPath(&format!(
+            "{row}//span[contains(@class,'state')]"
+        )))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(state, "planned");
+
+    // Customers: find Anna, record a service visit, see her reminders cancelled.
+    c.goto(&site.url("/customers")).await.unwrap();
+    c.find(Locator::Css("input[name=q]"))
+        .await
+        .unwrap()
+        .send_keys(&VIN1[..10])
+        .await
+        .unwrap();
+    c.find(Locator::Css(".filters button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("table.list"))
+        .await
+        .unwrap();
+    screenshot(c, "customers").await;
+    c.find(Locator::XPath("//table//a[contains(.,'Anna')]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("form.visit"))
+        .await
+        .unwrap();
+    let visit = days_ago(5);
+    let form = c.find(Locator::Css("form.visit")).await.unwrap();
+    let date = form.find(Locator::Css("input[name=date]")).await.unwrap();
+    // A date input takes the digits in the browser's order (en-US: month, day, year).
+    let (y, rest) = visit.split_once('-').unwrap();
+    let (m, d) = rest.split_once('-').unwrap();
+    date.send_keys(&format!("{m}{d}{y}")).await.unwrap();
+    form.find(Locator::Css("input[name=odometer]"))
+        .await
+        .unwrap()
+        .send_keys("11000")
+        .await
+        .unwrap();
+    form.find(Locator::Css("button.primary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Css(".flash")).await.unwrap();
+    let flash = c
+        .find(Locator::Css(".flash"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(flash.contains(&visit), "{flash}");
+    let cancelled = c
+        .find(Locator::XPath(
+            "//li[contains(@data-key,'service-sms')][contains(@class,'s-cancelled')]",
+        ))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        cancelled.contains(&format!("fulfilled by the service visit on {visit}")),
+        "{cancelled}"
+    );
+    assert!(
+        text_of(c).await.contains("advisor@dealer.example visit"),
+        "the timeline shows who acted"
+    );
+    screenshot(c, "customer").await;
+
+    // Imports: a bad file, its line-numbered errors.
+    let file = tempfile::Builder::new()
+        .prefix("customers-")
+        .suffix(".csv")
+        .tempfile()
+        .unwrap();
+    std::fs::write(
+        file.path(),
+        "customer_id,name,email,phone,timezone,birthday,consent_email_marketing,consent_sms_marketing,locale\r\n\
+         C3,Lea Wolf,lea@example.com,,UTC,,false,false,en\r\n\
+         C4,Max Roth,not-an-email,,UTC,,maybe,false,en\r\n",
+    )
+    .unwrap();
+    c.goto(&site.url("/imports")).await.unwrap();
+    c.find(Locator::Css("input[type=file]"))
+        .await
+        .unwrap()
+        .send_keys(file.path().to_str().unwrap())
+        .await
+        .unwrap();
+    c.find(Locator::Id("upload"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("problems")).await.unwrap();
+    let problems = c
+        .find(Locator::Id("problems"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let name = file.path().file_name().unwrap().to_str().unwrap();
+    assert!(
+        problems.contains(&format!("{name}:3: email:")),
+        "{problems}"
+    );
+    assert!(
+        problems.contains(&format!("{name}:3: consent_email_marketing:")),
+        "{problems}"
+    );
+    assert!(
+        text_of(c)
+            .await
+            .contains("refused: 2 problem(s); nothing imported"),
+        "the history keeps it"
+    );
+    screenshot(c, "imports").await;
+}
