@@ -172,6 +172,10 @@ async fn pass_loop(
                     // The next tick tries again.
                     Err(e) => tracing::error!(error = %e, "pass failed"),
                 }
+                // Desk sessions that ran out are removed with each pass.
+                if let Err(e) = app::sessions::sweep(&db).await {
+                    tracing::warn!(error = %e, "removing expired sessions failed");
+                }
             }
         }
     }

@@ -244,37 +244,9 @@ pub async fn queue(
     let from = predict::add_days(today, -config.settings.plan.grace_days);
     let to = predict::add_days(today, i64::from(days) - 1);
     let rows = store::due_between(db, from, to).await?;
-    let vehicle_ids: Vec<i64> = rows.iter().map(|r| r.vehicle_id).collect();
-    let customer_ids: Vec<i64> = rows.iter().map(|r| r.customer_id).collect();
-    let vehicles = store::vehicles_by_id(db, &vehicle_ids).await?;
-    let customers = store::customers_by_id(db, &customer_ids).await?;
     let mut channels: BTreeMap<String, Vec<QueueItem>> = BTreeMap::new();
-    for r in rows {
-        let customer = customers.get(&r.customer_id);
-        let recipient = customer.and_then(|c| match r.channel.as_str() {
-            "email" => c.email.clone(),
-            _ => c.phone.clone(),
-        });
-        channels
-            .entry(r.channel.clone())
-            .or_default()
-            .push(QueueItem {
-                due_date: r.due_date,
-                key: r.dedup_key,
-                vin: vehicles
-                    .get(&r.vehicle_id)
-                    .map(|v| v.vin.clone())
-                    .unwrap_or_default(),
-                customer_id: customer.map(|c| c.customer_id.clone()).unwrap_or_default(),
-                name: customer.map(|c| c.name.clone()).unwrap_or_default(),
-                recipient,
-                channel: r.channel.clone(),
-                code: r.code,
-                category: r.category,
-                priority: r.priority,
-                state: r.state,
-                reason: r.reason,
-            });
+    for item in queue_items(db, rows).await? {
+        channels.entry(item.channel.clone()).or_default().push(item);
     }
     let answer = QueueAnswer { from, to, channels };
     Ok(answer)
@@ -303,19 +275,71 @@ pub async fn queue_page(
             "days: {days} is not between 1 and 366"
         )));
     }
-    let answer = queue(db, config, days, None, now).await?;
-    let mut items: Vec<QueueItem> = answer
-        .channels
-        .into_values()
-        .flatten()
-        .filter(|i| filter.channel.as_deref().is_none_or(|c| i.channel == c))
-        .filter(|i| filter.category.as_deref().is_none_or(|c| i.category == c))
-        .filter(|i| filter.state.as_deref().is_none_or(|s| i.state == s))
-        .collect();
-    items.sort_by(|a, b| (a.due_date, &a.key).cmp(&(b.due_date, &b.key)));
-    Ok(super::page::page(
+    let today = today_in(config.default_timezone(), now);
+    let from = predict::add_days(today, -config.settings.plan.grace_days);
+    let to = predict::add_days(today, i64::from(days) - 1);
+    // The cursor is "DUE_DATE|KEY" of the page's last item.
+    let after =
+        match request.after.as_deref() {
+            None => None,
+            Some(a) => {
+                let parsed = a
+                    .split_once('|')
+                    .and_then(|(d, k)| crate::domain::parse_date(d).ok().map(|d| (d, k)));
+                Some(parsed.ok_or_else(|| {
+                    Failure::Data("cursor: not a cursor this list gave".to_string())
+                })?)
+            }
+        };
+    let slice = store::QueueSlice {
+        channel: filter.channel.as_deref(),
+        category: filter.category.as_deref(),
+        state: filter.state.as_deref(),
+        after,
+    };
+    let rows = store::queue_rows(db, from, to, &slice, request.limit as u64 + 1).await?;
+    let items = queue_items(db, rows).await?;
+    Ok(super::page::cut(
         items,
         |i| format!("{}|{}", i.due_date, i.key),
         request,
     ))
+}
+
+/// The queue's items of these rows, with their vehicles and owners.
+async fn queue_items(
+    db: &DatabaseConnection,
+    rows: Vec<store::StoredTouchpoint>,
+) -> Result<Vec<QueueItem>, Failure> {
+    let vehicle_ids: Vec<i64> = rows.iter().map(|r| r.vehicle_id).collect();
+    let customer_ids: Vec<i64> = rows.iter().map(|r| r.customer_id).collect();
+    let vehicles = store::vehicles_by_id(db, &vehicle_ids).await?;
+    let customers = store::customers_by_id(db, &customer_ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let customer = customers.get(&r.customer_id);
+            let recipient = customer.and_then(|c| match r.channel.as_str() {
+                "email" => c.email.clone(),
+                _ => c.phone.clone(),
+            });
+            QueueItem {
+                due_date: r.due_date,
+                key: r.dedup_key,
+                vin: vehicles
+                    .get(&r.vehicle_id)
+                    .map(|v| v.vin.clone())
+                    .unwrap_or_default(),
+                customer_id: customer.map(|c| c.customer_id.clone()).unwrap_or_default(),
+                name: customer.map(|c| c.name.clone()).unwrap_or_default(),
+                recipient,
+                channel: r.channel,
+                code: r.code,
+                category: r.category,
+                priority: r.priority,
+                state: r.state,
+                reason: r.reason,
+            }
+        })
+        .collect())
 }

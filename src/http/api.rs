@@ -119,7 +119,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(v)) => Ok(Body(v)),
-            Err(e) => Err(ApiError::new(e.status(), "bad_request", e.body_text())),
+            // A body that is no JSON, or none (whatever its content type):
+            // 400; JSON of the wrong shape: 422.
+            Err(e) if e.status() == StatusCode::UNPROCESSABLE_ENTITY => Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                e.body_text(),
+            )),
+            Err(e) => Err(ApiError::bad_request(e.body_text())),
         }
     }
 }
@@ -220,7 +227,7 @@ async fn queue(
 
 /// The open calls that are due, oldest first.
 #[utoipa::path(get, path = "/calls", params(Paging),
-    responses((status = 200, body = Page<app::Call>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = Page<app::Call>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn calls(
     State(state): Shared,
@@ -286,7 +293,7 @@ pub struct SearchQuery {
 
 /// Finds people by name, VIN, phone, email or customer id.
 #[utoipa::path(get, path = "/customers", params(SearchQuery),
-    responses((status = 200, body = Page<customers::Found>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = Page<customers::Found>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn search_customers(
     State(state): Shared,
@@ -488,7 +495,7 @@ async fn send_now(
 
 /// Messages held for review, oldest first.
 #[utoipa::path(get, path = "/held", params(Paging),
-    responses((status = 200, body = Page<held::Held>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = Page<held::Held>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn held_list(
     State(state): Shared,

@@ -310,3 +310,59 @@ pub async fn mark_planned<C: ConnectionTrait>(
         .context("marking the vehicles planned")?;
     Ok(())
 }
+
+/// What one page of the queue asks for: the days, the filters, and where
+/// the page starts (after this due date and key).
+#[derive(Debug, Clone, Default)]
+pub struct QueueSlice<'a> {
+    pub channel: Option<&'a str>,
+    pub category: Option<&'a str>,
+    /// planned or on_hold; none: both.
+    pub state: Option<&'a str>,
+    pub after: Option<(NaiveDate, &'a str)>,
+}
+
+/// Up to `limit` planned or held touchpoints due from `from` through `to`,
+/// by due date, then key, after the slice's start.
+pub async fn queue_rows<C: ConnectionTrait>(
+    db: &C,
+    from: NaiveDate,
+    to: NaiveDate,
+    slice: &QueueSlice<'_>,
+    limit: u64,
+) -> Result<Vec<StoredTouchpoint>, StoreError> {
+    use sea_orm::{Condition, QuerySelect};
+    let states: Vec<&str> = [TouchpointState::Planned, TouchpointState::OnHold]
+        .map(TouchpointState::as_str)
+        .into_iter()
+        .filter(|s| slice.state.is_none_or(|want| want == *s))
+        .collect();
+    let mut find = touchpoint::Entity::find()
+        .filter(touchpoint::Column::State.is_in(states))
+        .filter(touchpoint::Column::DueDate.gte(from))
+        .filter(touchpoint::Column::DueDate.lte(to));
+    if let Some(c) = slice.channel {
+        find = find.filter(touchpoint::Column::Channel.eq(c));
+    }
+    if let Some(c) = slice.category {
+        find = find.filter(touchpoint::Column::Category.eq(c));
+    }
+    if let Some((date, key)) = slice.after {
+        find = find.filter(
+            Condition::any()
+                .add(touchpoint::Column::DueDate.gt(date))
+                .add(
+                    Condition::all()
+                        .add(touchpoint::Column::DueDate.eq(date))
+                        .add(touchpoint::Column::DedupKey.gt(key)),
+                ),
+        );
+    }
+    find.order_by_asc(touchpoint::Column::DueDate)
+        .order_by_asc(touchpoint::Column::DedupKey)
+        .limit(limit)
+        .all(db)
+        .await
+        .context("loading a page of the queue")
+        .map(super::records)
+}

@@ -31,6 +31,40 @@ async fn api(
     (status, value)
 }
 
+/// Every item of a list, page by page after the cursors (each page no
+/// longer than its `limit`).
+async fn walk(site: &Site, path: &str) -> Vec<Value> {
+    let limit: usize = path
+        .split("limit=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut items = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (s, page) = api(
+            site,
+            &site.viewer,
+            "GET",
+            &format!("{path}&cursor={cursor}"),
+            None,
+        )
+        .await;
+        assert_eq!(s, 200, "{}: {path}: {page}", site.backend);
+        let got = page["items"].as_array().unwrap();
+        assert!(got.len() <= limit, "{}: {path}", site.backend);
+        items.extend(got.iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_string(),
+            None => return items,
+        }
+    }
+}
+
 /// The key of Jonas's welcome email (two days out, planned).
 async fn welcome_key(site: &Site) -> String {
     let (status, page) = api(
@@ -229,32 +263,62 @@ async fn the_api_pages_lists_and_acts_with_an_audit_trail() {
             "{b}: {missing}"
         );
 
+        // The queue, three per page, walked by the cursor: the whole list once, in order.
+        let (_, whole) = api(
+            &site,
+            &site.viewer,
+            "GET",
+            "/queue?days=366&limit=500",
+            None,
+        )
+        .await;
+        let whole: Vec<(String, String)> = whole["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["due_date"].as_str().unwrap().to_string(),
+                    i["key"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert!(whole.len() > 6, "{b}: {whole:?}");
+        assert!(
+            whole.windows(2).all(|w| w[0] < w[1]),
+            "{b}: soonest first, then by key"
+        );
+        let walked: Vec<(String, String)> = walk(&site, "/queue?days=366&limit=3")
+            .await
+            .iter()
+            .map(|i| {
+                (
+                    i["due_date"].as_str().unwrap().to_string(),
+                    i["key"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(walked, whole, "{b}");
+        let (_, sms) = api(
+            &site,
+            &site.viewer,
+            "GET",
+            "/queue?days=366&channel=sms&limit=500",
+            None,
+        )
+        .await;
+        let sms = sms["items"].as_array().unwrap();
+        assert!(
+            !sms.is_empty() && sms.iter().all(|i| i["channel"] == "sms"),
+            "{b}"
+        );
+
         // Customers, one per page, walked by the cursor.
-        let mut seen = Vec::new();
-        let mut cursor = String::new();
-        loop {
-            let (s, page) = api(
-                &site,
-                &site.viewer,
-                "GET",
-                &format!("/customers?limit=1&cursor={cursor}"),
-                None,
-            )
-            .await;
-            assert_eq!(s, 200, "{b}: {page}");
-            assert!(page["items"].as_array().unwrap().len() <= 1);
-            seen.extend(
-                page["items"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|c| c["customer_id"].clone()),
-            );
-            match page["next_cursor"].as_str() {
-                Some(c) => cursor = c.to_string(),
-                None => break,
-            }
-        }
+        let seen: Vec<Value> = walk(&site, "/customers?limit=1")
+            .await
+            .iter()
+            .map(|c| c["customer_id"].clone())
+            .collect();
         assert_eq!(seen, [json!("C1"), json!("C2")], "{b}");
         for (q, expect) in [
             ("anna", "C1"),
@@ -732,4 +796,42 @@ async fn the_openapi_document_describes_every_route() {
     }
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     assert!(doc["components"]["schemas"]["ErrorBody"].is_object());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_end_at_sign_out_and_when_the_password_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    for site in sites(dir.path()).await {
+        let b = site.backend.clone();
+        let first = Browser::sign_in(&site, "advisor@dealer.example").await;
+        let second = Browser::sign_in(&site, "advisor@dealer.example").await;
+        assert_ne!(
+            first.cookie, second.cookie,
+            "{b}: each sign-in has its own session"
+        );
+        let r = first.post("/signout", &[]).await;
+        assert_eq!(r.status(), 303, "{b}");
+        assert_eq!(first.get("/today").await.0, 303, "{b}: signed out");
+        assert_eq!(
+            second.get("/today").await.0,
+            200,
+            "{b}: the other session goes on"
+        );
+
+        touchpoint::app::people::change_password(
+            &site.db,
+            "advisor@dealer.example",
+            "another long password".into(),
+            None,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            second.get("/today").await.0,
+            303,
+            "{b}: a password change ends the sessions"
+        );
+        assert_eq!(second.get("/today").await.0, 303, "{b}");
+    }
 }

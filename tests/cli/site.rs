@@ -18,6 +18,7 @@ pub const ANNA: &str = "Anna <script>alert(1)</script> Berg";
 pub const PASSWORD: &str = "correct horse battery";
 
 pub struct Site {
+    pub db: DatabaseConnection,
     pub addr: SocketAddr,
     pub admin: String,
     pub advisor: String,
@@ -98,6 +99,7 @@ impl Site {
             .unwrap()
         });
         Site {
+            db,
             addr,
             admin,
             advisor,
@@ -186,7 +188,26 @@ impl Browser {
             .await
             .unwrap();
         assert_eq!(r.status(), 303, "{}: sign-in of {email}", site.backend);
+        let before = cookie;
         let cookie = set_cookie(&r).expect("a new session id at sign-in");
+        // The id handed out before signing in is worthless after it.
+        assert_ne!(
+            cookie, before,
+            "{}: the session id is renewed at sign-in",
+            site.backend
+        );
+        let stale = client
+            .get(site.url("/today"))
+            .header("cookie", &before)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            stale.status(),
+            303,
+            "{}: the old id is not signed in",
+            site.backend
+        );
         let mut b = Browser {
             client,
             cookie,
