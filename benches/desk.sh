@@ -11,6 +11,9 @@
 #
 #   cargo build --release && bash benches/desk.sh [N]
 #
+# KEEP=DIR keeps the generated base in DIR (made when missing, reused when
+# there: the import and first pass are skipped, the latencies measured again).
+#
 # Prints p50/p95/p99 and requests per second of each, and each p95 as a
 # multiple of the baseline's. Needs wrk (Debian: apt-get install wrk),
 # python3 and curl.
@@ -19,24 +22,29 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 n="${1:-100000}"
 bin="${TOUCHPOINT_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/touchpoint}"
 port="${PORT:-18090}"
-dir="$(mktemp -d)"
-cleanup() { [[ -n "${pid:-}" ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"; }
+dir="${KEEP:-$(mktemp -d)}"
+mkdir -p "$dir"
+cleanup() { [[ -n "${pid:-}" ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null; [[ -n "${KEEP:-}" ]] || rm -rf "$dir"; }
 trap cleanup EXIT
 cd "$root"
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 2; }
 
-echo "== $n customers and vehicles"
-python3 benches/gen_data.py --customers "$n" --vehicles "$n" --out "$dir/data" --until "$(date -u +%F)"
-"$bin" init "$dir/site" >/dev/null
 cfg=(--config "$dir/site/touchpoint.toml" --set "http.listen=127.0.0.1:$port")
-for kind in customers vehicles; do
-  "$bin" "${cfg[@]}" import "$kind" "$dir/data/$kind.csv" | tail -n 1
-done
-start=$(date +%s.%N)
-"$bin" "${cfg[@]}" dispatch >/dev/null
-echo "first pass: $(echo "$(date +%s.%N) - $start" | bc) s"
-printf '%s\n' 'a long enough password' | "$bin" "${cfg[@]}" user add bench@dealer.example --role advisor >/dev/null
-token="$("$bin" "${cfg[@]}" token add bench --role viewer 2>/dev/null)"
+if [[ ! -f "$dir/token" ]]; then
+  echo "== $n customers and vehicles"
+  python3 benches/gen_data.py --customers "$n" --vehicles "$n" --out "$dir/data" --until "$(date -u +%F)"
+  "$bin" init "$dir/site" >/dev/null
+  for kind in customers vehicles; do
+    "$bin" "${cfg[@]}" import "$kind" "$dir/data/$kind.csv" | tail -n 1
+  done
+  start=$(date +%s.%N)
+  "$bin" "${cfg[@]}" dispatch >/dev/null
+  echo "first pass: $(echo "$(date +%s.%N) - $start" | bc) s"
+  printf '%s\n' 'a long enough password' | "$bin" "${cfg[@]}" user add bench@dealer.example --role advisor >/dev/null
+  "$bin" "${cfg[@]}" token add bench --role viewer 2>/dev/null >"$dir/token"
+fi
+"$bin" "${cfg[@]}" migrate >/dev/null
+token="$(cat "$dir/token")"
 
 TOUCHPOINT_LOG=warn "$bin" "${cfg[@]}" run 2>"$dir/daemon.log" &
 pid=$!

@@ -33,7 +33,8 @@ pub async fn run(config: Config) -> Result<(), Failure> {
         links,
         catalog,
     } = app::senders(&db, &config).await?;
-    let state = crate::http::AppState::new(db.clone(), &config, links);
+    let readers = app::open_readers(&config, &db).await?;
+    let state = crate::http::AppState::new(db.clone(), &config, links).with_readers(readers);
 
     let listen = &settings.http.listen;
     let listener = tokio::net::TcpListener::bind(listen)

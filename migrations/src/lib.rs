@@ -9,6 +9,8 @@ mod m20261130_000003_pass_indexes;
 mod m20261130_000004_settings;
 mod m20261201_000005_call_opt_out;
 mod m20261201_000006_people;
+mod m20261201_000007_desk_search;
+pub mod terms;
 
 pub struct Migrator;
 
@@ -22,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_settings::Migration),
             Box::new(m20261201_000005_call_opt_out::Migration),
             Box::new(m20261201_000006_people::Migration),
+            Box::new(m20261201_000007_desk_search::Migration),
         ]
     }
 }

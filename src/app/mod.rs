@@ -210,6 +210,16 @@ pub async fn open(config: &Config) -> Result<DatabaseConnection, Failure> {
     Ok(db)
 }
 
+/// Connections for the desk's and the API's reads beside `db`
+/// (`store::connect_readers`): as many as `[database] max_connections`.
+pub async fn open_readers(
+    config: &Config,
+    db: &DatabaseConnection,
+) -> Result<DatabaseConnection, Failure> {
+    let readers = config.settings.database.max_connections.clamp(1, 16);
+    Ok(store::connect_readers(&config.database_url(), readers, db).await?)
+}
+
 /// Who acts, as recorded with the reason: a name, else `administrator`.
 pub fn actor(by: Option<&str>) -> String {
     by.map(str::trim)

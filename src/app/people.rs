@@ -336,7 +336,8 @@ pub async fn user(db: &DatabaseConnection, id: i64) -> Result<Option<User>, Fail
     Ok(people::user_by_id(db, id).await?)
 }
 
-/// One action for the audit log, written with the action's own change.
+/// Who acts and from where: the audit log's entry is written once the
+/// action has been carried out (a refused action writes none).
 #[derive(Debug, Clone)]
 pub struct Act<'a> {
     pub by: &'a Principal,

@@ -214,7 +214,7 @@ async fn queue(
     let days = q.days.unwrap_or(7);
     Ok(Json(
         app::show::queue_page(
-            &state.db,
+            &state.read,
             &state.config,
             days,
             &filter,
@@ -236,7 +236,7 @@ async fn calls(
 ) -> ApiResult<Page<app::Call>> {
     caller.may(Permission::Read)?;
     let request = p.request()?;
-    let mut list = app::call_list(&state.db, &state.config, Utc::now()).await?;
+    let mut list = app::call_list(&state.read, &state.config, Utc::now()).await?;
     list.sort_by_key(|c| (c.due_date, c.id));
     Ok(Json(page(
         list,
@@ -303,7 +303,7 @@ async fn search_customers(
     caller.may(Permission::Read)?;
     let request = PageRequest::new(q.limit, q.cursor.as_deref())?;
     Ok(Json(
-        customers::search(&state.db, q.q.as_deref().unwrap_or(""), &request).await?,
+        customers::search(&state.read, q.q.as_deref().unwrap_or(""), &request).await?,
     ))
 }
 
@@ -318,7 +318,7 @@ async fn customer_timeline(
     Segment(id): Segment<String>,
 ) -> ApiResult<timeline::Timeline> {
     caller.may(Permission::Read)?;
-    Ok(Json(timeline::of(&state.db, &id).await?))
+    Ok(Json(timeline::of(&state.read, &id).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -504,7 +504,7 @@ async fn held_list(
 ) -> ApiResult<Page<held::Held>> {
     caller.may(Permission::Read)?;
     let request = p.request()?;
-    let list = held::list(&state.db).await?;
+    let list = held::list(&state.read).await?;
     Ok(Json(page(list, |h| format!("{:020}", h.id), &request)))
 }
 

@@ -23,6 +23,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    /// Where pages and lists read (`app::open_readers`); `db` unless set.
+    pub read: DatabaseConnection,
     pub config: Arc<crate::config::Config>,
     pub desk: Arc<desk::Desk>,
     /// Session cookies are `Secure` when `public_url` is https.
@@ -44,6 +46,7 @@ impl AppState {
     ) -> Self {
         let s = &config.settings;
         Self {
+            read: db.clone(),
             db,
             config: Arc::new(config.clone()),
             // The templates are the product's own: they always load.
@@ -58,6 +61,14 @@ impl AppState {
                 url: format!("{}/sms/inbound", s.http.public_url.trim_end_matches('/')),
             }),
         }
+    }
+}
+
+impl AppState {
+    /// Pages and lists read through `read`.
+    pub fn with_readers(mut self, read: DatabaseConnection) -> Self {
+        self.read = read;
+        self
     }
 }
 

@@ -221,6 +221,16 @@ pub async fn upsert_customers<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let with_locale = rows.first().is_some_and(|r| r.locale.is_some());
+    // Their search terms, as they will be stored (customer id, term).
+    let terms: Vec<(String, String)> = rows
+        .iter()
+        .flat_map(|r| {
+            migration::terms::customer_terms(&r.name, r.email.as_deref(), r.phone.as_deref())
+                .into_iter()
+                .map(|t| (r.customer_id.clone(), t))
+        })
+        .collect();
+    let keys: Vec<String> = rows.iter().map(|r| r.customer_id.clone()).collect();
     let mut update = vec![
         "name",
         "email",
@@ -271,7 +281,57 @@ pub async fn upsert_customers<C: ConnectionTrait>(
             v.now();
         })
         .await
-        .context("storing customers")
+        .context("storing customers")?;
+    replace_terms(db, &keys, terms, now).await
+}
+
+/// Replaces the search terms of the customers of `keys` by `terms`.
+async fn replace_terms<C: ConnectionTrait>(
+    db: &C,
+    keys: &[String],
+    terms: Vec<(String, String)>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use super::entities::customer_term;
+    use sea_orm::sea_query::Query;
+    let what = "storing search terms";
+    for chunk in keys.chunks(MAX_BIND_PARAMETERS / 2) {
+        customer_term::Entity::delete_many()
+            .filter(
+                customer_term::Column::CustomerId.in_subquery(
+                    Query::select()
+                        .column(customer::Column::Id)
+                        .from(customer::Entity)
+                        .and_where(customer::Column::CustomerId.is_in(chunk.iter().cloned()))
+                        .to_owned(),
+                ),
+            )
+            .exec(db)
+            .await
+            .context(what)?;
+    }
+    let upsert = Upsert {
+        table: "customer_terms",
+        columns: &["customer_id", "customer_key", "term"],
+        conflict: &["term", "customer_key"],
+        lookup: Some(Lookup {
+            column: "customer_id",
+            table: "customers",
+            key: "customer_id",
+            id: "id",
+        }),
+        update: &[],
+        bump_facts_version: false,
+    };
+    upsert
+        .run(db, terms, now, |(key, term), v| {
+            v.push(key.clone().into());
+            v.push(key.into());
+            v.push(term.into());
+        })
+        .await
+        .context(what)?;
+    Ok(())
 }
 
 /// Marks the vehicles of these owners as having new facts; returns how many.
@@ -577,6 +637,12 @@ impl Upsert<'_> {
                 "\"facts_version\" = {}.\"facts_version\" + 1",
                 quoted(self.table)
             ));
+        }
+        if sets.is_empty() {
+            return format!(
+                "{head} ON CONFLICT ({}) DO NOTHING",
+                list(self.conflict.iter().copied(), quoted)
+            );
         }
         format!(
             "{head} ON CONFLICT ({}) DO UPDATE SET {}",

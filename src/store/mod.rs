@@ -99,6 +99,35 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
         .context(&format!("connecting to {}", crate::config::redact_url(url)))
 }
 
+/// Connections that only read, for the desk and the API: on a SQLite file,
+/// a pool of `readers` read-only connections beside the one writer (WAL
+/// lets them read while it writes), so that pages do not queue behind each
+/// other or behind a pass; elsewhere (PostgreSQL, an in-memory database),
+/// `db` itself.
+pub async fn connect_readers(
+    url: &str,
+    readers: u32,
+    db: &DatabaseConnection,
+) -> Result<DatabaseConnection, StoreError> {
+    if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(db.clone());
+    }
+    let mut opts = ConnectOptions::new(url.to_string());
+    opts.sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .max_connections(readers.max(1))
+        .min_connections(1)
+        .map_sqlx_sqlite_opts(|o| {
+            o.read_only(true)
+                .busy_timeout(Duration::from_secs(30))
+                .pragma("cache_size", format!("-{}", SQLITE_CACHE_KIB / 4))
+                .statement_cache_capacity(256)
+        });
+    Database::connect(opts)
+        .await
+        .context(&format!("connecting to {}", crate::config::redact_url(url)))
+}
+
 /// A private in-memory SQLite database (what `simulate` works on).
 ///
 /// - 16 KiB pages: an in-memory database lives wholly in SQLite's page

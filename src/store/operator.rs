@@ -11,6 +11,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
+use std::collections::BTreeSet;
 
 /// A customer by the dealer's customer id.
 pub async fn customer_by_key(
@@ -306,64 +307,156 @@ pub async fn discard_message(
     Ok(true)
 }
 
-/// People whose name, email, phone, customer id or a vehicle's VIN matches
-/// `q` (case-insensitive; names and emails anywhere, VINs from the start,
-/// phones by their digits), by customer id after `after`, at most `limit`.
+/// `column` starts with `text`: a range on SQLite (binary order, so the
+/// index serves it), `LIKE 'text%'` on PostgreSQL (whatever the collation).
+fn starts_with(
+    column: impl sea_orm::sea_query::IntoColumnRef + Copy,
+    text: &str,
+    backend: sea_orm::DbBackend,
+) -> sea_orm::Condition {
+    use sea_orm::Condition;
+    use sea_orm::sea_query::{ExprTrait, LikeExpr};
+    match backend {
+        sea_orm::DbBackend::Sqlite => Condition::all()
+            .add(Expr::col(column).gte(text))
+            .add(Expr::col(column).lt(format!("{text}\u{10FFFF}"))),
+        _ => {
+            let escaped = text
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            Condition::all()
+                .add(Expr::col(column).like(LikeExpr::new(format!("{escaped}%")).escape('\\')))
+        }
+    }
+}
+
+/// The first `limit` customer ids (the dealer's) after `after` with a term
+/// starting with `prefix` and, for each of `also`, one starting with it.
+/// The index hands them out in order; only the page crosses over.
+async fn keys_with_terms(
+    db: &DatabaseConnection,
+    prefix: &str,
+    also: &[String],
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<String>, StoreError> {
+    use super::entities::customer_term;
+    use sea_orm::QuerySelect;
+    use sea_orm::sea_query::Query;
+    let backend = super::backend(db);
+    let mut find = customer_term::Entity::find()
+        .select_only()
+        .column(customer_term::Column::CustomerKey)
+        .distinct()
+        .filter(starts_with(customer_term::Column::Term, prefix, backend));
+    for other in also {
+        find = find.filter(
+            customer_term::Column::CustomerKey.in_subquery(
+                Query::select()
+                    .column(customer_term::Column::CustomerKey)
+                    .from(customer_term::Entity)
+                    .cond_where(starts_with(customer_term::Column::Term, other, backend))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(after) = after {
+        find = find.filter(customer_term::Column::CustomerKey.gt(after));
+    }
+    find.order_by_asc(customer_term::Column::CustomerKey)
+        .limit(limit)
+        .into_tuple::<String>()
+        .all(db)
+        .await
+        .context("searching customers")
+}
+
+/// People found by `q` (`migration::terms`): every word of it starting a
+/// word of their name or email, or it starting their email address, the
+/// end of their phone number (four digits or more), a vehicle's VIN, or
+/// being their customer id. All people when `q` is empty. By customer id,
+/// after `after`, at most `limit`.
 pub async fn search_customers(
     db: &DatabaseConnection,
     q: &str,
     after: Option<&str>,
     limit: u64,
 ) -> Result<Vec<Customer>, StoreError> {
-    use sea_orm::sea_query::{ExprTrait, Func, Query};
-    use sea_orm::{Condition, QuerySelect};
+    use sea_orm::{PaginatorTrait, QuerySelect};
     let q = q.trim();
-    let mut find = customer::Entity::find();
-    if !q.is_empty() {
-        let escaped = q
-            .to_lowercase()
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        let anywhere = format!("%{escaped}%");
-        let lower = |c: customer::Column| Expr::expr(Func::lower(Expr::col(c)));
-        let mut any = Condition::any()
-            .add(
-                lower(customer::Column::Name)
-                    .like(sea_orm::sea_query::LikeExpr::new(&anywhere).escape('\\')),
-            )
-            .add(
-                lower(customer::Column::Email)
-                    .like(sea_orm::sea_query::LikeExpr::new(&anywhere).escape('\\')),
-            )
-            .add(customer::Column::CustomerId.eq(q))
-            .add(
-                customer::Column::Id.in_subquery(
-                    Query::select()
-                        .column(vehicle::Column::CustomerId)
-                        .from(vehicle::Entity)
-                        .and_where(
-                            vehicle::Column::Vin.like(
-                                sea_orm::sea_query::LikeExpr::new(format!(
-                                    "{}%",
-                                    escaped.to_uppercase()
-                                ))
-                                .escape('\\'),
-                            ),
-                        )
-                        .to_owned(),
-                ),
-            );
-        let digits: String = q.chars().filter(char::is_ascii_digit).collect();
-        if digits.len() >= 4 {
-            any = any.add(customer::Column::Phone.like(format!("%{digits}%")));
+    if q.is_empty() {
+        let mut find = customer::Entity::find();
+        if let Some(after) = after {
+            find = find.filter(customer::Column::CustomerId.gt(after));
         }
-        find = find.filter(any);
+        return find
+            .order_by_asc(customer::Column::CustomerId)
+            .limit(limit)
+            .all(db)
+            .await
+            .context("searching customers")
+            .map(super::records);
     }
-    if let Some(after) = after {
-        find = find.filter(customer::Column::CustomerId.gt(after));
+    // Each way of being found gives its first page of keys (from the
+    // indexes alone); the page is the first of their union.
+    let mut found: BTreeSet<String> = BTreeSet::new();
+    let words: Vec<String> = migration::terms::words(q).collect();
+    if let Some((first, rest)) = words.split_first() {
+        found.extend(keys_with_terms(db, first, rest, after, limit).await?);
     }
-    find.order_by_asc(customer::Column::CustomerId)
+    let lower = q.to_lowercase();
+    if lower.contains('@') {
+        found.extend(keys_with_terms(db, &lower, &[], after, limit).await?);
+    }
+    // The number's end: a national trunk 0 (or an international 00) typed
+    // in front is not part of it.
+    let typed: String = q.chars().filter(char::is_ascii_digit).collect();
+    let digits: String = typed.trim_start_matches('0').chars().rev().collect();
+    if digits.len() >= 4 {
+        found.extend(keys_with_terms(db, &format!("#{digits}"), &[], after, limit).await?);
+    }
+    let vin: String = q
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_uppercase();
+    if vin.len() >= 3 {
+        let backend = super::backend(db);
+        let mut owners = vehicle::Entity::find()
+            .select_only()
+            .column_as(customer::Column::CustomerId, "key")
+            .distinct()
+            .inner_join(customer::Entity)
+            .filter(starts_with(vehicle::Column::Vin, &vin, backend));
+        if let Some(after) = after {
+            owners = owners.filter(customer::Column::CustomerId.gt(after));
+        }
+        let owners: Vec<String> = owners
+            .order_by_asc(customer::Column::CustomerId)
+            .limit(limit)
+            .into_tuple::<String>()
+            .all(db)
+            .await
+            .context("searching customers")?;
+        found.extend(owners);
+    }
+    let exact = customer::Entity::find()
+        .filter(customer::Column::CustomerId.eq(q))
+        .count(db)
+        .await
+        .context("searching customers")?;
+    if exact > 0 {
+        found.insert(q.to_string());
+    }
+    let page: Vec<String> = found
+        .into_iter()
+        .filter(|k| after.is_none_or(|a| k.as_str() > a))
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect();
+    customer::Entity::find()
+        .filter(customer::Column::CustomerId.is_in(page))
+        .order_by_asc(customer::Column::CustomerId)
         .limit(limit)
         .all(db)
         .await
@@ -389,4 +482,32 @@ pub async fn vins_of(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use migration::terms::customer_terms;
+
+    #[test]
+    fn people_are_found_by_words_their_address_and_their_numbers_end() {
+        let t = customer_terms(
+            "Anna-Lena Müller",
+            Some("Anna.Mueller@Example.com"),
+            Some("+49 151 1234-5678"),
+        );
+        for want in [
+            "anna",
+            "lena",
+            "müller",
+            "mueller",
+            "example",
+            "com",
+            "anna.mueller@example.com",
+            "#8765432115194",
+        ] {
+            assert!(t.contains(&want.to_string()), "{want}: {t:?}");
+        }
+        assert_eq!(t.iter().filter(|w| *w == "anna").count(), 1);
+        assert_eq!(customer_terms("Jo", None, None), ["jo"]);
+    }
 }

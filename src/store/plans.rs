@@ -337,32 +337,41 @@ pub async fn queue_rows<C: ConnectionTrait>(
         .into_iter()
         .filter(|s| slice.state.is_none_or(|want| want == *s))
         .collect();
-    let mut find = touchpoint::Entity::find()
-        .filter(touchpoint::Column::State.is_in(states))
-        .filter(touchpoint::Column::DueDate.gte(from))
-        .filter(touchpoint::Column::DueDate.lte(to));
-    if let Some(c) = slice.channel {
-        find = find.filter(touchpoint::Column::Channel.eq(c));
-    }
-    if let Some(c) = slice.category {
-        find = find.filter(touchpoint::Column::Category.eq(c));
-    }
-    if let Some((date, key)) = slice.after {
-        find = find.filter(
-            Condition::any()
-                .add(touchpoint::Column::DueDate.gt(date))
-                .add(
-                    Condition::all()
-                        .add(touchpoint::Column::DueDate.eq(date))
-                        .add(touchpoint::Column::DedupKey.gt(key)),
-                ),
+    // One state at a time: each is read in the index's order, so a page
+    // costs its own rows, not the whole window's; the pages are merged.
+    let mut rows: Vec<touchpoint::Model> = Vec::new();
+    for state in states {
+        let mut find = touchpoint::Entity::find()
+            .filter(touchpoint::Column::State.eq(state))
+            .filter(touchpoint::Column::DueDate.gte(from))
+            .filter(touchpoint::Column::DueDate.lte(to));
+        if let Some(c) = slice.channel {
+            find = find.filter(touchpoint::Column::Channel.eq(c));
+        }
+        if let Some(c) = slice.category {
+            find = find.filter(touchpoint::Column::Category.eq(c));
+        }
+        if let Some((date, key)) = slice.after {
+            find = find.filter(
+                Condition::any()
+                    .add(touchpoint::Column::DueDate.gt(date))
+                    .add(
+                        Condition::all()
+                            .add(touchpoint::Column::DueDate.eq(date))
+                            .add(touchpoint::Column::DedupKey.gt(key)),
+                    ),
+            );
+        }
+        rows.extend(
+            find.order_by_asc(touchpoint::Column::DueDate)
+                .order_by_asc(touchpoint::Column::DedupKey)
+                .limit(limit)
+                .all(db)
+                .await
+                .context("loading a page of the queue")?,
         );
     }
-    find.order_by_asc(touchpoint::Column::DueDate)
-        .order_by_asc(touchpoint::Column::DedupKey)
-        .limit(limit)
-        .all(db)
-        .await
-        .context("loading a page of the queue")
-        .map(super::records)
+    rows.sort_by(|a, b| (a.due_date, &a.dedup_key).cmp(&(b.due_date, &b.dedup_key)));
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(super::records(rows))
 }

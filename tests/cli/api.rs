@@ -320,10 +320,20 @@ async fn the_api_pages_lists_and_acts_with_an_audit_trail() {
             .map(|c| c["customer_id"].clone())
             .collect();
         assert_eq!(seen, [json!("C1"), json!("C2")], "{b}");
+        // A search's pages, too: both emails are at example.com.
+        let found: Vec<Value> = walk(&site, "/customers?q=example&limit=1")
+            .await
+            .iter()
+            .map(|c| c["customer_id"].clone())
+            .collect();
+        assert_eq!(found, [json!("C1"), json!("C2")], "{b}");
         for (q, expect) in [
             ("anna", "C1"),
             (&VIN2[..8], "C2"),
             ("87654321", "C2"),
+            ("0151 8765-4321", "C2"),
+            ("anna berg", "C1"),
+            ("Berg Anna", "C1"),
             ("jonas@EXAMPLE", "C2"),
         ] {
             let (_, page) = api(
@@ -833,5 +843,54 @@ async fn sessions_end_at_sign_out_and_when_the_password_changes() {
             "{b}: a password change ends the sessions"
         );
         assert_eq!(second.get("/today").await.0, 303, "{b}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_stored_before_the_search_terms_existed_are_found() {
+    use migration::MigratorTrait;
+    let dir = tempfile::tempdir().unwrap();
+    let mut urls = vec![format!("sqlite://{}/old.db", dir.path().display())];
+    if let Some(base) = crate::support::postgres_url() {
+        let admin = touchpoint::store::connect(&base, 1).await.unwrap();
+        let schema = format!(
+            "t_terms_{}_{}",
+            std::process::id(),
+            crate::support::rand_suffix()
+        );
+        sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        urls.push(format!("{base}{sep}options=-c%20search_path%3D{schema}"));
+    }
+    for url in urls {
+        let db = touchpoint::store::connect(&url, 2).await.unwrap();
+        // The schema as the version before the desk's search made it.
+        migration::Migrator::up(&db, Some(6)).await.unwrap();
+        sea_orm::ConnectionTrait::execute_unprepared(
+            &db,
+            "INSERT INTO customers (customer_id, name, email, phone, timezone, consent_email_marketing, \
+             consent_sms_marketing, opted_out_email, opted_out_sms, opted_out_call, updated_at) \
+             VALUES ('C7', 'Greta Hoffmann', 'greta@example.de', '+4917612345678', 'UTC', false, false, \
+             false, false, false, '2026-11-01T00:00:00Z')",
+        )
+        .await
+        .unwrap();
+        assert_eq!(touchpoint::store::migrate(&db).await.unwrap(), 1, "{url}");
+        for q in ["hoffmann", "Greta", "greta@example", "12345678"] {
+            let page = touchpoint::app::customers::search(
+                &db,
+                q,
+                &touchpoint::app::page::PageRequest::first(10),
+            )
+            .await
+            .unwrap();
+            let ids: Vec<&str> = page.items.iter().map(|c| c.customer_id.as_str()).collect();
+            assert_eq!(ids, ["C7"], "{url}: q={q}");
+        }
+        if url.contains("search_path") {
+            crate::support::drop_test_schema(&db, &url).await;
+        }
     }
 }

@@ -36,6 +36,12 @@ pub use words::choose as choose_language;
 const CSRF_KEY: &str = "csrf";
 const FLASH_KEY: &str = "flash";
 const ERRORS_KEY: &str = "import_errors";
+/// When the session was last extended (Unix seconds).
+const SEEN_KEY: &str = "seen";
+/// A request extends its session when the last extension is older: the
+/// idle timeout counts from the last request, to the minute, without a
+/// write per request.
+const EXTEND_AFTER_SECS: i64 = 60;
 
 /// Sign-ins an address may try per minute.
 const SIGNINS_PER_MINUTE: u32 = 10;
@@ -116,9 +122,16 @@ pub struct Person {
     pub lang: &'static str,
     pub session: Session,
     pub address: Option<String>,
+    /// The origin of `[http] public_url` (behind a proxy, browsers send it).
+    pub public: String,
 }
 
 impl Person {
+    /// [`guard`] with this person's session token.
+    fn guard(&self, headers: &HeaderMap, form_token: &str) -> Result<(), Response> {
+        guard(headers, &self.public, &self.csrf, form_token)
+    }
+
     fn act(&self) -> Act<'_> {
         Act {
             by: &self.who,
@@ -175,7 +188,7 @@ impl FromRequestParts<Arc<AppState>> for Person {
         let session = session_of(parts).await?;
         let user_id = session.get::<i64>(USER_KEY).await.ok().flatten();
         let user = match user_id {
-            Some(id) => app::people::user(&state.db, id)
+            Some(id) => app::people::user(&state.read, id)
                 .await
                 .map_err(|e| failure_text(&e))?,
             None => None,
@@ -189,6 +202,11 @@ impl FromRequestParts<Arc<AppState>> for Person {
             let to = format!("/signin?next={}", urlencode(&next));
             return Err(Redirect::to(&to).into_response());
         };
+        let now = Utc::now().timestamp();
+        let seen = session.get::<i64>(SEEN_KEY).await.ok().flatten();
+        if seen.is_none_or(|s| now - s >= EXTEND_AFTER_SECS) {
+            let _ = session.insert(SEEN_KEY, now).await;
+        }
         let csrf = csrf_of(&session).await?;
         let lang = words::choose(user.locale.as_deref(), accept_language(&parts.headers));
         Ok(Person {
@@ -197,6 +215,7 @@ impl FromRequestParts<Arc<AppState>> for Person {
             lang,
             session,
             address: super::auth::address(parts),
+            public: public_origin(state),
         })
     }
 }
@@ -217,10 +236,28 @@ fn url_escape(s: &str) -> String {
         .collect()
 }
 
+/// `scheme://host[:port]` of `[http] public_url`.
+fn public_origin(state: &AppState) -> String {
+    let url = state.config.settings.http.public_url.trim_end_matches('/');
+    match url.find("://") {
+        Some(i) => match url[i + 3..].find('/') {
+            Some(j) => url[..i + 3 + j].to_string(),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
 /// Refuses a state-changing request from another site: the browser's
-/// `Sec-Fetch-Site`, else its `Origin` against our host, and the form's
-/// CSRF token against the session's.
-fn guard(headers: &HeaderMap, session_token: &str, form_token: &str) -> Result<(), Response> {
+/// `Sec-Fetch-Site`, else its `Origin` against our host (as the request
+/// names it, or as `public` does behind a proxy), and the form's CSRF token
+/// against the session's.
+fn guard(
+    headers: &HeaderMap,
+    public: &str,
+    session_token: &str,
+    form_token: &str,
+) -> Result<(), Response> {
     let refused = || {
         (
             StatusCode::FORBIDDEN,
@@ -239,7 +276,7 @@ fn guard(headers: &HeaderMap, session_token: &str, form_token: &str) -> Result<(
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
         let origin_host = origin.split("://").nth(1).unwrap_or("");
-        if origin == "null" || origin_host != host {
+        if origin == "null" || (origin_host != host && origin != public) {
             return Err(refused());
         }
     }
@@ -432,7 +469,7 @@ async fn signin(
         .ok()
         .flatten()
         .unwrap_or_default();
-    if let Err(r) = guard(&headers, &token, &form.csrf) {
+    if let Err(r) = guard(&headers, &public_origin(&state), &token, &form.csrf) {
         return r;
     }
     let lang = words::choose(None, accept_language(&headers));
@@ -524,7 +561,7 @@ struct CsrfForm {
 }
 
 async fn signout(person: Person, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
-    if let Err(r) = guard(&headers, &person.csrf, &form.csrf) {
+    if let Err(r) = person.guard(&headers, &form.csrf) {
         return r;
     }
     let _ = person.session.flush().await;
@@ -543,7 +580,7 @@ async fn language(
     headers: HeaderMap,
     Form(form): Form<LanguageForm>,
 ) -> Response {
-    if let Err(r) = guard(&headers, &person.csrf, &form.csrf) {
+    if let Err(r) = person.guard(&headers, &form.csrf) {
         return r;
     }
     let lang = words::LANGUAGES.iter().find(|l| **l == form.lang).copied();
@@ -561,7 +598,7 @@ async fn language(
 // ---- Today ----
 
 async fn today(State(state): State<Arc<AppState>>, person: Person) -> Response {
-    match desk::call_cards(&state.db, &state.config, Utc::now()).await {
+    match desk::call_cards(&state.read, &state.config, Utc::now()).await {
         Ok(calls) => {
             let outcomes: Vec<&str> = crate::rules::CallOutcome::ALL
                 .iter()
@@ -587,7 +624,7 @@ async fn claim(
     Path(id): Path<i64>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(r) = guard(&headers, &person.csrf, &form.csrf) {
+    if let Err(r) = person.guard(&headers, &form.csrf) {
         return r;
     }
     let r = actions::claim_call(&state.db, &person.act(), id, Utc::now()).await;
@@ -607,7 +644,7 @@ async fn unclaim(
     Path(id): Path<i64>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    if let Err(r) = guard(&headers, &person.csrf, &form.csrf) {
+    if let Err(r) = person.guard(&headers, &form.csrf) {
         return r;
     }
     let r = actions::unclaim_call(&state.db, &person.act(), id).await;
@@ -634,7 +671,7 @@ async fn outcome(
     Path(id): Path<i64>,
     Form(form): Form<OutcomeForm>,
 ) -> Response {
-    if let Err(r) = guard(&headers, &person.csrf, &form.csrf) {
+    if let Err(r) = person.guard(&headers, &form.csrf) {
         return r;
     }
     let Some(outcome) = crate::rules::CallOutcome::parse(&form.outcome) else {
@@ -687,7 +724,7 @@ struct QueueQuery {
 }
 
 /// The rows of the queue page.
-const QUEUE_PAGE: u32 = 100;
+const QUEUE_PAGE: u32 = 50;
 
 async fn queue(
     State(state): State<Arc<AppState>>,
@@ -711,7 +748,7 @@ async fn queue(
         Err(e) => return failed(&state, &person, e, "/queue").await,
     };
     let page = match app::show::queue_page(
-        &state.db,
+        &state.read,
         &state.config,
         days,
         &filter,
@@ -723,7 +760,7 @@ async fn queue(
         Ok(p) => p,
         Err(e) => return failed(&state, &person, e, "/queue").await,
     };
-    let held = match held::list(&state.db).await {
+    let held = match held::list(&state.read).await {
         Ok(h) => h,
         Err(e) => return failed(&state, &person, e, "/queue").await,
     };
@@ -749,7 +786,7 @@ async fn queue_action(
     Path(action): Path<String>,
     Form(form): Form<KeyForm>,
 ) -> Response {
-    if let Err(r) = guard(&headers, &person.csrf, &form.csrf) {
+    if let Err(r) = person.guard(&headers, &form.csrf) {
         return r;
     }
     let (db, act, now) = (&state.db, person.act(), Utc::now());
@@ -787,7 +824,7 @@ async fn review(
     Path((id, action)): Path<(i64, String)>,
     Form(form): Form<KeyFormNoKey>,
 ) -> Response {
-    if let Err(r) = guard(&headers, &person.csrf, &form.csrf) {
+    if let Err(r) = person.guard(&headers, &form.csrf) {
         return r;
     }
     let (db, act, now) = (&state.db, person.act(), Utc::now());
@@ -828,7 +865,7 @@ async fn customers_page(
         Err(e) => return failed(&state, &person, e, "/customers").await,
     };
     let text = q.q.unwrap_or_default();
-    match customers::search(&state.db, &text, &request).await {
+    match customers::search(&state.read, &text, &request).await {
         Ok(page) => {
             let values =
                 context! { found => page.items, next_cursor => page.next_cursor, q => text };
@@ -858,7 +895,7 @@ async fn customer_page(
     Query(q): Query<TimelineQuery>,
 ) -> Response {
     let now = Utc::now();
-    let profile = match desk::profile(&state.db, &state.config, &id, now).await {
+    let profile = match desk::profile(&state.read, &state.config, &id, now).await {
         Ok(p) => p,
         Err(e) => return failed(&state, &person, e, "/customers").await,
     };
@@ -931,7 +968,7 @@ async fn visit(
     Path(id): Path<String>,
     Form(form): Form<VisitForm>,
 ) -> Response {
-    if let Err(r) = guard(&headers, &person.csrf, &form.csrf) {
+    if let Err(r) = person.guard(&headers, &form.csrf) {
         return r;
     }
     let v = visits::NewVisit {
@@ -974,7 +1011,7 @@ async fn opt_out(
     Path(id): Path<String>,
     Form(form): Form<OptOutForm>,
 ) -> Response {
-    if let Err(r) = guard(&headers, &person.csrf, &form.csrf) {
+    if let Err(r) = person.guard(&headers, &form.csrf) {
         return r;
     }
     let back = format!("/customers/{}", url_escape(&id));
@@ -1022,7 +1059,7 @@ async fn imports_view(
     report: Option<crate::import::Report>,
     problems: Option<Vec<String>>,
 ) -> Response {
-    match desk::import_history(&state.db, 50).await {
+    match desk::import_history(&state.read, 50).await {
         Ok(history) => {
             let values = context! { history => history, report => report, problems => problems };
             render(state, "imports.html", "imports", person, values).await
@@ -1085,7 +1122,7 @@ async fn upload(
             _ => {}
         }
     }
-    if let Err(r) = guard(&headers, &person.csrf, &csrf) {
+    if let Err(r) = person.guard(&headers, &csrf) {
         return r;
     }
     let Some(kind) = crate::import::Kind::parse(&kind) else {

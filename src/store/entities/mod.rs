@@ -4,6 +4,7 @@ pub mod api_token;
 pub mod audit;
 pub mod call_task;
 pub mod customer;
+pub mod customer_term;
 pub mod message;
 pub mod opt_out;
 pub mod plan_change;
