@@ -1,5 +1,5 @@
-//! The words a person is found by at the desk: each word of the name and
-//! the email address, lower-cased; the whole address; and the phone's
+//! The words a person is found by at the desk: each word of the name,
+//! lower-cased; the whole email address, lower-cased; and the phone's
 //! digits reversed behind `#`, so that the number's end (what people type,
 //! in whatever format) is a prefix. Shared by the migration that fills them
 //! and the store that keeps them.
@@ -8,9 +8,7 @@
 pub fn customer_terms(name: &str, email: Option<&str>, phone: Option<&str>) -> Vec<String> {
     let mut terms: Vec<String> = words(name).collect();
     if let Some(email) = email.map(str::trim).filter(|e| !e.is_empty()) {
-        let email = email.to_lowercase();
-        terms.extend(words(&email));
-        terms.push(email);
+        terms.push(email.to_lowercase());
     }
     if let Some(phone) = phone {
         let digits: String = phone.chars().filter(char::is_ascii_digit).rev().collect();

@@ -57,6 +57,7 @@ async fn store_batch<C: ConnectionTrait>(
     };
     let mut write = Vec::new();
     let mut replan_owners = Vec::new();
+    let mut updated = Vec::new();
     for (_, row) in batch {
         match stored.get(row.customer_id.as_str()) {
             None => {
@@ -65,6 +66,15 @@ async fn store_batch<C: ConnectionTrait>(
             }
             Some(old) if row.differs_from(old) => {
                 counts.updated += 1;
+                updated.extend(
+                    migration::terms::customer_terms(
+                        &old.name,
+                        old.email.as_deref(),
+                        old.phone.as_deref(),
+                    )
+                    .into_iter()
+                    .map(|t| (old.customer_id.clone(), t)),
+                );
                 if row.changes_plan_facts(old) {
                     replan_owners.push(old.id);
                 }
@@ -76,7 +86,7 @@ async fn store_batch<C: ConnectionTrait>(
     if ctx.dry_run {
         counts.replan += db::count_vehicles_of_owners(conn, &replan_owners).await? as usize;
     } else {
-        db::upsert_customers(conn, write, ctx.now).await?;
+        db::upsert_customers(conn, write, &updated, ctx.now).await?;
         counts.replan += db::bump_vehicles_of_owners(conn, &replan_owners, ctx.now).await? as usize;
     }
     Ok(())

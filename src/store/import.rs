@@ -212,17 +212,19 @@ pub async fn count_customers<C: ConnectionTrait>(db: &C, keys: &[&str]) -> Resul
         .context("counting the owners")
 }
 
-/// Inserts new customers and updates changed ones (keyed by customer id).
-/// Opt-outs are never touched by an import; a file without a `locale`
-/// column keeps the stored locale.
+/// Inserts new customers and updates changed ones (keyed by customer id),
+/// with their search terms (`stale`: the terms of the stored ones, as
+/// (customer id, term), which the new ones replace). Opt-outs are never touched by an import; a file without a
+/// `locale` column keeps the stored locale.
 pub async fn upsert_customers<C: ConnectionTrait>(
     db: &C,
     rows: Vec<CustomerData>,
+    stale: &[(String, String)],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let with_locale = rows.first().is_some_and(|r| r.locale.is_some());
     // Their search terms, as they will be stored (customer id, term).
-    let terms: Vec<(String, String)> = rows
+    let mut terms: Vec<(String, String)> = rows
         .iter()
         .flat_map(|r| {
             migration::terms::customer_terms(&r.name, r.email.as_deref(), r.phone.as_deref())
@@ -230,7 +232,8 @@ pub async fn upsert_customers<C: ConnectionTrait>(
                 .map(|t| (r.customer_id.clone(), t))
         })
         .collect();
-    let keys: Vec<String> = rows.iter().map(|r| r.customer_id.clone()).collect();
+    // In the index's order: the inserts touch neighbouring pages.
+    terms.sort_unstable_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
     let mut update = vec![
         "name",
         "email",
@@ -282,50 +285,43 @@ pub async fn upsert_customers<C: ConnectionTrait>(
         })
         .await
         .context("storing customers")?;
-    replace_terms(db, &keys, terms, now).await
+    replace_terms(db, stale, terms, now).await
 }
 
-/// Replaces the search terms of the customers of `keys` by `terms`.
+/// Removes the `stale` search terms and adds `terms` (customer id, term).
 async fn replace_terms<C: ConnectionTrait>(
     db: &C,
-    keys: &[String],
+    stale: &[(String, String)],
     terms: Vec<(String, String)>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     use super::entities::customer_term;
-    use sea_orm::sea_query::Query;
+    use sea_orm::Condition;
     let what = "storing search terms";
-    for chunk in keys.chunks(MAX_BIND_PARAMETERS / 2) {
-        customer_term::Entity::delete_many()
-            .filter(
-                customer_term::Column::CustomerId.in_subquery(
-                    Query::select()
-                        .column(customer::Column::Id)
-                        .from(customer::Entity)
-                        .and_where(customer::Column::CustomerId.is_in(chunk.iter().cloned()))
-                        .to_owned(),
-                ),
+    for chunk in stale.chunks(500) {
+        let pairs = chunk.iter().fold(Condition::any(), |any, (key, term)| {
+            any.add(
+                Condition::all()
+                    .add(customer_term::Column::Term.eq(term.as_str()))
+                    .add(customer_term::Column::CustomerKey.eq(key.as_str())),
             )
+        });
+        customer_term::Entity::delete_many()
+            .filter(pairs)
             .exec(db)
             .await
             .context(what)?;
     }
     let upsert = Upsert {
         table: "customer_terms",
-        columns: &["customer_id", "customer_key", "term"],
+        columns: &["customer_key", "term"],
         conflict: &["term", "customer_key"],
-        lookup: Some(Lookup {
-            column: "customer_id",
-            table: "customers",
-            key: "customer_id",
-            id: "id",
-        }),
+        lookup: None,
         update: &[],
         bump_facts_version: false,
     };
     upsert
         .run(db, terms, now, |(key, term), v| {
-            v.push(key.clone().into());
             v.push(key.into());
             v.push(term.into());
         })

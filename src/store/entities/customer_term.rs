@@ -9,7 +9,6 @@ pub struct Model {
     /// The dealer's customer id.
     #[sea_orm(primary_key, auto_increment = false)]
     pub customer_key: String,
-    pub customer_id: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
