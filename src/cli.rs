@@ -87,6 +87,12 @@ pub enum Command {
         /// A note for the record
         #[arg(long)]
         note: Option<String>,
+        /// With call-back: the day to call again (YYYY-MM-DD) [default: today]
+        #[arg(long, value_name = "DATE", value_parser = parse_as_of)]
+        on: Option<NaiveDate>,
+        /// With call-back: the time the owner asked for (HH:MM), kept in the note
+        #[arg(long, value_name = "HH:MM")]
+        at: Option<String>,
     },
     #[command(flatten)]
     Operator(Operator),
@@ -133,10 +139,18 @@ pub enum CallOutcome {
     Booked,
     /// Reached and declined
     Declined,
-    /// No answer: the task comes back in two days
+    /// No answer: the task comes back ([calls] no_answer_days, 2)
     NoAnswer,
+    /// Left a message: the task comes back ([calls] left_message_days, 3)
+    LeftMessage,
+    /// Busy: the task comes back ([calls] busy_days, 1)
+    Busy,
+    /// The owner asked to be called back: the task comes back on --on
+    CallBack,
     /// Wrong number: no more SMS or calls to it
     WrongNumber,
+    /// The owner asked not to be called: no more calls
+    DoNotCall,
 }
 
 /// The operator's commands (docs/commands.md, "The operator commands").

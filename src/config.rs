@@ -51,9 +51,19 @@ pub struct Settings {
     pub sms: Sms,
     pub dispatch: Dispatch,
     pub daemon: Daemon,
+    pub calls: Calls,
 }
 
 impl Settings {
+    /// When open calls come back, for `rules::call_effect`.
+    pub fn call_returns(&self) -> crate::rules::Returns {
+        crate::rules::Returns {
+            no_answer_days: self.calls.no_answer_days,
+            left_message_days: self.calls.left_message_days,
+            busy_days: self.calls.busy_days,
+        }
+    }
+
     /// The planner's and the predictor's parameters.
     pub fn plan_params(&self) -> crate::plan::PlanParams {
         let md = |v: &str, fallback| parse_month_day(v).unwrap_or(fallback);
@@ -287,6 +297,27 @@ impl fmt::Debug for Http {
     }
 }
 
+/// When a call whose outcome leaves it open comes back onto the list, in
+/// days after the owner's day it was recorded on.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Calls {
+    pub no_answer_days: i64,
+    pub left_message_days: i64,
+    pub busy_days: i64,
+}
+
+impl Default for Calls {
+    fn default() -> Self {
+        let r = crate::rules::Returns::default();
+        Self {
+            no_answer_days: r.no_answer_days,
+            left_message_days: r.left_message_days,
+            busy_days: r.busy_days,
+        }
+    }
+}
+
 /// `touchpoint run`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -450,6 +481,7 @@ impl Default for Settings {
             sms: Sms::default(),
             dispatch: Dispatch::default(),
             daemon: Daemon::default(),
+            calls: Calls::default(),
         }
     }
 }
@@ -631,6 +663,15 @@ impl Config {
         }
         crate::domain::parse_region(&s.import.default_region)
             .map_err(|e| ConfigError::new("import.default_region", e.0))?;
+        for (key, days) in [
+            ("calls.no_answer_days", s.calls.no_answer_days),
+            ("calls.left_message_days", s.calls.left_message_days),
+            ("calls.busy_days", s.calls.busy_days),
+        ] {
+            if !(0..=365).contains(&days) {
+                return Err(ConfigError::new(key, "must be between 0 and 365 days"));
+            }
+        }
         if s.import.batch_size == 0 {
             return Err(ConfigError::new("import.batch_size", "must be at least 1"));
         }

@@ -131,6 +131,7 @@ fn reviewed_change(action: &str, r: &held::Reviewed) -> Change {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn call_outcome(
     db: &DatabaseConnection,
     config: &Config,
@@ -138,6 +139,7 @@ pub async fn call_outcome(
     id: i64,
     outcome: CallOutcome,
     note: Option<String>,
+    call_back_on: Option<chrono::NaiveDate>,
     now: DateTime<Utc>,
 ) -> Result<calls::OutcomeReport, Failure> {
     require(act, Permission::Act)?;
@@ -146,7 +148,7 @@ pub async fn call_outcome(
         None => outcome.as_str().to_string(),
     };
     calls::check_claim(db, id, &act.by.name, now).await?;
-    let r = calls::record_call_outcome(db, config, id, outcome, note, now).await?;
+    let r = calls::record_call_outcome(db, config, id, outcome, note, call_back_on, now).await?;
     let change = Change {
         action: "call_outcome".into(),
         subject: format!("call {id}"),

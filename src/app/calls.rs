@@ -74,6 +74,8 @@ pub struct OutcomeReport {
     pub outcome: &'static str,
     /// Reminders of the booked service that were stopped.
     pub cancelled: u64,
+    /// The day the call comes back onto the list, when it stays open.
+    pub back_on: Option<NaiveDate>,
     /// The person's stored id (for the audit log).
     #[serde(skip)]
     pub owner: i64,
@@ -89,6 +91,7 @@ pub async fn record_call_outcome(
     id: i64,
     outcome: CallOutcome,
     note: Option<String>,
+    call_back_on: Option<NaiveDate>,
     now: DateTime<Utc>,
 ) -> Result<OutcomeReport, Failure> {
     let Some(task) = store::call_task(db, id).await? else {
@@ -104,7 +107,13 @@ pub async fn record_call_outcome(
     let what = "recording a call outcome";
     let txn = store::begin(db, what).await?;
     let owner = store::customer(&txn, task.customer_id).await?;
-    let effect = call_effect(outcome, owner_today(owner.as_ref(), config, now));
+    let returns = config.settings.call_returns();
+    let effect = call_effect(
+        outcome,
+        owner_today(owner.as_ref(), config, now),
+        &returns,
+        call_back_on,
+    );
     let mut cancelled = 0;
     if effect.stops_service {
         let carried = store::touchpoints_of_message(&txn, task.message_id).await?;
@@ -133,6 +142,17 @@ pub async fn record_call_outcome(
         let reason = format!("the owner booked on the call of {}", now.date_naive());
         cancelled = store::cancel_touchpoints(&txn, &stop, &reason, now).await?;
     }
+    if effect.opts_out_call {
+        store::record_opt_out(
+            &txn,
+            task.customer_id,
+            Channel::Call,
+            "do_not_call",
+            true,
+            now,
+        )
+        .await?;
+    }
     if effect.opts_out_phone {
         store::record_opt_out(
             &txn,
@@ -144,6 +164,7 @@ pub async fn record_call_outcome(
         )
         .await?;
     }
+    let effect_back_on = (!effect.done).then_some(effect.due_date).flatten();
     let record = store::CallRecord {
         outcome: outcome.as_str(),
         note,
@@ -156,6 +177,7 @@ pub async fn record_call_outcome(
         id,
         outcome: outcome.as_str(),
         cancelled,
+        back_on: effect_back_on,
         owner: task_owner,
     })
 }
@@ -225,4 +247,36 @@ pub async fn check_claim(
         )));
     }
     Ok(())
+}
+
+/// The note of an outcome: with a call back, where the owner asked for a
+/// time, "call back on DATE at HH:MM" comes first. A time that is not
+/// HH:MM, or a day or time given with another outcome, is bad input.
+pub fn call_back_note(
+    outcome: CallOutcome,
+    note: Option<String>,
+    on: Option<NaiveDate>,
+    at: Option<&str>,
+) -> Result<Option<String>, Failure> {
+    let note = note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+    let at = at.map(str::trim).filter(|a| !a.is_empty());
+    if outcome != CallOutcome::CallBack {
+        if on.is_some() || at.is_some() {
+            return Err(Failure::Data(
+                "a day or time to call back goes with the call_back outcome only".into(),
+            ));
+        }
+        return Ok(note);
+    }
+    let Some(at) = at else { return Ok(note) };
+    let time = chrono::NaiveTime::parse_from_str(at, "%H:%M")
+        .map_err(|_| Failure::Data(format!("at: '{at}' is not a time (HH:MM)")))?;
+    let when = match on {
+        Some(day) => format!("call back on {day} at {}", time.format("%H:%M")),
+        None => format!("call back at {}", time.format("%H:%M")),
+    };
+    Ok(Some(match note {
+        Some(n) => format!("{when}: {n}"),
+        None => when,
+    }))
 }

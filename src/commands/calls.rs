@@ -38,24 +38,35 @@ pub async fn record(
     id: i64,
     outcome: CallOutcome,
     note: Option<String>,
+    on: Option<chrono::NaiveDate>,
+    at: Option<String>,
 ) -> Result<(), Failure> {
-    let db = open(config).await?;
     let outcome = match outcome {
         CallOutcome::Booked => rules::CallOutcome::Booked,
         CallOutcome::Declined => rules::CallOutcome::Declined,
         CallOutcome::NoAnswer => rules::CallOutcome::NoAnswer,
+        CallOutcome::LeftMessage => rules::CallOutcome::LeftMessage,
+        CallOutcome::Busy => rules::CallOutcome::Busy,
+        CallOutcome::CallBack => rules::CallOutcome::CallBack,
         CallOutcome::WrongNumber => rules::CallOutcome::WrongNumber,
+        CallOutcome::DoNotCall => rules::CallOutcome::DoNotCall,
     };
+    let note = app::calls::call_back_note(outcome, note, on, at.as_deref())?;
+    let db = open(config).await?;
     let by = app::people::Principal::command_line(None);
     let act = app::people::Act {
         by: &by,
         address: None,
     };
     let report =
-        app::actions::call_outcome(&db, config, &act, id, outcome, note, Utc::now()).await?;
+        app::actions::call_outcome(&db, config, &act, id, outcome, note, on, Utc::now()).await?;
     println!(
-        "call #{id}: {}{}",
+        "call #{id}: {}{}{}",
         report.outcome,
+        report
+            .back_on
+            .map(|d| format!("; back on the list on {d}"))
+            .unwrap_or_default(),
         if report.cancelled > 0 {
             format!(
                 "; {} pending reminder(s) of the service stopped",

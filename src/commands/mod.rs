@@ -130,9 +130,15 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
             let config = load_config(cli.config.as_deref(), &cli.set)?;
             calls::list(&config, out.json).await
         }
-        Command::CallOutcome { id, outcome, note } => {
+        Command::CallOutcome {
+            id,
+            outcome,
+            note,
+            on,
+            at,
+        } => {
             let config = load_config(cli.config.as_deref(), &cli.set)?;
-            calls::record(&config, id, outcome, note).await
+            calls::record(&config, id, outcome, note, on, at).await
         }
         Command::Operator(command) => {
             let config = load_config(cli.config.as_deref(), &cli.set)?;

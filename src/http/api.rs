@@ -247,9 +247,14 @@ async fn calls(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct OutcomeBody {
-    /// booked, declined, no_answer or wrong_number
+    /// booked, declined, no_answer, left_message, busy, call_back,
+    /// wrong_number or do_not_call
     pub outcome: String,
     pub note: Option<String>,
+    /// With call_back: the day to call again (YYYY-MM-DD; default today).
+    pub call_back_on: Option<String>,
+    /// With call_back: the time the owner asked for (HH:MM), kept in the note.
+    pub call_back_at: Option<String>,
 }
 
 /// Records a call's outcome.
@@ -269,16 +274,28 @@ async fn call_outcome(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid",
             format!(
-                "outcome: '{}' is not booked, declined, no_answer or wrong_number",
+                "outcome: '{}' is not booked, declined, no_answer, left_message, busy, call_back, wrong_number or do_not_call",
                 body.outcome
             ),
         ));
     };
-    let note = body.note.filter(|n| !n.trim().is_empty());
+    let on = match body
+        .call_back_on
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        None => None,
+        Some(d) => Some(
+            crate::domain::parse_date(d)
+                .map_err(|e| Failure::Data(format!("call_back_on: {e}")))?,
+        ),
+    };
+    let note = app::calls::call_back_note(outcome, body.note, on, body.call_back_at.as_deref())?;
     let act = caller.act();
     let now = Utc::now();
     Ok(Json(
-        actions::call_outcome(&state.db, &state.config, &act, id, outcome, note, now).await?,
+        actions::call_outcome(&state.db, &state.config, &act, id, outcome, note, on, now).await?,
     ))
 }
 

@@ -10,18 +10,30 @@ pub enum CallOutcome {
     Booked,
     /// Reached and declined.
     Declined,
-    /// No answer: the task comes back in two days.
+    /// No answer: the task comes back (in two days by default).
     NoAnswer,
+    /// Left a message: the task comes back (in three days by default).
+    LeftMessage,
+    /// Busy: the task comes back (the next day by default).
+    Busy,
+    /// The owner asked to be called back: the task comes back on that day.
+    CallBack,
     /// Wrong number: no more SMS or calls to it.
     WrongNumber,
+    /// The owner asked not to be called: no more calls (SMS and email go on).
+    DoNotCall,
 }
 
 impl CallOutcome {
-    pub const ALL: [CallOutcome; 4] = [
+    pub const ALL: [CallOutcome; 8] = [
         CallOutcome::Booked,
         CallOutcome::Declined,
         CallOutcome::NoAnswer,
+        CallOutcome::LeftMessage,
+        CallOutcome::Busy,
+        CallOutcome::CallBack,
         CallOutcome::WrongNumber,
+        CallOutcome::DoNotCall,
     ];
 
     /// The outcome of its stored form.
@@ -37,7 +49,11 @@ impl CallOutcome {
             CallOutcome::Booked => "booked",
             CallOutcome::Declined => "declined",
             CallOutcome::NoAnswer => "no_answer",
+            CallOutcome::LeftMessage => "left_message",
+            CallOutcome::Busy => "busy",
+            CallOutcome::CallBack => "call_back",
             CallOutcome::WrongNumber => "wrong_number",
+            CallOutcome::DoNotCall => "do_not_call",
         }
     }
 }
@@ -53,23 +69,60 @@ pub struct CallEffect {
     pub stops_service: bool,
     /// The phone number is wrong: SMS and calls stop.
     pub opts_out_phone: bool,
+    /// The owner asked not to be called: calls stop.
+    pub opts_out_call: bool,
 }
 
-/// Days after which an unanswered call comes back onto the list.
-pub const NO_ANSWER_DAYS: i64 = 2;
+/// When each outcome that leaves a call open brings it back, in days after
+/// the day it was recorded on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Returns {
+    pub no_answer_days: i64,
+    pub left_message_days: i64,
+    pub busy_days: i64,
+}
 
-/// The effect of `outcome` recorded on the owner's day `today`.
-pub fn call_effect(outcome: CallOutcome, today: NaiveDate) -> CallEffect {
+impl Default for Returns {
+    fn default() -> Self {
+        Self {
+            no_answer_days: 2,
+            left_message_days: 3,
+            busy_days: 1,
+        }
+    }
+}
+
+/// The effect of `outcome` recorded on the owner's day `today`; a call
+/// back comes back on `call_back_on` (none or a day before `today`: today).
+pub fn call_effect(
+    outcome: CallOutcome,
+    today: NaiveDate,
+    returns: &Returns,
+    call_back_on: Option<NaiveDate>,
+) -> CallEffect {
     let done = CallEffect {
         done: true,
         due_date: None,
         stops_service: false,
         opts_out_phone: false,
+        opts_out_call: false,
+    };
+    let back_in = |days: i64| CallEffect {
+        done: false,
+        due_date: Some(crate::predict::add_days(today, days)),
+        ..done
     };
     match outcome {
-        CallOutcome::NoAnswer => CallEffect {
+        CallOutcome::NoAnswer => back_in(returns.no_answer_days),
+        CallOutcome::LeftMessage => back_in(returns.left_message_days),
+        CallOutcome::Busy => back_in(returns.busy_days),
+        CallOutcome::CallBack => CallEffect {
             done: false,
-            due_date: Some(crate::predict::add_days(today, NO_ANSWER_DAYS)),
+            due_date: Some(call_back_on.filter(|d| *d >= today).unwrap_or(today)),
+            ..done
+        },
+        CallOutcome::DoNotCall => CallEffect {
+            opts_out_call: true,
             ..done
         },
         CallOutcome::Booked => CallEffect {
@@ -125,19 +178,66 @@ mod tests {
     #[test]
     fn each_outcome_has_its_effect() {
         let today = d("2026-05-06");
+        let r = Returns::default();
+        let effect = |o| call_effect(o, today, &r, None);
         assert_eq!(
-            call_effect(CallOutcome::NoAnswer, today),
+            effect(CallOutcome::NoAnswer),
             CallEffect {
                 done: false,
                 due_date: Some(d("2026-05-08")),
                 stops_service: false,
-                opts_out_phone: false
+                opts_out_phone: false,
+                opts_out_call: false,
             }
         );
-        assert!(call_effect(CallOutcome::Booked, today).stops_service);
-        assert!(call_effect(CallOutcome::WrongNumber, today).opts_out_phone);
-        let declined = call_effect(CallOutcome::Declined, today);
+        assert_eq!(
+            effect(CallOutcome::LeftMessage).due_date,
+            Some(d("2026-05-09"))
+        );
+        assert_eq!(effect(CallOutcome::Busy).due_date, Some(d("2026-05-07")));
+        for open in [
+            CallOutcome::NoAnswer,
+            CallOutcome::LeftMessage,
+            CallOutcome::Busy,
+            CallOutcome::CallBack,
+        ] {
+            assert!(!effect(open).done, "{open:?}");
+        }
+        assert!(effect(CallOutcome::Booked).stops_service);
+        assert!(effect(CallOutcome::WrongNumber).opts_out_phone);
+        let dnc = effect(CallOutcome::DoNotCall);
+        assert!(dnc.done && dnc.opts_out_call && !dnc.opts_out_phone);
+        let declined = effect(CallOutcome::Declined);
         assert!(declined.done && !declined.stops_service && !declined.opts_out_phone);
+        for o in CallOutcome::ALL {
+            assert_eq!(CallOutcome::parse(o.as_str()), Some(o));
+        }
+    }
+
+    #[test]
+    fn returns_are_configurable_and_a_call_back_comes_back_on_its_day() {
+        let today = d("2026-05-06");
+        let r = Returns {
+            no_answer_days: 5,
+            left_message_days: 0,
+            busy_days: 10,
+        };
+        assert_eq!(
+            call_effect(CallOutcome::NoAnswer, today, &r, None).due_date,
+            Some(d("2026-05-11"))
+        );
+        assert_eq!(
+            call_effect(CallOutcome::LeftMessage, today, &r, None).due_date,
+            Some(today)
+        );
+        assert_eq!(
+            call_effect(CallOutcome::Busy, today, &r, None).due_date,
+            Some(d("2026-05-16"))
+        );
+        let back = |on| call_effect(CallOutcome::CallBack, today, &r, on).due_date;
+        assert_eq!(back(Some(d("2026-05-20"))), Some(d("2026-05-20")));
+        assert_eq!(back(Some(d("2026-05-01"))), Some(today), "not before today");
+        assert_eq!(back(None), Some(today));
     }
 
     #[test]

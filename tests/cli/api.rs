@@ -386,6 +386,41 @@ async fn the_api_pages_lists_and_acts_with_an_audit_trail() {
         )
         .await;
         assert_eq!((s, e["error"].as_str()), (422, Some("invalid")), "{b}: {e}");
+        // A call back at a time that is none is refused; on a day, it waits for it.
+        let (s, e) = api(
+            &site,
+            &site.advisor,
+            "POST",
+            &path,
+            Some(json!({"outcome": "call_back", "call_back_at": "later"})),
+        )
+        .await;
+        assert_eq!(s, 422, "{b}: {e}");
+        let tomorrow = (chrono::Utc::now().date_naive() + chrono::Duration::days(1)).to_string();
+        let (s, back) = api(
+            &site,
+            &site.advisor,
+            "POST",
+            &path,
+            Some(
+                json!({"outcome": "call_back", "call_back_on": tomorrow, "call_back_at": "09:15"}),
+            ),
+        )
+        .await;
+        assert_eq!(
+            (s, back["back_on"].as_str()),
+            (200, Some(tomorrow.as_str())),
+            "{b}: {back}"
+        );
+        let (_, calls) = api(&site, &site.viewer, "GET", "/calls", None).await;
+        assert!(
+            calls["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["id"] != id),
+            "{b}: off the list until tomorrow"
+        );
         let (s, done) = api(
             &site,
             &site.advisor,
@@ -419,11 +454,16 @@ async fn the_api_pages_lists_and_acts_with_an_audit_trail() {
             [
                 ("token:advisor", "hold"),
                 ("token:advisor", "release"),
+                ("token:advisor", "call_outcome"),
                 ("token:advisor", "call_outcome")
             ],
             "{b}: {t}"
         );
-        assert_eq!(t["actions"][2]["after"], "declined: sold the car");
+        assert_eq!(
+            t["actions"][2]["after"],
+            format!("call_back: call back on {tomorrow} at 09:15")
+        );
+        assert_eq!(t["actions"][3]["after"], "declined: sold the car");
         assert_eq!(t["actions"][0]["address"], "127.0.0.1");
         let (s, e) = api(&site, &site.viewer, "GET", "/customers/C9/timeline", None).await;
         assert_eq!((s, e["error"].as_str()), (404, Some("not_found")), "{b}");

@@ -1,6 +1,6 @@
 //! The call list and call outcomes through the binary.
 
-use crate::helpers::{Instance, block_on, instances, stderr};
+use crate::helpers::{Instance, block_on, instances, stderr, stdout};
 use crate::support::{pass, seed, touchpoint_of};
 use assert_cmd::Command;
 use chrono::{TimeZone, Utc};
@@ -291,6 +291,115 @@ fn wrong_number_stops_later_calls_and_sms_to_the_number() {
         assert!(
             !tp.dir.path().join("outbox/sms").exists(),
             "{backend}: an SMS was written"
+        );
+    }
+}
+
+/// Left a message and busy come back after their configured days; a call
+/// back comes back on its day with the time in the note; do not call stops
+/// calls alone. A time that is not one, or a day with another outcome, is
+/// refused and changes nothing.
+#[test]
+fn each_open_outcome_comes_back_when_configured_and_do_not_call_stops_calls() {
+    for tp in instances() {
+        let backend = tp.backend;
+        let (_, calls) = one_service_call(&tp);
+        let id = calls[0]["id"].as_i64().unwrap();
+        let today = Utc::now()
+            .with_timezone(&chrono_tz::Europe::Berlin)
+            .date_naive();
+        let task = |tp: &Instance| block_on(async { call_task(&tp.db().await, id).await });
+
+        for bad in [
+            vec![
+                "call-outcome",
+                &id.to_string(),
+                "call-back",
+                "--at",
+                "25:99",
+            ],
+            vec![
+                "call-outcome",
+                &id.to_string(),
+                "declined",
+                "--on",
+                "2030-01-01",
+            ],
+        ] {
+            let before = tp.snapshot();
+            let out = tp.run(&bad.iter().map(|s| s.as_ref()).collect::<Vec<&str>>());
+            assert_eq!(out.status.code(), Some(65), "{backend}: {bad:?}");
+            assert_eq!(
+                tp.snapshot(),
+                before,
+                "{backend}: {bad:?} changed something"
+            );
+        }
+
+        let out = tp.run(&[
+            "--set",
+            "calls.left_message_days=5",
+            "call-outcome",
+            &id.to_string(),
+            "left-message",
+        ]);
+        assert!(out.status.success(), "{backend}: {}", stderr(&out));
+        let back = today + chrono::Days::new(5);
+        assert!(
+            stdout(&out).contains(&format!("back on the list on {back}")),
+            "{backend}: {}",
+            stdout(&out)
+        );
+        assert_eq!(
+            (task(&tp).state.as_str(), task(&tp).due_date),
+            ("open", back),
+            "{backend}"
+        );
+
+        call_outcome(&tp, id, "busy");
+        assert_eq!(
+            task(&tp).due_date,
+            today + chrono::Days::new(1),
+            "{backend}: busy: tomorrow"
+        );
+
+        let day = (today + chrono::Days::new(9)).to_string();
+        let out = tp.run(&[
+            "call-outcome",
+            &id.to_string(),
+            "call-back",
+            "--on",
+            &day,
+            "--at",
+            "14:30",
+            "--note",
+            "after work",
+        ]);
+        assert!(out.status.success(), "{backend}: {}", stderr(&out));
+        let t = task(&tp);
+        assert_eq!(
+            (t.state.as_str(), t.due_date.to_string()),
+            ("open", day.clone()),
+            "{backend}"
+        );
+        assert_eq!(
+            t.note.as_deref(),
+            Some(format!("call back on {day} at 14:30: after work").as_str()),
+            "{backend}"
+        );
+        assert_eq!(t.outcome.as_deref(), Some("call_back"));
+
+        call_outcome(&tp, id, "do-not-call");
+        let t = task(&tp);
+        assert_eq!(
+            (t.state.as_str(), t.outcome.as_deref()),
+            ("done", Some("do_not_call")),
+            "{backend}"
+        );
+        let customer = tp.customer("C1");
+        assert!(
+            customer.opted_out_call && !customer.opted_out_sms,
+            "{backend}: calls stop, SMS go on"
         );
     }
 }

@@ -609,7 +609,10 @@ async fn today(State(state): State<Arc<AppState>>, person: Person) -> Response {
                 "today.html",
                 "today",
                 &person,
-                context! { calls => calls, outcomes => outcomes },
+                context! {
+                    calls => calls, outcomes => outcomes,
+                    today => app::facts::today_in(state.config.default_timezone(), Utc::now()).to_string(),
+                },
             )
             .await
         }
@@ -662,6 +665,8 @@ struct OutcomeForm {
     csrf: String,
     outcome: String,
     note: Option<String>,
+    call_back_on: Option<String>,
+    call_back_at: Option<String>,
 }
 
 async fn outcome(
@@ -686,22 +691,41 @@ async fn outcome(
         )
         .await;
     };
-    let note = form.note.filter(|n| !n.trim().is_empty());
-    let r = actions::call_outcome(
-        &state.db,
-        &state.config,
-        &person.act(),
-        id,
-        outcome,
-        note,
-        Utc::now(),
-    )
-    .await;
+    // The day and time fields count with a call back only.
+    let is_call_back = outcome == crate::rules::CallOutcome::CallBack;
+    let on_text = form
+        .call_back_on
+        .as_deref()
+        .map(str::trim)
+        .filter(|d| is_call_back && !d.is_empty());
+    let at = form.call_back_at.as_deref().filter(|_| is_call_back);
+    let r = match on_text.map(crate::domain::parse_date).transpose() {
+        Err(e) => Err(Failure::Data(format!("call back on: {e}"))),
+        Ok(on) => match app::calls::call_back_note(outcome, form.note, on, at) {
+            Err(e) => Err(e),
+            Ok(note) => {
+                actions::call_outcome(
+                    &state.db,
+                    &state.config,
+                    &person.act(),
+                    id,
+                    outcome,
+                    note,
+                    on,
+                    Utc::now(),
+                )
+                .await
+            }
+        },
+    };
     done(
         &person,
         r,
         |r| {
             let mut s = format!("#{}: {}", r.id, r.outcome);
+            if let Some(d) = r.back_on {
+                s.push_str(&format!("; back on the list on {d}"));
+            }
             if r.cancelled > 0 {
                 s.push_str(&format!("; {} reminder(s) stopped", r.cancelled));
             }
