@@ -934,3 +934,37 @@ async fn people_stored_before_the_search_terms_existed_are_found() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desk_speaks_the_browsers_language_then_the_users_choice() {
+    let dir = tempfile::tempdir().unwrap();
+    let site = sites(dir.path()).await.remove(0);
+    let c = client();
+    for (accept, word) in [
+        ("ru-RU,ru;q=0.9,en;q=0.5", "Войти"),
+        ("de-DE,en;q=0.5", "Sign in"),
+        ("", "Sign in"),
+    ] {
+        let html = c
+            .get(site.url("/signin"))
+            .header("accept-language", accept)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains(word), "{accept:?}: no {word}");
+    }
+    let desk = Browser::sign_in(&site, "advisor@dealer.example").await;
+    assert!(desk.get("/today").await.1.contains(">Today<"));
+    let r = desk.post("/language", &[("lang", "ru")]).await;
+    assert_eq!(r.status(), 303);
+    let (_, html) = desk.get("/today").await;
+    assert!(
+        html.contains(">Сегодня<") && html.contains("lang=\"ru\""),
+        "the user's choice wins"
+    );
+    desk.post("/language", &[("lang", "en")]).await;
+    assert!(desk.get("/today").await.1.contains(">Today<"));
+}
