@@ -190,9 +190,8 @@ fn page(title: &str, paragraph: &str, extra: &str) -> Html<String> {
     Html(format!(
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title></head>\
-         <body style=\"font-family: sans-serif; max-width: 36em; margin: 3em auto; padding: 0 1em\">\
-         <h1>{title}</h1><p>{paragraph}</p>{extra}</body></html>",
+         <title>{title}</title><link rel=\"stylesheet\" href=\"/static/desk.css\"></head>\
+         <body><main class=\"notice\"><h1>{title}</h1><p>{paragraph}</p>{extra}</main></body></html>",
         title = escape(title),
     ))
 }
