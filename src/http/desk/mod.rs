@@ -199,7 +199,7 @@ impl FromRequestParts<Arc<AppState>> for Person {
                 .path_and_query()
                 .map(|p| p.as_str().to_string())
                 .unwrap_or_else(|| "/today".into());
-            let to = format!("/signin?next={}", urlencode(&next));
+            let to = format!("/signin?next={}", url_escape(&next));
             return Err(Redirect::to(&to).into_response());
         };
         let now = Utc::now().timestamp();
@@ -218,10 +218,6 @@ impl FromRequestParts<Arc<AppState>> for Person {
             public: public_origin(state),
         })
     }
-}
-
-fn urlencode(s: &str) -> String {
-    url_escape(s)
 }
 
 /// Percent-encodes everything but unreserved characters.
