@@ -100,12 +100,28 @@ async fn screenshot(c: &Client, name: &str) {
 }
 
 async fn text_of(c: &Client) -> String {
-    c.find(Locator::Css("body"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    text(c, Locator::Css("body")).await
+}
+
+/// The text of the first element `at` finds.
+async fn text(c: &Client, at: Locator<'_>) -> String {
+    c.find(at).await.unwrap().text().await.unwrap()
+}
+
+/// Clicks the first element `at` finds (a page loads after a form's button).
+async fn click(c: &Client, at: Locator<'_>) {
+    c.find(at).await.unwrap().click().await.unwrap();
+}
+
+/// Types `keys` into the first element `at` finds.
+async fn type_into(c: &Client, at: Locator<'_>, keys: &str) {
+    c.find(at).await.unwrap().send_keys(keys).await.unwrap();
+}
+
+/// Waits for the page that shows `at`, and gives that element's text.
+async fn shown(c: &Client, at: Locator<'_>) -> String {
+    c.wait().for_element(at).await.unwrap();
+    text(c, at).await
 }
 
 async fn sign_in(c: &Client, site: &Site, email: &str) {
@@ -113,45 +129,14 @@ async fn sign_in(c: &Client, site: &Site, email: &str) {
     // Not signed in: the desk sends the browser to sign in first.
     assert!(c.current_url().await.unwrap().path().starts_with("/signin"));
     screenshot(c, "signin").await;
-    c.find(Locator::Css("input[name=email]"))
-        .await
-        .unwrap()
-        .send_keys(email)
-        .await
-        .unwrap();
-    c.find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys("not the password")
-        .await
-        .unwrap();
-    c.find(Locator::Id("sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_element(Locator::Css(".flash.error"))
-        .await
-        .unwrap();
+    type_into(c, Locator::Css("input[name=email]"), email).await;
+    type_into(c, Locator::Css("input[name=password]"), "not the password").await;
+    click(c, Locator::Id("sign-in")).await;
+    shown(c, Locator::Css(".flash.error")).await;
     assert!(text_of(c).await.contains("Wrong email or password."));
-    c.find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    c.find(Locator::Id("sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_element(Locator::Css("nav a[aria-current]"))
-        .await
-        .unwrap();
+    type_into(c, Locator::Css("input[name=password]"), PASSWORD).await;
+    click(c, Locator::Id("sign-in")).await;
+    shown(c, Locator::Css("nav a[aria-current]")).await;
     assert_eq!(c.current_url().await.unwrap().path(), "/today");
 }
 
@@ -177,51 +162,25 @@ async fn walk(c: &Client, site: &Site) {
     let body = text_of(c).await;
     assert!(body.contains("Jonas Keller"), "{body}");
     screenshot(c, "today").await;
-    let card = c
-        .find(Locator::XPath(
-            "//li[contains(@class,'card')][.//h2[contains(.,'Jonas Keller')]]",
-        ))
-        .await
-        .unwrap();
-    card.find(Locator::Css("button.claim"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_element(Locator::Css(".flash.ok"))
-        .await
-        .unwrap();
-    let card = c
-        .find(Locator::XPath(
-            "//li[contains(@class,'card')][.//h2[contains(.,'Jonas Keller')]]",
-        ))
-        .await
-        .unwrap();
-    card.find(Locator::Css("input[name=note]"))
-        .await
-        .unwrap()
-        .send_keys("comes in Friday")
-        .await
-        .unwrap();
-    card.find(Locator::Css("button.o-booked"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_element(Locator::Css(".flash.ok"))
-        .await
-        .unwrap();
-    let flash = c
-        .find(Locator::Css(".flash.ok"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let card = "//li[contains(@class,'card')][.//h2[contains(.,'Jonas Keller')]]";
+    click(
+        c,
+        Locator::XPath(&format!("{card}//button[contains(@class,'claim')]")),
+    )
+    .await;
+    shown(c, Locator::Css(".flash.ok")).await;
+    type_into(
+        c,
+        Locator::XPath(&format!("{card}//input[@name='note']")),
+        "comes in Friday",
+    )
+    .await;
+    click(
+        c,
+        Locator::XPath(&format!("{card}//button[contains(@class,'o-booked')]")),
+    )
+    .await;
+    let flash = shown(c, Locator::Css(".flash.ok")).await;
     assert!(flash.contains("booked"), "{flash}");
     assert!(
         !text_of(c).await.contains("Jonas Keller"),
@@ -231,118 +190,50 @@ async fn walk(c: &Client, site: &Site) {
     // Queue: hold the welcome email, then release it.
     c.goto(&site.url("/queue?days=7")).await.unwrap();
     let row = "//tr[contains(@data-key,'onboarding-welcome')]";
-    c.find(Locator::XPath(&format!(
-        "{row}//button[contains(@class,'hold')]"
-    )))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
-    c.wait()
-        .for_element(Locator::Css(".flash.ok"))
-        .await
-        .unwrap();
-    let state = c
-        .find(Locator::XPath(&format!(
-            "{row}//span[contains(@class,'state')]"
-        )))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(state, "on_hold");
+    let state = format!("{row}//span[contains(@class,'state')]");
+    click(
+        c,
+        Locator::XPath(&format!("{row}//button[contains(@class,'hold')]")),
+    )
+    .await;
+    shown(c, Locator::Css(".flash.ok")).await;
+    assert_eq!(text(c, Locator::XPath(&state)).await, "on_hold");
     screenshot(c, "queue").await;
-    c.find(Locator::XPath(&format!(
-        "{row}//button[contains(@class,'release')]"
-    )))
-    .await
-    .unwrap()
-    .click()
-    .await
-    .unwrap();
-    c.wait()
-        .for_element(Locator::Css(".flash.ok"))
-        .await
-        .unwrap();
-    let state = c
-        .find(Locator::XPath(&format!(
-            "{row}//span[contains(@class,'state')]"
-        )))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(state, "planned");
+    click(
+        c,
+        Locator::XPath(&format!("{row}//button[contains(@class,'release')]")),
+    )
+    .await;
+    shown(c, Locator::Css(".flash.ok")).await;
+    assert_eq!(text(c, Locator::XPath(&state)).await, "planned");
 
     // Customers: find Anna, record a service visit, see her reminders cancelled.
     c.goto(&site.url("/customers")).await.unwrap();
-    c.find(Locator::Css("input[name=q]"))
-        .await
-        .unwrap()
-        .send_keys(&VIN1[..10])
-        .await
-        .unwrap();
-    c.find(Locator::Css(".filters button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_element(Locator::Css("table.list"))
-        .await
-        .unwrap();
+    type_into(c, Locator::Css("input[name=q]"), &VIN1[..10]).await;
+    click(c, Locator::Css(".filters button")).await;
+    shown(c, Locator::Css("table.list")).await;
     screenshot(c, "customers").await;
-    c.find(Locator::XPath("//table//a[contains(.,'Anna')]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait()
-        .for_element(Locator::Css("form.visit"))
-        .await
-        .unwrap();
+    click(c, Locator::XPath("//table//a[contains(.,'Anna')]")).await;
+    shown(c, Locator::Css("form.visit")).await;
     let visit = days_ago(5);
-    let form = c.find(Locator::Css("form.visit")).await.unwrap();
-    let date = form.find(Locator::Css("input[name=date]")).await.unwrap();
     // A date input takes the digits in the browser's order (en-US: month, day, year).
     let (y, rest) = visit.split_once('-').unwrap();
     let (m, d) = rest.split_once('-').unwrap();
-    date.send_keys(&format!("{m}{d}{y}")).await.unwrap();
-    form.find(Locator::Css("input[name=odometer]"))
-        .await
-        .unwrap()
-        .send_keys("11000")
-        .await
-        .unwrap();
-    form.find(Locator::Css("button.primary"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait().for_element(Locator::Css(".flash")).await.unwrap();
-    let flash = c
-        .find(Locator::Css(".flash"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    type_into(
+        c,
+        Locator::Css("form.visit input[name=date]"),
+        &format!("{m}{d}{y}"),
+    )
+    .await;
+    type_into(c, Locator::Css("form.visit input[name=odometer]"), "11000").await;
+    click(c, Locator::Css("form.visit button.primary")).await;
+    let flash = shown(c, Locator::Css(".flash")).await;
     assert!(flash.contains(&visit), "{flash}");
-    let cancelled = c
-        .find(Locator::XPath(
-            "//li[contains(@data-key,'service-sms')][contains(@class,'s-cancelled')]",
-        ))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let cancelled = text(
+        c,
+        Locator::XPath("//li[contains(@data-key,'service-sms')][contains(@class,'s-cancelled')]"),
+    )
+    .await;
     assert!(
         cancelled.contains(&format!("fulfilled by the service visit on {visit}")),
         "{cancelled}"
@@ -367,26 +258,14 @@ async fn walk(c: &Client, site: &Site) {
     )
     .unwrap();
     c.goto(&site.url("/imports")).await.unwrap();
-    c.find(Locator::Css("input[type=file]"))
-        .await
-        .unwrap()
-        .send_keys(file.path().to_str().unwrap())
-        .await
-        .unwrap();
-    c.find(Locator::Id("upload"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.wait().for_element(Locator::Id("problems")).await.unwrap();
-    let problems = c
-        .find(Locator::Id("problems"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    type_into(
+        c,
+        Locator::Css("input[type=file]"),
+        file.path().to_str().unwrap(),
+    )
+    .await;
+    click(c, Locator::Id("upload")).await;
+    let problems = shown(c, Locator::Id("problems")).await;
     let name = file.path().file_name().unwrap().to_str().unwrap();
     assert!(
         problems.contains(&format!("{name}:3: email:")),

@@ -392,6 +392,11 @@ async fn done<T>(
     Redirect::to(to).into_response()
 }
 
+/// Back to `to`, saying why nothing was done.
+async fn refused(person: &Person, why: Failure, to: &str) -> Response {
+    done::<()>(person, Err(why), |_| String::new(), to).await
+}
+
 // ---- sign-in ----
 
 #[derive(Deserialize)]
@@ -676,13 +681,9 @@ async fn outcome(
         return r;
     }
     let Some(outcome) = crate::rules::CallOutcome::parse(&form.outcome) else {
-        return done::<()>(
+        return refused(
             &person,
-            Err(Failure::Data(format!(
-                "'{}' is not an outcome",
-                form.outcome
-            ))),
-            |_| String::new(),
+            Failure::Data(format!("'{}' is not an outcome", form.outcome)),
             "/today",
         )
         .await;
@@ -1040,10 +1041,9 @@ async fn opt_out(
         "sms" => Channel::Sms,
         "call" => Channel::Call,
         other => {
-            return done::<()>(
+            return refused(
                 &person,
-                Err(Failure::Data(format!("'{other}' is not a channel"))),
-                |_| String::new(),
+                Failure::Data(format!("'{other}' is not a channel")),
                 &back,
             )
             .await;
@@ -1106,10 +1106,9 @@ async fn upload(
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) => {
-                return done::<()>(
+                return refused(
                     &person,
-                    Err(Failure::Data(format!("the upload broke off: {e}"))),
-                    |_| String::new(),
+                    Failure::Data(format!("the upload broke off: {e}")),
                     "/imports",
                 )
                 .await;
@@ -1120,10 +1119,9 @@ async fn upload(
         let bytes = match field.bytes().await {
             Ok(b) => b,
             Err(e) => {
-                return done::<()>(
+                return refused(
                     &person,
-                    Err(Failure::Data(format!("the upload broke off: {e}"))),
-                    |_| String::new(),
+                    Failure::Data(format!("the upload broke off: {e}")),
                     "/imports",
                 )
                 .await;
@@ -1147,13 +1145,12 @@ async fn upload(
     }
     let Some(kind) = crate::import::Kind::parse(&kind) else {
         let e = Failure::Data(format!("'{kind}' is not customers, vehicles or visits"));
-        return done::<()>(&person, Err(e), |_| String::new(), "/imports").await;
+        return refused(&person, e, "/imports").await;
     };
     let Some((name, content)) = file else {
-        return done::<()>(
+        return refused(
             &person,
-            Err(Failure::Data("choose a file to upload".into())),
-            |_| String::new(),
+            Failure::Data("choose a file to upload".into()),
             "/imports",
         )
         .await;
@@ -1180,7 +1177,7 @@ async fn upload(
             *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
             r
         }
-        Err(e) => done::<()>(&person, Err(e), |_| String::new(), "/imports").await,
+        Err(e) => refused(&person, e, "/imports").await,
     }
 }
 
