@@ -92,6 +92,12 @@ pub struct QueueItem {
     /// planned, or on_hold (held by an administrator: not sent until released)
     pub state: String,
     pub reason: Option<String>,
+    /// The message as it would go out alone today (queue pages only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview: Option<crate::dispatch::Preview>,
+    /// Why the message cannot be rendered (it would fail when due).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview_error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -245,7 +251,7 @@ pub async fn queue(
     let to = predict::add_days(today, i64::from(days) - 1);
     let rows = store::due_between(db, from, to).await?;
     let mut channels: BTreeMap<String, Vec<QueueItem>> = BTreeMap::new();
-    for item in queue_items(db, rows).await? {
+    for item in queue_items(db, rows, None).await? {
         channels.entry(item.channel.clone()).or_default().push(item);
     }
     let answer = QueueAnswer { from, to, channels };
@@ -261,10 +267,12 @@ pub struct QueueFilter {
 }
 
 /// The queue of the next `days` days as one list, oldest first (then by
-/// key), filtered and cut into pages.
+/// key), filtered and cut into pages, each item with its message's preview
+/// in `catalog`'s texts.
 pub async fn queue_page(
     db: &DatabaseConnection,
     config: &Config,
+    catalog: &crate::messages::Catalog,
     days: u32,
     filter: &QueueFilter,
     request: &super::page::PageRequest,
@@ -298,7 +306,8 @@ pub async fn queue_page(
         after,
     };
     let rows = store::queue_rows(db, from, to, &slice, request.limit as u64 + 1).await?;
-    let items = queue_items(db, rows).await?;
+    let book = config.rulebook(catalog);
+    let items = queue_items(db, rows, Some(&book)).await?;
     Ok(super::page::cut(
         items,
         |i| format!("{}|{}", i.due_date, i.key),
@@ -306,10 +315,12 @@ pub async fn queue_page(
     ))
 }
 
-/// The queue's items of these rows, with their vehicles and owners.
+/// The queue's items of these rows, with their vehicles and owners, and
+/// their messages' previews when `book` is given.
 async fn queue_items(
     db: &DatabaseConnection,
     rows: Vec<store::StoredTouchpoint>,
+    book: Option<&crate::dispatch::Rulebook<'_>>,
 ) -> Result<Vec<QueueItem>, Failure> {
     let vehicle_ids: Vec<i64> = rows.iter().map(|r| r.vehicle_id).collect();
     let customer_ids: Vec<i64> = rows.iter().map(|r| r.customer_id).collect();
@@ -323,6 +334,15 @@ async fn queue_items(
                 "email" => c.email.clone(),
                 _ => c.phone.clone(),
             });
+            let previewed = match (book, customer) {
+                (Some(book), Some(c)) => Some(crate::dispatch::preview(book, c, &r, &vehicles)),
+                _ => None,
+            };
+            let (preview, preview_error) = match previewed {
+                Some(Ok(p)) => (Some(p), None),
+                Some(Err(e)) => (None, Some(e)),
+                None => (None, None),
+            };
             QueueItem {
                 due_date: r.due_date,
                 key: r.dedup_key,
@@ -339,6 +359,8 @@ async fn queue_items(
                 priority: r.priority,
                 state: r.state,
                 reason: r.reason,
+                preview,
+                preview_error,
             }
         })
         .collect())

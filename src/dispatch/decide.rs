@@ -334,31 +334,7 @@ fn draft(
 ) -> Result<Draft, String> {
     let first = carried[0];
     let channel = channel_of(&first.channel);
-    let cars: Vec<String> = carried
-        .iter()
-        .filter_map(|t| vehicles.get(&t.vehicle_id))
-        .map(|v| format!("{} {}", v.make, v.model))
-        .collect();
-    let vins: Vec<String> = carried
-        .iter()
-        .filter_map(|t| vehicles.get(&t.vehicle_id))
-        .map(|v| v.vin.clone())
-        .collect();
-    let due: NaiveDate = first.service_due.unwrap_or(first.due_date);
-    let dealer = &book.dealer;
-    let ctx = Context {
-        name: customer.name.clone(),
-        cars: join_cars(&cars),
-        vins: vins.join(", "),
-        due_date: due.to_string(),
-        dealer_name: dealer.name.clone(),
-        dealer_phone: dealer.phone.clone(),
-        booking_url: dealer.booking_url.clone(),
-    };
-    let rendered = book
-        .catalog
-        .render(&first.message, customer.locale.as_deref(), &ctx)
-        .map_err(|e| e.to_string())?;
+    let rendered = render(book, customer, carried, vehicles)?;
     let recipient = match channel {
         Channel::Email => customer.email.clone(),
         Channel::Sms | Channel::Call => customer.phone.clone(),
@@ -401,6 +377,82 @@ fn draft(
         },
         carried: carried.iter().map(|t| (*t).clone()).collect(),
         call,
+    })
+}
+
+/// The text of the message that carries `carried` (the first gives the
+/// template and the service date), in the customer's language.
+fn render(
+    book: &Rulebook<'_>,
+    customer: &Customer,
+    carried: &[&Touchpoint],
+    vehicles: &HashMap<i64, Vehicle>,
+) -> Result<crate::messages::Rendered, String> {
+    let Some(first) = carried.first() else {
+        return Err("no touchpoint to render".to_string());
+    };
+    let cars: Vec<String> = carried
+        .iter()
+        .filter_map(|t| vehicles.get(&t.vehicle_id))
+        .map(|v| format!("{} {}", v.make, v.model))
+        .collect();
+    let vins: Vec<String> = carried
+        .iter()
+        .filter_map(|t| vehicles.get(&t.vehicle_id))
+        .map(|v| v.vin.clone())
+        .collect();
+    let due: NaiveDate = first.service_due.unwrap_or(first.due_date);
+    let dealer = &book.dealer;
+    let ctx = Context {
+        name: customer.name.clone(),
+        cars: join_cars(&cars),
+        vins: vins.join(", "),
+        due_date: due.to_string(),
+        dealer_name: dealer.name.clone(),
+        dealer_phone: dealer.phone.clone(),
+        booking_url: dealer.booking_url.clone(),
+    };
+    book.catalog
+        .render(&first.message, customer.locale.as_deref(), &ctx)
+        .map_err(|e| e.to_string())
+}
+
+/// A touchpoint's message as it would go out alone today, rendered with
+/// its customer's data; for SMS with its encoding and segment count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Preview {
+    pub locale: String,
+    /// The email's subject, the call task's title; empty for SMS.
+    pub subject: String,
+    pub body: String,
+    /// SMS only: gsm-7 or ucs-2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<&'static str>,
+    /// SMS only: the parts it is sent (and billed) in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments: Option<u32>,
+}
+
+/// The preview of `t`'s message for `customer`; `Err` with the reason when
+/// its text cannot be rendered.
+pub fn preview(
+    book: &Rulebook<'_>,
+    customer: &Customer,
+    t: &Touchpoint,
+    vehicles: &HashMap<i64, Vehicle>,
+) -> Result<Preview, String> {
+    let rendered = render(book, customer, &[t], vehicles)?;
+    let sms = channel_of(&t.channel) == Channel::Sms;
+    let counted = sms.then(|| super::segments::segments(&rendered.body));
+    Ok(Preview {
+        locale: rendered.locale,
+        subject: if sms { String::new() } else { rendered.subject },
+        body: rendered.body,
+        encoding: counted.map(|(e, _)| match e {
+            super::segments::Encoding::Gsm7 => "gsm-7",
+            super::segments::Encoding::Ucs2 => "ucs-2",
+        }),
+        segments: counted.map(|(_, n)| n),
     })
 }
 

@@ -216,6 +216,7 @@ async fn queue(
         app::show::queue_page(
             &state.read,
             &state.config,
+            &state.catalog,
             days,
             &filter,
             &request,

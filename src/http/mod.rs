@@ -27,6 +27,8 @@ pub struct AppState {
     pub read: DatabaseConnection,
     pub config: Arc<crate::config::Config>,
     pub desk: Arc<desk::Desk>,
+    /// The message texts the queue's previews render.
+    pub catalog: Arc<crate::messages::Catalog>,
     /// Session cookies are `Secure` when `public_url` is https.
     pub secure_cookies: bool,
     pub links: crate::unsubscribe::Links,
@@ -52,6 +54,11 @@ impl AppState {
             // The templates are the product's own: they always load.
             #[allow(clippy::expect_used)]
             desk: Arc::new(desk::Desk::new().expect("the desk's templates are valid")),
+            // The message texts are the product's own too.
+            #[allow(clippy::expect_used)]
+            catalog: Arc::new(
+                crate::messages::Catalog::builtin().expect("the message texts are valid"),
+            ),
             secure_cookies: s.http.public_url.starts_with("https://"),
             links,
             dealer: s.dealer.clone(),

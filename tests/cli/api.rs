@@ -87,6 +87,11 @@ async fn welcome_key(site: &Site) -> String {
         .to_string()
 }
 
+/// The whole queue of the coming year, in one page, as a viewer sees it.
+async fn whole_queue(site: &Site) -> (u16, Value) {
+    api(site, &site.viewer, "GET", "/queue?days=366&limit=500", None).await
+}
+
 const PAGES: &[&str] = &[
     "/",
     "/today",
@@ -264,14 +269,7 @@ async fn the_api_pages_lists_and_acts_with_an_audit_trail() {
         );
 
         // The queue, three per page, walked by the cursor: the whole list once, in order.
-        let (_, whole) = api(
-            &site,
-            &site.viewer,
-            "GET",
-            "/queue?days=366&limit=500",
-            None,
-        )
-        .await;
+        let (_, whole) = whole_queue(&site).await;
         let whole: Vec<(String, String)> = whole["items"]
             .as_array()
             .unwrap()
@@ -967,4 +965,75 @@ async fn the_desk_speaks_the_browsers_language_then_the_users_choice() {
     );
     desk.post("/language", &[("lang", "en")]).await;
     assert!(desk.get("/today").await.1.contains(">Today<"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_previews_each_message_in_its_customers_words() {
+    let dir = tempfile::tempdir().unwrap();
+    for site in sites(dir.path()).await {
+        let b = site.backend.clone();
+        let (s, page) = whole_queue(&site).await;
+        assert_eq!(s, 200, "{b}: {page}");
+        let items = page["items"].as_array().unwrap();
+        let mut sms_locales = Vec::new();
+        for i in items {
+            let p = &i["preview"];
+            assert!(i.get("preview_error").is_none(), "{b}: {i}");
+            let body = p["body"].as_str().unwrap_or_else(|| panic!("{b}: {i}"));
+            assert!(!body.is_empty(), "{b}: {i}");
+            let locale = p["locale"].as_str().unwrap();
+            assert_eq!(
+                locale,
+                if i["vin"] == VIN2 { "ru" } else { "en" },
+                "{b}: {i}"
+            );
+            if i["channel"] == "sms" {
+                assert_eq!(p["subject"], "", "{b}: {i}");
+                // UCS-2 when any character is outside GSM 03.38 (Cyrillic is).
+                let cyrillic = body.chars().any(|c| ('А'..='я').contains(&c));
+                let encoding = p["encoding"].as_str().unwrap();
+                if cyrillic {
+                    assert_eq!(encoding, "ucs-2", "{b}: {i}");
+                    let units = body.encode_utf16().count() as u64;
+                    let parts = if units <= 70 { 1 } else { units.div_ceil(67) };
+                    assert_eq!(p["segments"].as_u64(), Some(parts), "{b}: {i}");
+                }
+                assert!(p["segments"].as_u64().unwrap() >= 1, "{b}: {i}");
+                sms_locales.push((locale.to_string(), encoding.to_string()));
+            } else {
+                assert!(!p["subject"].as_str().unwrap().is_empty(), "{b}: {i}");
+                assert!(p.get("segments").is_none(), "{b}: {i}");
+            }
+        }
+        assert!(
+            sms_locales.contains(&("ru".into(), "ucs-2".into())),
+            "{b}: a Russian SMS is queued: {sms_locales:?}"
+        );
+        assert!(
+            sms_locales.iter().any(|(l, _)| l == "en"),
+            "{b}: an English SMS is queued: {sms_locales:?}"
+        );
+        let welcome = items
+            .iter()
+            .find(|i| i["vin"] == VIN2 && i["code"] == "onboarding-welcome")
+            .unwrap();
+        let body = welcome["preview"]["body"].as_str().unwrap();
+        assert!(
+            body.contains("Jonas Keller") && body.contains("Skoda Octavia"),
+            "{b}: the preview carries the customer's own data: {body}"
+        );
+
+        // The Queue page shows the same preview.
+        let desk = Browser::sign_in(&site, "viewer@dealer.example").await;
+        let (status, html) = desk.get("/queue?days=366").await;
+        assert_eq!(status, 200, "{b}");
+        assert!(
+            html.contains("Skoda Octavia"),
+            "{b}: the page shows the text"
+        );
+        assert!(
+            html.contains("SMS segments, ucs-2"),
+            "{b}: the page shows an SMS's segments and encoding"
+        );
+    }
 }

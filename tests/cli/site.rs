@@ -1,6 +1,7 @@
 //! A desk site for the API, security and browser tests: two owners (one
-//! whose name holds markup), the first planning and dispatch pass made, three
-//! users and three tokens, and the daemon's router served on a free port.
+//! whose name holds markup, one written to in Russian), the first planning
+//! and dispatch pass made, three users and three tokens, and the daemon's
+//! router served on a free port.
 
 use chrono::{Duration, Utc};
 use sea_orm::DatabaseConnection;
@@ -46,7 +47,7 @@ impl Site {
         let customers = format!(
             "customer_id,name,email,phone,timezone,birthday,consent_email_marketing,consent_sms_marketing,locale\r\n\
              C1,\"{ANNA}\",anna@example.com,+4915112345678,UTC,,false,false,en\r\n\
-             C2,Jonas Keller,jonas@example.com,+4915187654321,UTC,,false,false,en\r\n"
+             C2,Jonas Keller,jonas@example.com,+4915187654321,UTC,,false,false,ru\r\n"
         );
         let vehicles = format!(
             "vin,customer_id,make,model,model_year,purchase_date,purchase_odometer_km,avg_monthly_km\r\n\

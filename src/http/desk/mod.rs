@@ -771,6 +771,7 @@ async fn queue(
     let page = match app::show::queue_page(
         &state.read,
         &state.config,
+        &state.catalog,
         days,
         &filter,
         &request,

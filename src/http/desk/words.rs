@@ -74,6 +74,13 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("release", "Release", "Отпустить"),
     ("skip", "Skip", "Пропустить"),
     ("send_now", "Send now", "Отправить сейчас"),
+    ("preview", "Preview", "Текст сообщения"),
+    ("sms_segments", "SMS segments", "сегм. SMS"),
+    (
+        "cannot_render",
+        "This message cannot be rendered and will fail when due",
+        "Это сообщение не собирается и не уйдёт в срок",
+    ),
     (
         "nothing_queued",
         "Nothing goes out in these days.",
