@@ -13,6 +13,7 @@ pub mod facts;
 pub mod held;
 mod import;
 pub mod opt_outs;
+pub mod overview;
 pub mod page;
 pub mod people;
 mod planning;

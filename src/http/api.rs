@@ -511,6 +511,18 @@ async fn send_now(
     ))
 }
 
+/// The Overview: messages per week by channel (12 back, 4 ahead), why
+/// touchpoints did not go out, opt-outs, call outcomes, prediction accuracy.
+#[utoipa::path(get, path = "/overview",
+    responses((status = 200, body = app::overview::Overview), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn overview(State(state): Shared, caller: Caller) -> ApiResult<app::overview::Overview> {
+    caller.may(Permission::Read)?;
+    Ok(Json(
+        app::overview::overview(&state.read, &state.config, Utc::now()).await?,
+    ))
+}
+
 /// Messages held for review, oldest first.
 #[utoipa::path(get, path = "/held", params(Paging),
     responses((status = 200, body = Page<held::Held>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
@@ -686,6 +698,7 @@ pub fn routes() -> (axum::Router<Arc<AppState>>, utoipa::openapi::OpenApi) {
         .routes(routes!(skip))
         .routes(routes!(send_now))
         .routes(routes!(held_list))
+        .routes(routes!(overview))
         .routes(routes!(approve))
         .routes(routes!(discard))
         .routes(routes!(import))

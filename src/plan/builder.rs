@@ -76,6 +76,10 @@ impl From<State> for TouchpointState {
     }
 }
 
+/// How the reason of a touchpoint a visit fulfilled starts; the visit's
+/// day follows.
+pub const FULFILLED_BY: &str = "fulfilled by the service visit on ";
+
 /// Why a touchpoint is not simply planned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
@@ -95,7 +99,7 @@ impl fmt::Display for Reason {
             ),
             Reason::NoBirthday => f.write_str("no birthday on file"),
             Reason::NoWarrantyEnd => f.write_str("the warranty does not end in this cycle"),
-            Reason::FulfilledBy(d) => write!(f, "fulfilled by the service visit on {d}"),
+            Reason::FulfilledBy(d) => write!(f, "{FULFILLED_BY}{d}"),
             Reason::Displaced { budget } => write!(
                 f,
                 "displaced by higher-priority touchpoints (budget of {budget} per cycle)"

@@ -7,6 +7,7 @@ pub mod entities;
 mod facts;
 pub mod import;
 pub mod operator;
+pub mod overview;
 pub mod people;
 mod plans;
 pub mod status;

@@ -87,6 +87,11 @@ async fn welcome_key(site: &Site) -> String {
         .to_string()
 }
 
+/// An advisor's POST of `body` to `path`.
+async fn advisor_posts(site: &Site, path: &str, body: Value) -> (u16, Value) {
+    api(site, &site.advisor, "POST", path, Some(body)).await
+}
+
 /// The whole queue of the coming year, in one page, as a viewer sees it.
 async fn whole_queue(site: &Site) -> (u16, Value) {
     api(site, &site.viewer, "GET", "/queue?days=366&limit=500", None).await
@@ -98,6 +103,7 @@ const PAGES: &[&str] = &[
     "/queue",
     "/customers",
     "/customers/C1",
+    "/overview",
     "/imports",
     "/imports/errors.csv",
 ];
@@ -123,6 +129,7 @@ const API_GETS: &[&str] = &[
     "/customers",
     "/customers/C1/timeline",
     "/held",
+    "/overview",
     "/users",
 ];
 const API_POSTS: &[&str] = &[
@@ -224,14 +231,7 @@ async fn the_api_pages_lists_and_acts_with_an_audit_trail() {
 
         // Hold, hold again (a conflict), release.
         let path = format!("/touchpoints/{key}/hold");
-        let (s, held) = api(
-            &site,
-            &site.advisor,
-            "POST",
-            &path,
-            Some(json!({"reason": "owner on holiday"})),
-        )
-        .await;
+        let (s, held) = advisor_posts(&site, &path, json!({"reason": "owner on holiday"})).await;
         assert_eq!(s, 200, "{b}: {held}");
         assert_eq!(held["state"], "on_hold");
         assert_eq!(held["from"], "planned");
@@ -375,22 +375,13 @@ async fn the_api_pages_lists_and_acts_with_an_audit_trail() {
             .unwrap_or_else(|| panic!("{b}: no call for Jonas: {calls}"));
         let id = call["id"].as_i64().unwrap();
         let path = format!("/calls/{id}/outcome");
-        let (s, e) = api(
-            &site,
-            &site.advisor,
-            "POST",
-            &path,
-            Some(json!({"outcome": "maybe"})),
-        )
-        .await;
+        let (s, e) = advisor_posts(&site, &path, json!({"outcome": "maybe"})).await;
         assert_eq!((s, e["error"].as_str()), (422, Some("invalid")), "{b}: {e}");
         // A call back at a time that is none is refused; on a day, it waits for it.
-        let (s, e) = api(
+        let (s, e) = advisor_posts(
             &site,
-            &site.advisor,
-            "POST",
             &path,
-            Some(json!({"outcome": "call_back", "call_back_at": "later"})),
+            json!({"outcome": "call_back", "call_back_at": "later"}),
         )
         .await;
         assert_eq!(s, 422, "{b}: {e}");
@@ -419,23 +410,14 @@ async fn the_api_pages_lists_and_acts_with_an_audit_trail() {
                 .all(|c| c["id"] != id),
             "{b}: off the list until tomorrow"
         );
-        let (s, done) = api(
+        let (s, done) = advisor_posts(
             &site,
-            &site.advisor,
-            "POST",
             &path,
-            Some(json!({"outcome": "declined", "note": "sold the car"})),
+            json!({"outcome": "declined", "note": "sold the car"}),
         )
         .await;
         assert_eq!(s, 200, "{b}: {done}");
-        let (s, again) = api(
-            &site,
-            &site.advisor,
-            "POST",
-            &path,
-            Some(json!({"outcome": "declined"})),
-        )
-        .await;
+        let (s, again) = advisor_posts(&site, &path, json!({"outcome": "declined"})).await;
         assert_eq!(s, 409, "{b}: {again}");
 
         // The timeline shows who did what.
@@ -468,12 +450,10 @@ async fn the_api_pages_lists_and_acts_with_an_audit_trail() {
 
         // A visit cancels the reminders it fulfils.
         let visit = days_ago(5);
-        let (s, added) = api(
+        let (s, added) = advisor_posts(
             &site,
-            &site.advisor,
-            "POST",
             "/visits",
-            Some(json!({"vin": VIN1, "date": visit, "odometer": 11000})),
+            json!({"vin": VIN1, "date": visit, "odometer": 11000}),
         )
         .await;
         assert_eq!(s, 200, "{b}: {added}");
@@ -482,32 +462,26 @@ async fn the_api_pages_lists_and_acts_with_an_audit_trail() {
             cancelled.iter().any(|c| c["code"] == "service-sms"),
             "{b}: {added}"
         );
-        let (s, e) = api(
+        let (s, e) = advisor_posts(
             &site,
-            &site.advisor,
-            "POST",
             "/visits",
-            Some(json!({"vin": VIN1, "date": "2999-01-01", "odometer": 1})),
+            json!({"vin": VIN1, "date": "2999-01-01", "odometer": 1}),
         )
         .await;
         assert_eq!(s, 422, "{b}: {e}");
 
         // An opt-out, then a bad channel.
-        let (s, o) = api(
+        let (s, o) = advisor_posts(
             &site,
-            &site.advisor,
-            "POST",
             "/opt-outs",
-            Some(json!({"customer_id": "C1", "channel": "sms"})),
+            json!({"customer_id": "C1", "channel": "sms"}),
         )
         .await;
         assert_eq!((s, o["opted_out"].as_bool()), (200, Some(true)), "{b}: {o}");
-        let (s, _) = api(
+        let (s, _) = advisor_posts(
             &site,
-            &site.advisor,
-            "POST",
             "/opt-outs",
-            Some(json!({"customer_id": "C1", "channel": "fax"})),
+            json!({"customer_id": "C1", "channel": "fax"}),
         )
         .await;
         assert_eq!(s, 422, "{b}");
@@ -1035,5 +1009,105 @@ async fn the_queue_previews_each_message_in_its_customers_words() {
             html.contains("SMS segments, ucs-2"),
             "{b}: the page shows an SMS's segments and encoding"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_counts_what_went_out_and_what_came_of_it() {
+    let dir = tempfile::tempdir().unwrap();
+    for site in sites(dir.path()).await {
+        let b = site.backend.clone();
+        let (s, before) = api(&site, &site.viewer, "GET", "/overview", None).await;
+        assert_eq!(s, 200, "{b}: {before}");
+        let weeks = before["weeks"].as_array().unwrap();
+        assert_eq!(weeks.len(), 16, "{b}");
+        // The current week is the twelfth: Jonas's onboarding call went out
+        // today; Anna's and Jonas's emails are still to go.
+        assert!(
+            weeks[11]["sent"]["call"].as_i64().unwrap() >= 1,
+            "{b}: {before}"
+        );
+        assert!(
+            weeks[..11]
+                .iter()
+                .all(|w| w["sent"].as_object().unwrap().is_empty()),
+            "{b}: nothing went out before this week: {before}"
+        );
+        let due: i64 = weeks[11..]
+            .iter()
+            .filter_map(|w| w["due"]["email"].as_i64())
+            .sum();
+        assert!(due >= 1, "{b}: {before}");
+        assert_eq!(before["accuracy"]["visits"], 0, "{b}");
+        assert!(
+            before["call_outcomes"].as_object().unwrap().is_empty(),
+            "{b}"
+        );
+
+        // A call booked, an SMS opt-out, a service visit a month early.
+        let (_, calls) = api(&site, &site.viewer, "GET", "/calls", None).await;
+        let id = calls["items"][0]["id"].as_i64().unwrap();
+        let (s, e) = advisor_posts(
+            &site,
+            &format!("/calls/{id}/outcome"),
+            json!({"outcome": "booked"}),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}: {e}");
+        let (s, e) = advisor_posts(
+            &site,
+            "/opt-outs",
+            json!({"customer_id": "C1", "channel": "sms"}),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}: {e}");
+        let visit = days_ago(0);
+        let (s, e) = advisor_posts(
+            &site,
+            "/visits",
+            json!({"vin": VIN1, "date": visit, "odometer": 11000}),
+        )
+        .await;
+        assert_eq!(s, 200, "{b}: {e}");
+
+        let (s, o) = api(&site, &site.viewer, "GET", "/overview", None).await;
+        assert_eq!(s, 200, "{b}: {o}");
+        assert_eq!(o["call_outcomes"]["booked"], 1, "{b}: {o}");
+        let sms = o["opt_outs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["channel"] == "sms")
+            .unwrap();
+        assert_eq!(
+            (
+                sms["opted_out"].as_i64(),
+                sms["customers"].as_i64(),
+                sms["recent"].as_i64()
+            ),
+            (Some(1), Some(2), Some(1)),
+            "{b}: {o}"
+        );
+        let a = &o["accuracy"];
+        // Anna's first service was predicted about a month out.
+        assert_eq!(
+            (
+                a["visits"].as_i64(),
+                a["early"].as_i64(),
+                a["late"].as_i64()
+            ),
+            (Some(1), Some(1), Some(0)),
+            "{b}: {o}"
+        );
+        let off = a["median_days"].as_i64().unwrap();
+        assert!((-45..-14).contains(&off), "{b}: {o}");
+
+        // The page shows the chart and the same counts.
+        let desk = Browser::sign_in(&site, "viewer@dealer.example").await;
+        let (status, html) = desk.get("/overview").await;
+        assert_eq!(status, 200, "{b}");
+        assert!(html.contains("<svg class=\"chart\""), "{b}: the chart");
+        assert!(html.contains("class=\"c-call sent\""), "{b}: the call bar");
+        assert!(html.contains("fulfilled by a visit"), "{b}: {html}");
     }
 }

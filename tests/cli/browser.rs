@@ -118,10 +118,29 @@ async fn type_into(c: &Client, at: Locator<'_>, keys: &str) {
     c.find(at).await.unwrap().send_keys(keys).await.unwrap();
 }
 
-/// Waits for the page that shows `at`, and gives that element's text.
+/// Waits for the page that shows `at`, and gives that element's text (the
+/// page before may have shown it too and be replaced meanwhile: then once
+/// more, on the page that came).
 async fn shown(c: &Client, at: Locator<'_>) -> String {
-    c.wait().for_element(at).await.unwrap();
-    text(c, at).await
+    for _ in 0..20 {
+        let found = c.wait().for_element(at).await.unwrap();
+        if let Ok(t) = found.text().await {
+            return t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{at:?}: never shown for long enough to read");
+}
+
+/// Waits until the browser is at a URL holding `part`.
+async fn arrived(c: &Client, part: &str) {
+    for _ in 0..50 {
+        if c.current_url().await.unwrap().as_str().contains(part) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the browser never came to a URL with {part}");
 }
 
 async fn sign_in(c: &Client, site: &Site, email: &str) {
@@ -206,11 +225,24 @@ async fn walk(c: &Client, site: &Site) {
     .await;
     shown(c, Locator::Css(".flash.ok")).await;
     assert_eq!(text(c, Locator::XPath(&state)).await, "planned");
+    // Its preview opens in place: the text Jonas will get, in Russian.
+    click(c, Locator::XPath(&format!("{row}//details/summary"))).await;
+    let preview = shown(
+        c,
+        Locator::XPath(&format!("{row}//details//p[@class='body']")),
+    )
+    .await;
+    assert!(
+        preview.contains("Jonas Keller") && preview.contains("Skoda Octavia"),
+        "{preview}"
+    );
+    screenshot(c, "queue-preview").await;
 
     // Customers: find Anna, record a service visit, see her reminders cancelled.
     c.goto(&site.url("/customers")).await.unwrap();
     type_into(c, Locator::Css("input[name=q]"), &VIN1[..10]).await;
     click(c, Locator::Css(".filters button")).await;
+    arrived(c, "q=").await;
     shown(c, Locator::Css("table.list")).await;
     screenshot(c, "customers").await;
     click(c, Locator::XPath("//table//a[contains(.,'Anna')]")).await;
@@ -243,6 +275,17 @@ async fn walk(c: &Client, site: &Site) {
         "the timeline shows who acted"
     );
     screenshot(c, "customer").await;
+
+    // Overview: the chart, the call booked this morning, the visit's reminders.
+    click(c, Locator::XPath("//nav/a[@href='/overview']")).await;
+    shown(c, Locator::Css("svg.chart rect.c-call")).await;
+    let outcomes = text(c, Locator::Id("call-outcomes")).await;
+    assert!(outcomes.contains("Booked"), "{outcomes}");
+    let not_sent = text(c, Locator::Id("suppressions")).await;
+    assert!(not_sent.contains("fulfilled by a visit"), "{not_sent}");
+    let accuracy = text(c, Locator::Id("accuracy")).await;
+    assert!(accuracy.contains("Visits"), "{accuracy}");
+    screenshot(c, "overview").await;
 
     // Imports: a bad file, its line-numbered errors.
     let file = tempfile::Builder::new()

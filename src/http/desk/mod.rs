@@ -9,6 +9,7 @@
 // response, as axum's extractors have it.
 #![allow(clippy::result_large_err)]
 
+mod chart;
 mod words;
 
 use super::AppState;
@@ -69,6 +70,7 @@ impl Desk {
             ("customers.html", include_str!("templates/customers.html")),
             ("customer.html", include_str!("templates/customer.html")),
             ("imports.html", include_str!("templates/imports.html")),
+            ("overview.html", include_str!("templates/overview.html")),
             ("error.html", include_str!("templates/error.html")),
         ] {
             env.add_template(name, source)?;
@@ -100,6 +102,7 @@ pub fn routes() -> axum::Router<Arc<AppState>> {
         .route("/customers/{id}", get(customer_page))
         .route("/customers/{id}/visit", post(visit))
         .route("/customers/{id}/opt-out", post(opt_out))
+        .route("/overview", get(overview_page))
         .route("/imports", get(imports_page).post(upload))
         .route("/imports/errors.csv", get(errors_csv))
 }
@@ -1069,6 +1072,17 @@ async fn opt_out(
 }
 
 // ---- Imports ----
+
+async fn overview_page(State(state): State<Arc<AppState>>, person: Person) -> Response {
+    match app::overview::overview(&state.read, &state.config, Utc::now()).await {
+        Ok(o) => {
+            let chart = chart::weekly(&o.weeks, app::overview::WEEKS_BACK - 1);
+            let values = context! { o => o, chart => chart, channels => chart::CHANNELS };
+            render(&state, "overview.html", "overview", &person, values).await
+        }
+        Err(e) => failed(&state, &person, e, "/overview").await,
+    }
+}
 
 async fn imports_page(State(state): State<Arc<AppState>>, person: Person) -> Response {
     imports_view(&state, &person, None, None).await
