@@ -8,6 +8,8 @@
 #   GET /queue?days=7              the Queue page, signed in (goal: p95 <= 100 ms)
 #   GET /api/v1/customers?q=…      customer search by name, VIN start and
 #                                  phone digits (goal: p95 <= 50 ms)
+#   GET /api/v1/overview           the Overview's figures (16 weeks of
+#                                  messages and touchpoints, no goal set)
 #
 #   cargo build --release && bash benches/desk.sh [N]
 #
@@ -93,8 +95,9 @@ measure "Queue page, 7 days" "/queue?days=7" "" "$cookie" page
 measure "search by name" "/api/v1/customers?q=Hartmann" "Bearer $token" "" name
 measure "search by VIN start" "/api/v1/customers?q=$vin" "Bearer $token" "" vin
 measure "search by phone digits" "/api/v1/customers?q=$digits" "Bearer $token" "" phone
+measure "API overview" "/api/v1/overview" "Bearer $token" "" overview
 echo
-for k in queue page name vin phone; do
+for k in queue page name vin phone overview; do
   v="p95_$k"
   printf '%-8s p95 %8s ms = %6.1fx the baseline\n' "$k" "${!v}" "$(echo "${!v} / $p95_base" | bc -l)"
 done

@@ -52,6 +52,7 @@ pub struct Settings {
     pub dispatch: Dispatch,
     pub daemon: Daemon,
     pub calls: Calls,
+    pub approval: Approval,
 }
 
 impl Settings {
@@ -318,6 +319,33 @@ impl Default for Calls {
     }
 }
 
+/// `[approval]`: messages that wait for an administrator's approval
+/// before they go out.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Approval {
+    /// Plan codes (as `plan` and the queue show them) whose messages wait.
+    pub codes: Vec<String>,
+    /// Channels (`email`, `sms`) whose messages wait.
+    pub channels: Vec<String>,
+    /// How long a message waits for approval, in hours.
+    pub wait_hours: i64,
+    /// What happens when nobody approved it in time: `expire` (it is
+    /// discarded, its touchpoints cancelled) or `send`.
+    pub on_deadline: String,
+}
+
+impl Default for Approval {
+    fn default() -> Self {
+        Self {
+            codes: Vec::new(),
+            channels: Vec::new(),
+            wait_hours: 48,
+            on_deadline: "expire".into(),
+        }
+    }
+}
+
 /// `touchpoint run`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -482,6 +510,7 @@ impl Default for Settings {
             dispatch: Dispatch::default(),
             daemon: Daemon::default(),
             calls: Calls::default(),
+            approval: Approval::default(),
         }
     }
 }
@@ -670,6 +699,50 @@ impl Config {
         ] {
             if !(0..=365).contains(&days) {
                 return Err(ConfigError::new(key, "must be between 0 and 365 days"));
+            }
+        }
+        let a = &s.approval;
+        if !(1..=24 * 90).contains(&a.wait_hours) {
+            return Err(ConfigError::new(
+                "approval.wait_hours",
+                "must be between 1 and 2160 (90 days)",
+            ));
+        }
+        if !matches!(a.on_deadline.as_str(), "expire" | "send") {
+            return Err(ConfigError::new(
+                "approval.on_deadline",
+                "must be \"expire\" or \"send\"",
+            ));
+        }
+        for (i, c) in a.channels.iter().enumerate() {
+            if !matches!(c.as_str(), "email" | "sms") {
+                return Err(ConfigError::new(
+                    format!("approval.channels[{i}]"),
+                    format!("'{c}' is not email or sms (call tasks are reviewed by whoever calls)"),
+                ));
+            }
+        }
+        if !a.codes.is_empty() {
+            let template = self.plan_template()?;
+            for (i, code) in a.codes.iter().enumerate() {
+                let key = || format!("approval.codes[{i}]");
+                match template.entries.iter().find(|e| &e.code == code) {
+                    None => {
+                        return Err(ConfigError::new(
+                            key(),
+                            format!("'{code}' is not a code of the plan template"),
+                        ));
+                    }
+                    Some(e) if e.channel == crate::domain::Channel::Call => {
+                        return Err(ConfigError::new(
+                            key(),
+                            format!(
+                                "'{code}' is a call (call tasks are reviewed by whoever calls)"
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
+                }
             }
         }
         if s.import.batch_size == 0 {
@@ -939,6 +1012,22 @@ impl Config {
             },
             lease: chrono::Duration::seconds(self.settings.dispatch.lease_secs),
             default_tz: self.default_timezone(),
+            approval: self.approval(),
+        }
+    }
+
+    /// Which messages wait for approval, and for how long.
+    pub fn approval(&self) -> crate::dispatch::Approval {
+        let a = &self.settings.approval;
+        crate::dispatch::Approval {
+            codes: a.codes.clone(),
+            channels: a
+                .channels
+                .iter()
+                .map(|c| crate::domain::Channel::of_stored(c))
+                .collect(),
+            wait: chrono::Duration::hours(a.wait_hours),
+            send_at_deadline: a.on_deadline == "send",
         }
     }
 
@@ -1196,6 +1285,23 @@ mod tests {
                 "[prediction]\ndefault_monthly_km = \"lots\"\n",
                 "prediction.default_monthly_km",
             ),
+            (
+                "[approval]\nchannels = [\"sms\", \"call\"]\n",
+                "approval.channels[1]",
+            ),
+            (
+                "[approval]\ncodes = [\"no-such-code\"]\n",
+                "approval.codes[0]",
+            ),
+            (
+                "[approval]\ncodes = [\"cycle-trade-in\", \"onboarding-call\"]\n",
+                "approval.codes[1]",
+            ),
+            (
+                "[approval]\non_deadline = \"later\"\n",
+                "approval.on_deadline",
+            ),
+            ("[approval]\nwait_hours = 0\n", "approval.wait_hours"),
         ] {
             let path = write(dir.path(), text);
             let err =

@@ -59,6 +59,7 @@ impl<'a> Dispatcher<'a> {
             )
             .await?;
         }
+        self.lapse_approvals(now, &mut report).await?;
         self.retry_due(now, &mut report).await?;
         let mut by_customer: BTreeMap<i64, Vec<Touchpoint>> = BTreeMap::new();
         for t in writes::due_touchpoints(self.db, now).await? {
@@ -108,26 +109,32 @@ impl<'a> Dispatcher<'a> {
             let mut outgoing = Vec::with_capacity(created.len());
             for draft in created {
                 report.merged += draft.carried.len() - 1;
-                if draft.call.is_some() {
-                    // A call task: created, nothing to send.
+                // A call task is created, nothing to send; a message awaiting
+                // approval waits for an administrator.
+                let stays = if draft.call.is_some() {
                     *report
                         .sent
                         .entry(draft.message.channel.clone())
                         .or_default() += 1;
-                    if let Some(customer) = customers.get(&draft.message.customer_id) {
-                        push_sent_events(
-                            &draft.message,
-                            &draft.carried,
-                            &vehicles,
-                            customer,
-                            TouchpointState::Sent,
-                            draft.message.reason.clone(),
-                            now,
-                            &mut report,
-                        );
-                    }
+                    TouchpointState::Sent
+                } else if MessageState::AwaitingApproval.is(&draft.message.state) {
+                    report.awaiting_approval += 1;
+                    TouchpointState::Held
                 } else {
                     outgoing.push((draft.message, draft.carried));
+                    continue;
+                };
+                if let Some(customer) = customers.get(&draft.message.customer_id) {
+                    push_sent_events(
+                        &draft.message,
+                        &draft.carried,
+                        &vehicles,
+                        customer,
+                        stays,
+                        draft.message.reason.clone(),
+                        now,
+                        &mut report,
+                    );
                 }
             }
             self.deliver(outgoing, &vehicles, &customers, now, &mut report)
@@ -177,6 +184,41 @@ impl<'a> Dispatcher<'a> {
                 reason.clone(),
                 now,
             ));
+        }
+        Ok(())
+    }
+
+    /// The messages nobody approved by their deadline: expired (discarded,
+    /// their touchpoints cancelled), or, with `[approval] on_deadline =
+    /// "send"`, let go like an approval (the retry below sends them).
+    async fn lapse_approvals(
+        &self,
+        now: DateTime<Utc>,
+        report: &mut DispatchReport,
+    ) -> Result<(), StoreError> {
+        for m in writes::approvals_past_deadline(self.db, now).await? {
+            let deadline = m
+                .next_attempt_at
+                .unwrap_or(now)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let channel = crate::domain::Channel::of_stored(&m.channel);
+            let opted_out = store::customer(self.db, m.customer_id)
+                .await?
+                .is_none_or(|c| c.opted_out_of(channel));
+            if self.book.approval.send_at_deadline && !opted_out {
+                let reason =
+                    format!("not approved by {deadline}: sent, as [approval] on_deadline says");
+                if store::operator::approve_message(self.db, m.id, &reason, now).await? {
+                    report.approval_lapsed_sent += 1;
+                }
+            } else {
+                let reason = lapsed_reason(&deadline, opted_out.then_some(channel));
+                if store::operator::discard_message(self.db, m.id, &reason, now).await? {
+                    report.approval_expired += 1;
+                    self.message_events(&m, TouchpointState::Cancelled, Some(reason), now, report)
+                        .await?;
+                }
+            }
         }
         Ok(())
     }
@@ -269,6 +311,15 @@ impl<'a> Dispatcher<'a> {
             },
         };
         settle(m, outcome, self.config.settings.dispatch.max_attempts, now)
+    }
+}
+
+/// The reason of a message that waited for approval in vain: it expired,
+/// or its person opted out of its channel meanwhile.
+pub(crate) fn lapsed_reason(deadline: &str, opted_out: Option<crate::domain::Channel>) -> String {
+    match opted_out {
+        Some(c) => format!("not approved by {deadline}: the owner opted out of {c} meanwhile"),
+        None => format!("not approved by {deadline}: expired"),
     }
 }
 

@@ -1,6 +1,7 @@
 //! `held`, `approve`, `discard`: the messages whose send was interrupted and
-//! whose outcome is unknown wait for an administrator, who lets each go out
-//! once more or throws it away.
+//! whose outcome is unknown, and those that wait for approval
+//! (`[approval]`), wait for an administrator, who lets each go out (once
+//! more) or throws it away.
 
 use super::{Failure, reason};
 use crate::domain::MessageState;
@@ -22,6 +23,12 @@ pub struct Held {
     pub attempts: i32,
     /// RFC 3339, UTC.
     pub created_at: String,
+    /// held (an interrupted send), or awaiting_approval (an approval rule).
+    pub state: String,
+    /// Awaiting approval: when it goes or expires unapproved (RFC 3339, UTC).
+    pub deadline: Option<String>,
+    /// The message's text, as it goes out.
+    pub body: String,
     /// The dedup keys of the touchpoints it carries.
     pub touchpoints: Vec<String>,
 }
@@ -29,7 +36,14 @@ pub struct Held {
 impl From<HeldMessage> for Held {
     fn from(h: HeldMessage) -> Self {
         let m = h.message;
+        let awaiting = MessageState::AwaitingApproval.is(&m.state);
         Held {
+            deadline: m
+                .next_attempt_at
+                .filter(|_| awaiting)
+                .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            state: m.state.clone(),
+            body: m.body,
             id: m.id,
             customer_id: h
                 .customer
@@ -80,18 +94,13 @@ pub async fn approve(
     now: DateTime<Utc>,
 ) -> Result<Reviewed, Failure> {
     let held = find_held(db, id).await?;
-    if let Some(c) = &held.customer {
-        let opted_out = match held.message.channel.as_str() {
-            "email" => c.opted_out_email,
-            "sms" => c.opted_out_sms,
-            _ => c.opted_out_sms || c.opted_out_call,
-        };
-        if opted_out {
-            return Err(Failure::Conflict(format!(
-                "message {id}: the recipient has opted out of {}; discard it",
-                held.message.channel
-            )));
-        }
+    if let Some(c) = &held.customer
+        && c.opted_out_of(crate::domain::Channel::of_stored(&held.message.channel))
+    {
+        return Err(Failure::Conflict(format!(
+            "message {id}: the recipient has opted out of {}; discard it",
+            held.message.channel
+        )));
     }
     let reason = reason("approved for sending", by, None)?;
     if !operator::approve_message(db, id, &reason, now).await? {
@@ -129,10 +138,16 @@ fn reviewed(held: HeldMessage, state: MessageState, reason: String) -> Reviewed 
 async fn find_held(db: &DatabaseConnection, id: i64) -> Result<HeldMessage, Failure> {
     match operator::message_by_id(db, id).await? {
         None => Err(Failure::NotFound(format!("no message number {id}"))),
-        Some(h) if !MessageState::Held.is(&h.message.state) => Err(Failure::Conflict(format!(
-            "message {id} is {}, not held for review",
-            h.message.state
-        ))),
+        Some(h)
+            if !MessageState::FOR_REVIEW
+                .iter()
+                .any(|s| s.is(&h.message.state)) =>
+        {
+            Err(Failure::Conflict(format!(
+                "message {id} is {}, not held for review",
+                h.message.state
+            )))
+        }
         Some(h) => Ok(h),
     }
 }

@@ -546,6 +546,9 @@ struct Person {
     history: History,
     next_touchpoint: i64,
     next_message: i64,
+    /// Messages awaiting approval (`[approval]`): nobody approves in a
+    /// simulation, so at the deadline each expires or is sent.
+    awaiting: Vec<(crate::domain::Message, Vec<Touchpoint>)>,
 }
 
 impl Person {
@@ -651,6 +654,7 @@ impl Person {
         now: DateTime<Utc>,
     ) -> DispatchReport {
         let mut report = DispatchReport::default();
+        self.lapse_approvals(world, customer, vehicles, now, &mut report);
         // `store::dispatch::due_touchpoints`.
         let widest_today = crate::predict::add_days(now.date_naive(), 1);
         let due: Vec<Touchpoint> = self
@@ -692,6 +696,24 @@ impl Person {
             self.next_message += 1;
             draft.message.id = self.next_message;
             let channel = Channel::of_stored(&draft.message.channel);
+            if crate::domain::MessageState::AwaitingApproval.is(&draft.message.state) {
+                report.awaiting_approval += 1;
+                self.settle_carried(&draft, TouchpointState::Held, now);
+                push_sent_events(
+                    &draft.message,
+                    &draft.carried,
+                    vehicles,
+                    customer,
+                    TouchpointState::Held,
+                    draft.message.reason.clone(),
+                    now,
+                    &mut report,
+                );
+                // It counts in the caps while it waits (`store::dispatch::histories`).
+                self.history.push(channel, now);
+                self.awaiting.push((draft.message, draft.carried));
+                continue;
+            }
             let (outcome, reason) = if draft.call.is_some() {
                 // A call task: created, nothing to send.
                 *report
@@ -711,18 +733,7 @@ impl Person {
                 (settled.outcome, settled.reason)
             };
             report.merged += draft.carried.len() - 1;
-            for (i, carried) in draft.carried.iter().enumerate() {
-                if let Some(t) = self.touchpoint(carried.id) {
-                    t.message_id = Some(draft.message.id);
-                    t.state = outcome.as_str().into();
-                    if i > 0 {
-                        t.reason = Some(sent_together_with(&draft.message.key));
-                    } else {
-                        t.reason = None;
-                    }
-                    t.updated_at = now;
-                }
-            }
+            self.settle_carried(&draft, outcome, now);
             self.history.push(channel, now);
             push_sent_events(
                 &draft.message,
@@ -738,9 +749,104 @@ impl Person {
         report
     }
 
+    /// The touchpoints a new message carries take its outcome (the first
+    /// keeps the message's own reason when it waits for approval).
+    fn settle_carried(
+        &mut self,
+        draft: &crate::dispatch::Draft,
+        outcome: TouchpointState,
+        now: DateTime<Utc>,
+    ) {
+        let held = outcome == TouchpointState::Held;
+        for (i, carried) in draft.carried.iter().enumerate() {
+            if let Some(t) = self.touchpoint(carried.id) {
+                t.message_id = Some(draft.message.id);
+                t.state = outcome.as_str().into();
+                t.reason = if i > 0 {
+                    Some(sent_together_with(&draft.message.key))
+                } else if held {
+                    draft.message.reason.clone()
+                } else {
+                    None
+                };
+                t.updated_at = now;
+            }
+        }
+    }
+
+    /// The messages awaiting approval whose deadline came: expired, or sent
+    /// (`Dispatcher::lapse_approvals`).
+    fn lapse_approvals(
+        &mut self,
+        world: &World<'_>,
+        customer: &Customer,
+        vehicles: &HashMap<i64, Vehicle>,
+        now: DateTime<Utc>,
+        report: &mut DispatchReport,
+    ) {
+        let (lapsed, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.awaiting)
+            .into_iter()
+            .partition(|(m, _)| m.next_attempt_at.is_none_or(|d| d <= now));
+        self.awaiting = waiting;
+        for (message, carried) in lapsed {
+            let deadline = message
+                .next_attempt_at
+                .unwrap_or(now)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let channel = Channel::of_stored(&message.channel);
+            let opted_out = customer.opted_out_of(channel);
+            // It counted in the caps from its creation; sent, it counts from now.
+            let counted = match channel {
+                Channel::Call => &mut self.history.calls,
+                _ => &mut self.history.messages,
+            };
+            if let Some(i) = counted.iter().position(|at| *at == message.created_at) {
+                counted.remove(i);
+            }
+            let (outcome, reason) = if world.book.approval.send_at_deadline && !opted_out {
+                report.approval_lapsed_sent += 1;
+                let settled = settle(
+                    &message,
+                    Outcome::Sent { provider_ref: None },
+                    world.max_attempts,
+                    now,
+                );
+                tally(&settled, report);
+                self.history.push(channel, now);
+                (settled.outcome, settled.reason)
+            } else {
+                report.approval_expired += 1;
+                let reason =
+                    super::dispatch::lapsed_reason(&deadline, opted_out.then_some(channel));
+                (TouchpointState::Cancelled, Some(reason))
+            };
+            // As `store::dispatch::store_outcomes` and the pass's lines do: one
+            // outcome and reason for every touchpoint, a reason kept when none.
+            for c in &carried {
+                if let Some(t) = self.touchpoint(c.id) {
+                    t.state = outcome.as_str().into();
+                    if reason.is_some() {
+                        t.reason = reason.clone();
+                    }
+                    t.updated_at = now;
+                }
+                report.events.push(crate::dispatch::event(
+                    c,
+                    vehicles,
+                    customer,
+                    outcome,
+                    reason.clone(),
+                    now,
+                ));
+            }
+        }
+    }
+
     /// The first instant at which one of the person's touchpoints is due
-    /// for the dispatch pass (`store::dispatch::due_touchpoints`).
+    /// for the dispatch pass (`store::dispatch::due_touchpoints`), or a
+    /// message's approval deadline comes.
     fn next_due(&self) -> Option<DateTime<Utc>> {
+        let deadlines = self.awaiting.iter().filter_map(|(m, _)| m.next_attempt_at);
         self.touchpoints
             .iter()
             .filter_map(|t| {
@@ -752,6 +858,7 @@ impl Person {
                     None
                 }
             })
+            .chain(deadlines)
             .min()
     }
 }

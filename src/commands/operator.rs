@@ -233,6 +233,9 @@ async fn held(config: &Config, out: Output) -> Result<(), Failure> {
                 h.subject,
                 h.touchpoints.join(", ")
             );
+            if let Some(d) = &h.deadline {
+                let _ = writeln!(s, "       awaiting approval until {d}");
+            }
         }
         s
     })

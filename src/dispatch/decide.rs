@@ -31,6 +31,54 @@ pub struct Rulebook<'a> {
     pub lease: Duration,
     /// The time zone of a person whose own is not known.
     pub default_tz: Tz,
+    /// Which messages wait for an administrator's approval.
+    pub approval: Approval,
+}
+
+/// Which messages wait for an administrator's approval (`[approval]`), and
+/// what happens at the deadline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approval {
+    /// Plan codes whose messages wait.
+    pub codes: Vec<String>,
+    /// Channels whose messages wait.
+    pub channels: Vec<Channel>,
+    /// How long they wait.
+    pub wait: Duration,
+    /// At the deadline: sent (else expired).
+    pub send_at_deadline: bool,
+}
+
+impl Default for Approval {
+    fn default() -> Self {
+        Self {
+            codes: Vec::new(),
+            channels: Vec::new(),
+            wait: Duration::hours(48),
+            send_at_deadline: false,
+        }
+    }
+}
+
+impl Approval {
+    /// Whether a message of `code` on `channel` waits (call tasks never do:
+    /// whoever calls reviews them).
+    pub fn needed(&self, code: &str, channel: Channel) -> bool {
+        channel != Channel::Call
+            && (self.channels.contains(&channel) || self.codes.iter().any(|c| c == code))
+    }
+}
+
+/// How the reason of a message awaiting approval starts; the deadline
+/// follows.
+pub const AWAITING_APPROVAL: &str = "awaiting approval until ";
+
+/// The reason of a message awaiting approval until `deadline`.
+pub fn awaiting_approval(deadline: DateTime<Utc>) -> String {
+    format!(
+        "{AWAITING_APPROVAL}{}",
+        deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
 }
 
 /// Who the messages come from, as the texts name them.
@@ -56,6 +104,12 @@ pub struct DispatchReport {
     pub retrying: usize,
     /// Interrupted sends found and held for review.
     pub held: usize,
+    /// New messages that wait for an administrator's approval.
+    pub awaiting_approval: usize,
+    /// Messages not approved by their deadline: expired, or sent when
+    /// `[approval] on_deadline = "send"`.
+    pub approval_expired: usize,
+    pub approval_lapsed_sent: usize,
     /// One line per decision or send attempt (what `simulate` writes).
     #[serde(skip)]
     pub events: Vec<Event>,
@@ -79,6 +133,17 @@ impl DispatchReport {
             self.failed,
             self.retrying,
             self.held
+        ) + &self.approval_text()
+    }
+
+    /// The approvals' part of the line, when there is any.
+    fn approval_text(&self) -> String {
+        if self.awaiting_approval + self.approval_expired + self.approval_lapsed_sent == 0 {
+            return String::new();
+        }
+        format!(
+            "dispatch: {} awaiting approval, {} expired unapproved, {} sent unapproved at the deadline\n",
+            self.awaiting_approval, self.approval_expired, self.approval_lapsed_sent
         )
     }
 }
@@ -342,6 +407,10 @@ fn draft(
     .unwrap_or_default();
     let is_call = channel == Channel::Call;
     let lease = now + book.lease;
+    let deadline = book
+        .approval
+        .needed(&first.code, channel)
+        .then(|| now + book.approval.wait);
     let call = is_call.then(|| CallTask {
         due_date: first.due_date,
         title: rendered.subject.clone(),
@@ -361,15 +430,21 @@ fn draft(
             body: rendered.body,
             state: if is_call {
                 MessageState::Sent
+            } else if deadline.is_some() {
+                MessageState::AwaitingApproval
             } else {
                 MessageState::Sending
             }
             .as_str()
             .into(),
-            reason: is_call.then(|| CALL_TASK_CREATED.to_string()),
-            attempts: if is_call { 0 } else { 1 },
-            next_attempt_at: None,
-            lease_until: (!is_call).then_some(lease),
+            reason: if is_call {
+                Some(CALL_TASK_CREATED.to_string())
+            } else {
+                deadline.map(awaiting_approval)
+            },
+            attempts: if is_call || deadline.is_some() { 0 } else { 1 },
+            next_attempt_at: deadline,
+            lease_until: (!is_call && deadline.is_none()).then_some(lease),
             provider_ref: None,
             created_at: now,
             sent_at: is_call.then_some(now),

@@ -26,6 +26,18 @@ pub struct Customer {
     pub updated_at: DateTime<Utc>,
 }
 
+impl Customer {
+    /// Whether the person has opted out of `channel` (an SMS opt-out stops
+    /// calls too).
+    pub fn opted_out_of(&self, channel: super::Channel) -> bool {
+        match channel {
+            super::Channel::Email => self.opted_out_email,
+            super::Channel::Sms => self.opted_out_sms,
+            super::Channel::Call => self.opted_out_sms || self.opted_out_call,
+        }
+    }
+}
+
 /// A vehicle, as stored, with its planning bookkeeping.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Vehicle {

@@ -153,19 +153,27 @@ states! {
         Held = "held",
         /// A held message an administrator threw away (`discard`).
         Discarded = "discarded",
+        /// Waits for an administrator's approval (`[approval]`) until its
+        /// deadline (`next_attempt_at`), then goes or expires.
+        AwaitingApproval = "awaiting_approval",
     }
 }
 
 impl MessageState {
     /// The states of a message that went out (or may have): they count in
     /// its person's history for the caps.
-    pub const WENT_OUT: [MessageState; 5] = [
+    pub const WENT_OUT: [MessageState; 6] = [
         MessageState::Sending,
         MessageState::Retry,
         MessageState::Sent,
         MessageState::Delivered,
         MessageState::Held,
+        MessageState::AwaitingApproval,
     ];
+
+    /// The states of a message that waits for an administrator (`held`
+    /// lists them; `approve` and `discard` act on them).
+    pub const FOR_REVIEW: [MessageState; 2] = [MessageState::Held, MessageState::AwaitingApproval];
 }
 
 states! {
@@ -245,6 +253,7 @@ mod tests {
                 "suppressed",
                 "held",
                 "discarded",
+                "awaiting_approval",
             ])
         );
         assert_eq!(

@@ -13,7 +13,7 @@ use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait, Func, SimpleExpr};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QuerySelect, Statement, TransactionTrait, TryInsertResult,
+    QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait, TryInsertResult,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -131,19 +131,35 @@ pub async fn create_messages(
     let mut reason_of = CaseStatement::new();
     let mut state_of = CaseStatement::new();
     let mut claimed_ids = Vec::new();
+    let mut any_reason = false;
     for d in &created {
+        // A message awaiting approval holds its touchpoints, with its reason.
+        let awaiting = MessageState::AwaitingApproval.is(&d.message.state);
+        let state = if awaiting {
+            TouchpointState::Held.as_str().to_string()
+        } else {
+            d.message.state.clone()
+        };
         for (i, t) in d.carried.iter().enumerate() {
             let is_t = || Expr::col(touchpoint::Column::Id).eq(t.id);
             message_of = message_of.case(is_t(), Expr::val(d.message.id));
-            state_of = state_of.case(is_t(), Expr::val(d.message.state.clone()));
-            if i > 0 {
-                reason_of = reason_of.case(is_t(), Expr::val(sent_together_with(&d.message.key)));
+            state_of = state_of.case(is_t(), Expr::val(state.clone()));
+            let reason = if i > 0 {
+                Some(sent_together_with(&d.message.key))
+            } else if awaiting {
+                d.message.reason.clone()
+            } else {
+                None
+            };
+            if let Some(r) = reason {
+                reason_of = reason_of.case(is_t(), Expr::val(r));
+                any_reason = true;
             }
             claimed_ids.push(t.id);
         }
     }
     let no_reason = Expr::val(Option::<String>::None);
-    let reason = if created.iter().any(|d| d.carried.len() > 1) {
+    let reason = if any_reason {
         reason_of.finally(no_reason).into()
     } else {
         no_reason
@@ -369,11 +385,12 @@ pub async fn next_pending(db: &DatabaseConnection) -> Result<NextPending, StoreE
         "SELECT \
         (SELECT MIN(next_attempt_at) FROM touchpoints WHERE state = '{deferred}') AS deferred, \
         (SELECT MIN(due_date) FROM touchpoints WHERE state = '{planned}') AS planned, \
-        (SELECT MIN(next_attempt_at) FROM messages WHERE state = '{retry}') AS retry, \
+        (SELECT MIN(next_attempt_at) FROM messages WHERE state IN ('{retry}', '{awaiting}')) AS retry, \
         (SELECT MIN(lease_until) FROM messages WHERE state = '{sending}') AS lease",
         deferred = TouchpointState::Deferred,
         planned = TouchpointState::Planned,
         retry = MessageState::Retry,
+        awaiting = MessageState::AwaitingApproval,
         sending = MessageState::Sending,
     );
     let what = "finding the next thing to do";
@@ -397,6 +414,21 @@ pub async fn next_pending(db: &DatabaseConnection) -> Result<NextPending, StoreE
         retry: at("retry")?,
         lease: at("lease")?,
     })
+}
+
+/// The messages awaiting approval whose deadline has come, oldest first.
+pub async fn approvals_past_deadline(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+) -> Result<Vec<Message>, StoreError> {
+    let rows = message::Entity::find()
+        .filter(message::Column::State.eq(MessageState::AwaitingApproval.as_str()))
+        .filter(message::Column::NextAttemptAt.lte(now))
+        .order_by_asc(message::Column::Id)
+        .all(db)
+        .await
+        .context("looking for approvals past their deadline")?;
+    Ok(super::records(rows))
 }
 
 /// Marks every `sending` message whose lease ran out as held (with its

@@ -186,7 +186,7 @@ pub struct HeldMessage {
 /// The messages held for review, oldest first.
 pub async fn held_messages(db: &DatabaseConnection) -> Result<Vec<HeldMessage>, StoreError> {
     let messages = message::Entity::find()
-        .filter(message::Column::State.eq(MessageState::Held.as_str()))
+        .filter(message::Column::State.is_in(MessageState::FOR_REVIEW.map(|m| m.as_str())))
         .order_by_asc(message::Column::Id)
         .all(db)
         .await
@@ -256,7 +256,7 @@ pub async fn approve_message(
         )
         .col_expr(message::Column::UpdatedAt, Expr::value(now))
         .filter(message::Column::Id.eq(id))
-        .filter(message::Column::State.eq(MessageState::Held.as_str()))
+        .filter(message::Column::State.is_in(MessageState::FOR_REVIEW.map(|m| m.as_str())))
         .exec(db)
         .await
         .context("approving a held message")?;
@@ -284,7 +284,7 @@ pub async fn discard_message(
         )
         .col_expr(message::Column::UpdatedAt, Expr::value(now))
         .filter(message::Column::Id.eq(id))
-        .filter(message::Column::State.eq(MessageState::Held.as_str()))
+        .filter(message::Column::State.is_in(MessageState::FOR_REVIEW.map(|m| m.as_str())))
         .exec(&txn)
         .await
         .context("discarding a held message")?;

@@ -107,7 +107,12 @@ fn simulate_decides_exactly_as_hourly_passes_over_a_mixed_base() {
 
 async fn equivalence() {
     let dir = tempfile::tempdir().unwrap();
-    let (config, db) = sqlite_database(dir.path(), "").await;
+    // Trade-in offers and first anniversaries wait for an approval that never
+    // comes: they go at the deadline (or not, when their owner opted out
+    // meanwhile).
+    let approval = "[approval]\ncodes = [\"cycle-trade-in\", \"anniversary-1\"]\n\
+                    wait_hours = 30\non_deadline = \"send\"\n";
+    let (config, db) = sqlite_database(dir.path(), approval).await;
     let (from, to) = (d("2026-03-01"), d("2027-09-01"));
     seed(&db, from).await;
     let at = |y, m, d, h| Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap();
@@ -209,6 +214,7 @@ async fn equivalence() {
             ("deferred", r) if r.starts_with("frequency cap") => "cap".into(),
             ("suppressed", r) if r.contains("opted out") => "opted out".into(),
             ("suppressed", r) if r.contains("consent") => "no consent".into(),
+            ("held", r) if r.starts_with("awaiting approval") => "awaiting approval".into(),
             (o, _) => o.to_string(),
         };
         *reasons.entry(what).or_default() += 1;
@@ -223,6 +229,7 @@ async fn equivalence() {
         "opted out",
         "no consent",
         "cancelled",
+        "awaiting approval",
     ] {
         assert!(
             reasons.get(what).is_some_and(|n| *n > 0),

@@ -2,6 +2,7 @@
 //! `cargo test`. PostgreSQL variants run when TOUCHPOINT_TEST_POSTGRES_URL is set.
 
 mod api;
+mod approval;
 mod backtest;
 mod browser;
 mod calls;

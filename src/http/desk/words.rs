@@ -181,6 +181,8 @@ const WORDS: &[(&str, &str, &str)] = &[
     ),
     ("held_messages", "Held for review", "Ждут проверки"),
     ("approve", "Approve", "Одобрить"),
+    ("awaiting_approval", "awaiting approval", "ждёт одобрения"),
+    ("until", "until", "до"),
     ("discard", "Discard", "Отклонить"),
     (
         "no_held",
