@@ -10,11 +10,14 @@
 #                                  phone digits (goal: p95 <= 50 ms)
 #   GET /api/v1/overview           the Overview's figures (16 weeks of
 #                                  messages and touchpoints, no goal set)
+#   GET /today                     the morning's call list, signed in
 #
 #   cargo build --release && bash benches/desk.sh [N]
 #
 # KEEP=DIR keeps the generated base in DIR (made when missing, reused when
 # there: the import and first pass are skipped, the latencies measured again).
+# DATABASE_URL=postgres://USER@HOST/DB runs it on that PostgreSQL database,
+# which must be empty at first (createdb touchpoint_bench).
 #
 # Prints p50/p95/p99 and requests per second of each, and each p95 as a
 # multiple of the baseline's. Needs wrk (Debian: apt-get install wrk),
@@ -32,10 +35,13 @@ cd "$root"
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 2; }
 
 cfg=(--config "$dir/site/touchpoint.toml" --set "http.listen=127.0.0.1:$port")
+# DATABASE_URL=postgres://… measures on that (empty) PostgreSQL database instead.
+[[ -n "${DATABASE_URL:-}" ]] && cfg+=(--set "database.url=$DATABASE_URL")
 if [[ ! -f "$dir/token" ]]; then
   echo "== $n customers and vehicles"
   python3 benches/gen_data.py --customers "$n" --vehicles "$n" --out "$dir/data" --until "$(date -u +%F)"
   "$bin" init "$dir/site" >/dev/null
+  "$bin" "${cfg[@]}" migrate >/dev/null
   for kind in customers vehicles; do
     "$bin" "${cfg[@]}" import "$kind" "$dir/data/$kind.csv" | tail -n 1
   done
@@ -96,8 +102,9 @@ measure "search by name" "/api/v1/customers?q=Hartmann" "Bearer $token" "" name
 measure "search by VIN start" "/api/v1/customers?q=$vin" "Bearer $token" "" vin
 measure "search by phone digits" "/api/v1/customers?q=$digits" "Bearer $token" "" phone
 measure "API overview" "/api/v1/overview" "Bearer $token" "" overview
+measure "Today page (call list)" "/today" "" "$cookie" today
 echo
-for k in queue page name vin phone overview; do
+for k in queue page name vin phone overview today; do
   v="p95_$k"
   printf '%-8s p95 %8s ms = %6.1fx the baseline\n' "$k" "${!v}" "$(echo "${!v} / $p95_base" | bc -l)"
 done

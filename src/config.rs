@@ -286,6 +286,9 @@ pub struct Http {
     /// Signs unsubscribe links; empty: one is generated once and kept in the
     /// database, so every instance on it agrees.
     pub secret: String,
+    /// How old the Overview's figures may be, in seconds (0: computed on
+    /// every request).
+    pub overview_max_age_secs: i64,
 }
 
 impl fmt::Debug for Http {
@@ -294,6 +297,7 @@ impl fmt::Debug for Http {
             .field("listen", &self.listen)
             .field("public_url", &self.public_url)
             .field("secret", &if self.secret.is_empty() { "" } else { "***" })
+            .field("overview_max_age_secs", &self.overview_max_age_secs)
             .finish()
     }
 }
@@ -496,6 +500,7 @@ impl Default for Settings {
                 listen: "127.0.0.1:8080".into(),
                 public_url: "http://127.0.0.1:8080".into(),
                 secret: String::new(),
+                overview_max_age_secs: 300,
             },
             import: Import::default(),
             prediction: Prediction::default(),
@@ -700,6 +705,12 @@ impl Config {
             if !(0..=365).contains(&days) {
                 return Err(ConfigError::new(key, "must be between 0 and 365 days"));
             }
+        }
+        if !(0..=86_400).contains(&s.http.overview_max_age_secs) {
+            return Err(ConfigError::new(
+                "http.overview_max_age_secs",
+                "must be between 0 and 86400",
+            ));
         }
         let a = &s.approval;
         if !(1..=24 * 90).contains(&a.wait_hours) {

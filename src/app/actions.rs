@@ -252,10 +252,7 @@ pub async fn import(
                 "{} rows: {} new, {} updated, {} unchanged",
                 r.rows, r.inserted, r.updated, r.unchanged
             ),
-            Err(e) => format!(
-                "refused: {} problem(s); nothing imported",
-                e.to_string().lines().count()
-            ),
+            Err(e) => super::desk::refused_import_report(&e.to_string()),
         };
         let change = Change {
             action: "import".into(),

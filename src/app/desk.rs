@@ -30,8 +30,8 @@ pub struct CallCard {
     pub history: Vec<String>,
 }
 
-/// The most calls the morning's page shows at once.
-pub const CALLS_SHOWN: usize = 200;
+/// The calls a page of the morning's list shows.
+pub const CALLS_PER_PAGE: u32 = 25;
 /// The most history lines per call.
 const HISTORY: usize = 6;
 
@@ -89,11 +89,15 @@ fn history(t: &timeline::Timeline) -> Vec<String> {
 pub async fn call_cards(
     db: &DatabaseConnection,
     config: &Config,
+    request: &super::page::PageRequest,
     now: DateTime<Utc>,
-) -> Result<Vec<CallCard>, Failure> {
-    let calls = super::call_list(db, config, now).await?;
+) -> Result<CallPage, Failure> {
+    let mut calls = super::call_list(db, config, now).await?;
+    calls.sort_by_key(|c| (c.due_date, c.id));
+    let due = calls.len();
+    let page = super::page::page(calls, call_key, request);
     let mut cards = Vec::new();
-    for call in calls.into_iter().take(CALLS_SHOWN) {
+    for call in page.items {
         let Some(customer) = operator::customer_by_key(db, &call.customer_id).await? else {
             cards.push(CallCard {
                 call,
@@ -109,7 +113,25 @@ pub async fn call_cards(
             call,
         });
     }
-    Ok(cards)
+    Ok(CallPage {
+        cards,
+        due,
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// The order of the call list, as the API's `GET /calls` pages it.
+pub fn call_key(c: &Call) -> String {
+    format!("{}|{:020}", c.due_date, c.id)
+}
+
+/// A page of the morning's call list.
+#[derive(Debug, Serialize)]
+pub struct CallPage {
+    pub cards: Vec<CallCard>,
+    /// How many calls are due in all.
+    pub due: usize,
+    pub next_cursor: Option<String>,
 }
 
 /// A channel of a person and whether they opted out of it.
@@ -161,6 +183,70 @@ pub async fn profile(
 pub async fn import_history(
     db: &DatabaseConnection,
     limit: u64,
-) -> Result<Vec<AuditEntry>, Failure> {
-    Ok(people::audit_by_action(db, "import", limit).await?)
+) -> Result<Vec<ImportRecord>, Failure> {
+    Ok(people::audit_by_action(db, IMPORT, limit)
+        .await?
+        .into_iter()
+        .map(ImportRecord::from)
+        .collect())
+}
+
+/// The audit log's action of an import.
+const IMPORT: &str = "import";
+
+/// The most problems an import's record keeps (the first ones).
+pub const PROBLEMS_KEPT: usize = 1000;
+
+/// What the audit log keeps of a refused import: the summary line, then
+/// its first [`PROBLEMS_KEPT`] problems, one per line (`FILE:LINE: column:
+/// reason`), then how many more there were.
+pub fn refused_import_report(problems: &str) -> String {
+    let all: Vec<&str> = problems.lines().collect();
+    let mut out = format!("refused: {} problem(s); nothing imported", all.len());
+    for line in all.iter().take(PROBLEMS_KEPT) {
+        out.push('\n');
+        out.push_str(line);
+    }
+    if all.len() > PROBLEMS_KEPT {
+        out.push_str(&format!("\n… {} more not kept", all.len() - PROBLEMS_KEPT));
+    }
+    out
+}
+
+/// One import of the history, with the problems of a refused one.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportRecord {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    /// The kind and the file's name.
+    pub subject: String,
+    /// What came of it, in a line.
+    pub summary: String,
+    /// A refused import's problems, as the log kept them.
+    pub problems: Vec<String>,
+}
+
+impl From<AuditEntry> for ImportRecord {
+    fn from(a: AuditEntry) -> Self {
+        let after = a.after.unwrap_or_default();
+        let mut lines = after.lines();
+        let summary = lines.next().unwrap_or_default().to_string();
+        ImportRecord {
+            id: a.id,
+            at: a.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            actor: a.actor,
+            subject: a.subject,
+            summary,
+            problems: lines.map(str::to_string).collect(),
+        }
+    }
+}
+
+/// The import numbered `id` in the history.
+pub async fn import_record(db: &DatabaseConnection, id: i64) -> Result<ImportRecord, Failure> {
+    match people::audit_entry(db, id).await? {
+        Some(a) if a.action == IMPORT => Ok(ImportRecord::from(a)),
+        _ => Err(Failure::NotFound(format!("no import number {id}"))),
+    }
 }

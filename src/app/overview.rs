@@ -143,6 +143,8 @@ pub struct Accuracy {
 pub struct Overview {
     /// Today, in the dealer's time zone.
     pub today: NaiveDate,
+    /// When the figures were counted (RFC 3339, UTC).
+    pub counted_at: String,
     /// Twelve weeks back (the current one last of them), then four ahead.
     pub weeks: Vec<Week>,
     /// Of the touchpoints due in the sixteen weeks (those ahead already
@@ -297,12 +299,42 @@ pub async fn overview(
 
     Ok(Overview {
         today,
+        counted_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         weeks,
         suppressions,
         opt_outs,
         call_outcomes,
         accuracy: accuracy(diffs),
     })
+}
+
+/// The Overview as last counted, counted again when older than a maximum
+/// age: one count at a time, the others wait for it.
+#[derive(Debug, Default)]
+pub struct Counted {
+    last: tokio::sync::Mutex<Option<(DateTime<Utc>, std::sync::Arc<Overview>)>>,
+}
+
+impl Counted {
+    /// The Overview at `now`, at most `max_age` old.
+    pub async fn get(
+        &self,
+        db: &DatabaseConnection,
+        config: &Config,
+        now: DateTime<Utc>,
+        max_age: Duration,
+    ) -> Result<std::sync::Arc<Overview>, Failure> {
+        let mut last = self.last.lock().await;
+        if let Some((at, o)) = last.as_ref()
+            && *at <= now
+            && now - *at < max_age
+        {
+            return Ok(std::sync::Arc::clone(o));
+        }
+        let fresh = std::sync::Arc::new(overview(db, config, now).await?);
+        *last = Some((now, std::sync::Arc::clone(&fresh)));
+        Ok(fresh)
+    }
 }
 
 #[cfg(test)]

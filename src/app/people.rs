@@ -367,6 +367,7 @@ impl Act<'_> {
         people::audit(
             db,
             &AuditEntry {
+                id: 0,
                 at: now,
                 actor: self.by.name.clone(),
                 address: self.address.clone(),

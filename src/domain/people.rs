@@ -85,6 +85,9 @@ pub struct ApiToken {
 /// One action a person took.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
+    /// Its number in the log (0 before it is written).
+    #[serde(skip)]
+    pub id: i64,
     pub at: DateTime<Utc>,
     /// The user's email, or `token:NAME`.
     pub actor: String,

@@ -239,11 +239,7 @@ async fn calls(
     let request = p.request()?;
     let mut list = app::call_list(&state.read, &state.config, Utc::now()).await?;
     list.sort_by_key(|c| (c.due_date, c.id));
-    Ok(Json(page(
-        list,
-        |c| format!("{}|{:020}", c.due_date, c.id),
-        &request,
-    )))
+    Ok(Json(page(list, app::desk::call_key, &request)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -518,9 +514,7 @@ async fn send_now(
     security(("bearer" = [])))]
 async fn overview(State(state): Shared, caller: Caller) -> ApiResult<app::overview::Overview> {
     caller.may(Permission::Read)?;
-    Ok(Json(
-        app::overview::overview(&state.read, &state.config, Utc::now()).await?,
-    ))
+    Ok(Json(state.overview().await?.as_ref().clone()))
 }
 
 /// Messages held for review, oldest first.

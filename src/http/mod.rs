@@ -29,6 +29,8 @@ pub struct AppState {
     pub desk: Arc<desk::Desk>,
     /// The message texts the queue's previews render.
     pub catalog: Arc<crate::messages::Catalog>,
+    /// The Overview's figures as last counted.
+    pub overview: Arc<crate::app::overview::Counted>,
     /// Session cookies are `Secure` when `public_url` is https.
     pub secure_cookies: bool,
     pub links: crate::unsubscribe::Links,
@@ -59,6 +61,7 @@ impl AppState {
             catalog: Arc::new(
                 crate::messages::Catalog::builtin().expect("the message texts are valid"),
             ),
+            overview: Arc::default(),
             secure_cookies: s.http.public_url.starts_with("https://"),
             links,
             dealer: s.dealer.clone(),
@@ -72,6 +75,16 @@ impl AppState {
 }
 
 impl AppState {
+    /// The Overview, at most `[http] overview_max_age_secs` old.
+    pub async fn overview(
+        &self,
+    ) -> Result<Arc<crate::app::overview::Overview>, crate::app::Failure> {
+        let max_age = chrono::Duration::seconds(self.config.settings.http.overview_max_age_secs);
+        self.overview
+            .get(&self.read, &self.config, chrono::Utc::now(), max_age)
+            .await
+    }
+
     /// Pages and lists read through `read`.
     pub fn with_readers(mut self, read: DatabaseConnection) -> Self {
         self.read = read;

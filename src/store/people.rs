@@ -389,8 +389,21 @@ pub async fn audit_by_action<C: ConnectionTrait>(
         .collect())
 }
 
+/// The audit entry numbered `id`.
+pub async fn audit_entry<C: ConnectionTrait>(
+    db: &C,
+    id: i64,
+) -> Result<Option<AuditEntry>, StoreError> {
+    Ok(audit::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .context("reading the audit log")?
+        .map(to_entry))
+}
+
 fn to_entry(m: audit::Model) -> AuditEntry {
     AuditEntry {
+        id: m.id,
         at: m.at,
         actor: m.actor,
         address: m.address,

@@ -514,6 +514,31 @@ async fn the_api_pages_lists_and_acts_with_an_audit_trail() {
             2,
             "{b}: nothing was imported"
         );
+        // The Imports page keeps it with its problems, for anyone later.
+        let desk = Browser::sign_in(&site, "viewer@dealer.example").await;
+        let (_, html) = desk.get("/imports").await;
+        assert!(
+            html.contains("refused: 1 problem(s); nothing imported")
+                && html.contains("dms-export.csv:3: email:"),
+            "{b}: the history keeps the report"
+        );
+        let link = html
+            .split("href=\"")
+            .filter_map(|h| h.split('"').next())
+            .find(|h| {
+                h.starts_with("/imports/")
+                    && h.ends_with("/errors.csv")
+                    && h != &"/imports/errors.csv"
+            })
+            .unwrap_or_else(|| panic!("{b}: no download of the kept problems"));
+        let (status, csv) = desk.get(link).await;
+        assert_eq!(status, 200, "{b}");
+        let rows: Vec<&str> = csv.lines().collect();
+        assert_eq!(rows[0], "file,line,column,reason", "{b}");
+        assert!(rows[1].starts_with("dms-export.csv,3,email,"), "{b}: {csv}");
+        assert_eq!(rows.len(), 2, "{b}: {csv}");
+        let (status, _) = desk.get("/imports/999999/errors.csv").await;
+        assert_eq!(status, 404, "{b}");
         let (s, _) = api(&site, &site.advisor, "POST", "/imports/contracts", None).await;
         assert_eq!(s, 404, "{b}");
         let (s, _) = api(&site, &site.advisor, "GET", "/no/such/route", None).await;
@@ -1109,5 +1134,30 @@ async fn the_overview_counts_what_went_out_and_what_came_of_it() {
         assert!(html.contains("<svg class=\"chart\""), "{b}: the chart");
         assert!(html.contains("class=\"c-call sent\""), "{b}: the call bar");
         assert!(html.contains("fulfilled by a visit"), "{b}: {html}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_overview_is_counted_again_only_when_older_than_its_maximum_age() {
+    let dir = tempfile::tempdir().unwrap();
+    for (url, db, config) in crate::support::databases(dir.path()).await {
+        let counted = touchpoint::app::overview::Counted::default();
+        let now = chrono::Utc::now();
+        let max = chrono::Duration::minutes(5);
+        let first = counted.get(&db, &config, now, max).await.unwrap();
+        let soon = counted
+            .get(&db, &config, now + chrono::Duration::minutes(4), max)
+            .await
+            .unwrap();
+        assert!(std::sync::Arc::ptr_eq(&first, &soon), "{url}: kept");
+        let later = counted
+            .get(&db, &config, now + chrono::Duration::minutes(6), max)
+            .await
+            .unwrap();
+        assert!(
+            !std::sync::Arc::ptr_eq(&first, &later),
+            "{url}: counted again"
+        );
+        assert_ne!(first.counted_at, later.counted_at, "{url}");
     }
 }

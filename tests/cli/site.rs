@@ -118,7 +118,8 @@ pub async fn sites(dir: &std::path::Path) -> Vec<Site> {
         std::fs::write(
             &path,
             format!(
-                "[database]\nurl = \"{url}\"\n[outbox]\ndir = \"{}/outbox-{}\"\n{ANY_HOUR}",
+                "[database]\nurl = \"{url}\"\n[outbox]\ndir = \"{}/outbox-{}\"\n\
+                 [http]\noverview_max_age_secs = 0\n{ANY_HOUR}",
                 dir.display(),
                 out.len()
             ),

@@ -105,6 +105,7 @@ pub fn routes() -> axum::Router<Arc<AppState>> {
         .route("/overview", get(overview_page))
         .route("/imports", get(imports_page).post(upload))
         .route("/imports/errors.csv", get(errors_csv))
+        .route("/imports/{id}/errors.csv", get(past_errors_csv))
 }
 
 async fn css() -> Response {
@@ -601,8 +602,21 @@ async fn language(
 
 // ---- Today ----
 
-async fn today(State(state): State<Arc<AppState>>, person: Person) -> Response {
-    match desk::call_cards(&state.read, &state.config, Utc::now()).await {
+#[derive(Deserialize)]
+struct CursorQuery {
+    cursor: Option<String>,
+}
+
+async fn today(
+    State(state): State<Arc<AppState>>,
+    person: Person,
+    Query(q): Query<CursorQuery>,
+) -> Response {
+    let request = match PageRequest::new(Some(desk::CALLS_PER_PAGE), q.cursor.as_deref()) {
+        Ok(r) => r,
+        Err(e) => return failed(&state, &person, e, "/today").await,
+    };
+    match desk::call_cards(&state.read, &state.config, &request, Utc::now()).await {
         Ok(calls) => {
             let outcomes: Vec<&str> = crate::rules::CallOutcome::ALL
                 .iter()
@@ -614,7 +628,8 @@ async fn today(State(state): State<Arc<AppState>>, person: Person) -> Response {
                 "today",
                 &person,
                 context! {
-                    calls => calls, outcomes => outcomes,
+                    calls => calls.cards, due => calls.due, next_cursor => calls.next_cursor,
+                    first_page => q.cursor.is_none(), outcomes => outcomes,
                     today => app::facts::today_in(state.config.default_timezone(), Utc::now()).to_string(),
                 },
             )
@@ -1074,7 +1089,7 @@ async fn opt_out(
 // ---- Imports ----
 
 async fn overview_page(State(state): State<Arc<AppState>>, person: Person) -> Response {
-    match app::overview::overview(&state.read, &state.config, Utc::now()).await {
+    match state.overview().await {
         Ok(o) => {
             let chart = chart::weekly(&o.weeks, app::overview::WEEKS_BACK - 1);
             let values = context! { o => o, chart => chart, channels => chart::CHANNELS };
@@ -1205,9 +1220,33 @@ async fn errors_csv(person: Person) -> Response {
         .ok()
         .flatten()
         .unwrap_or_default();
+    problems_csv(&rows, "import-errors.csv")
+}
+
+/// The problems an earlier import kept, as CSV.
+async fn past_errors_csv(
+    State(state): State<Arc<AppState>>,
+    person: Person,
+    Path(id): Path<i64>,
+) -> Response {
+    match desk::import_record(&state.read, id).await {
+        Ok(r) => {
+            let problems: Vec<String> = r
+                .problems
+                .into_iter()
+                .filter(|p| !p.starts_with('…'))
+                .collect();
+            problems_csv(&problems, &format!("import-{id}-errors.csv"))
+        }
+        Err(e) => failed(&state, &person, e, "/imports").await,
+    }
+}
+
+/// `FILE:LINE: column: reason` lines as a CSV download named `name`.
+fn problems_csv(rows: &[String], name: &str) -> Response {
     let mut out = csv::Writer::from_writer(Vec::new());
     let _ = out.write_record(["file", "line", "column", "reason"]);
-    for row in &rows {
+    for row in rows {
         // FILE:LINE: column: reason
         let (place, rest) = row.split_once(": ").unwrap_or((row.as_str(), ""));
         let (file, line) = place.rsplit_once(':').unwrap_or((place, ""));
@@ -1215,13 +1254,11 @@ async fn errors_csv(person: Person) -> Response {
         let _ = out.write_record([file, line, column, reason]);
     }
     let body = out.into_inner().unwrap_or_default();
+    let disposition = format!("attachment; filename=\"{name}\"");
     (
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (
-                header::CONTENT_DISPOSITION,
-                "attachment; filename=\"import-errors.csv\"",
-            ),
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
         ],
         body,
     )

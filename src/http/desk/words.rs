@@ -11,6 +11,7 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("product", "touchpoint", "touchpoint"),
     ("today", "Today", "Сегодня"),
     ("overview", "Overview", "Обзор"),
+    ("counted_at", "Counted at", "Подсчитано"),
     (
         "per_week",
         "Messages per week: the last 12 weeks and the next 4",
@@ -132,6 +133,12 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Звонков на сегодня нет.",
     ),
     ("phone", "Phone", "Телефон"),
+    ("next_calls", "The next calls", "Следующие звонки"),
+    (
+        "back_to_first",
+        "Back to the first calls",
+        "К первым звонкам",
+    ),
     ("no_phone", "no phone", "нет телефона"),
     ("vehicles", "Vehicles", "Автомобили"),
     ("next_service", "Next service", "Следующее ТО"),
@@ -229,6 +236,7 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Скачать ошибки (CSV)",
     ),
     ("imported", "Imported", "Импортировано"),
+    ("show_problems", "The problems", "Ошибки"),
     ("rows", "rows", "строк"),
     ("new", "new", "новых"),
     ("updated", "updated", "изменено"),
