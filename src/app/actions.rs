@@ -288,6 +288,72 @@ pub async fn add_user(
     Ok(added)
 }
 
+/// Removes a user (administrators only; not oneself).
+pub async fn remove_user(
+    db: &DatabaseConnection,
+    act: &Act<'_>,
+    email: &str,
+    now: DateTime<Utc>,
+) -> Result<String, Failure> {
+    require(act, Permission::Manage)?;
+    let email = email.trim().to_lowercase();
+    if email == act.by.name {
+        return Err(Failure::Conflict(
+            "you cannot remove yourself; another administrator can".into(),
+        ));
+    }
+    super::people::remove_user(db, &email).await?;
+    let change = Change {
+        action: "user_remove".into(),
+        subject: email.clone(),
+        customer: None,
+        before: None,
+        after: None,
+    };
+    log(db, act, change, now).await?;
+    Ok(email)
+}
+
+/// A signed-in person's own new password, given their current one (a
+/// wrong one counts as a failed sign-in); their other sessions end, the
+/// one `keep_session` names stays.
+pub async fn change_own_password(
+    db: &DatabaseConnection,
+    act: &Act<'_>,
+    current: &str,
+    new: String,
+    keep_session: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), Failure> {
+    let Some(_) = act.by.user_id else {
+        return Err(Failure::Forbidden(
+            "only a signed-in user has a password".into(),
+        ));
+    };
+    let email = act.by.name.clone();
+    match super::people::sign_in(db, &email, current, now).await? {
+        super::people::SignIn::Welcome(_) => {}
+        super::people::SignIn::Locked { until } => {
+            return Err(Failure::Forbidden(format!(
+                "too many wrong passwords: locked until {until}"
+            )));
+        }
+        super::people::SignIn::Refused { .. } => {
+            return Err(Failure::Data("the current password is wrong".into()));
+        }
+    }
+    super::people::change_password(db, &email, new, keep_session, now).await?;
+    let change = Change {
+        action: "password_change".into(),
+        subject: email,
+        customer: None,
+        before: None,
+        after: None,
+    };
+    log(db, act, change, now).await?;
+    Ok(())
+}
+
 /// The users (administrators only).
 pub async fn users(
     db: &DatabaseConnection,

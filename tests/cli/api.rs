@@ -104,8 +104,11 @@ const PAGES: &[&str] = &[
     "/customers",
     "/customers/C1",
     "/overview",
+    "/users",
+    "/account",
     "/imports",
     "/imports/errors.csv",
+    "/imports/1/errors.csv",
 ];
 const PAGE_POSTS: &[&str] = &[
     "/signout",
@@ -122,6 +125,9 @@ const PAGE_POSTS: &[&str] = &[
     "/customers/C1/visit",
     "/customers/C1/opt-out",
     "/imports",
+    "/users",
+    "/users/remove",
+    "/account/password",
 ];
 const API_GETS: &[&str] = &[
     "/queue",
@@ -1159,5 +1165,136 @@ async fn the_overview_is_counted_again_only_when_older_than_its_maximum_age() {
             "{url}: counted again"
         );
         assert_ne!(first.counted_at, later.counted_at, "{url}");
+    }
+}
+
+/// The `<code>` text inside the element of `id` in `html`.
+fn code_in(html: &str, id: &str) -> String {
+    let at = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id}"));
+    let rest = &html[at..];
+    let start = rest.find("<code>").unwrap() + 6;
+    let end = rest.find("</code>").unwrap();
+    rest[start..end].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn administrators_manage_users_and_everyone_changes_their_own_password() {
+    let dir = tempfile::tempdir().unwrap();
+    for site in sites(dir.path()).await {
+        let b = site.backend.clone();
+        let admin = Browser::sign_in(&site, "admin@dealer.example").await;
+        let r = admin
+            .post(
+                "/users",
+                &[
+                    ("email", "Lea@Dealer.example"),
+                    ("role", "advisor"),
+                    ("password", ""),
+                ],
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{b}");
+        let html = r.text().await.unwrap();
+        let generated = code_in(&html, "generated");
+        assert!(generated.len() >= 16, "{b}: {generated}");
+        let (_, again) = admin.get("/users").await;
+        assert!(again.contains("lea@dealer.example"), "{b}: listed");
+        assert!(
+            !again.contains(&generated),
+            "{b}: the password is shown once"
+        );
+
+        // Lea signs in with it; an advisor manages no one.
+        let lea = Browser::sign_in_with(&site, "lea@dealer.example", &generated).await;
+        assert_eq!(lea.get("/users").await.0, 403, "{b}");
+        let r = lea
+            .post(
+                "/users",
+                &[("email", "max@dealer.example"), ("role", "admin")],
+            )
+            .await;
+        assert_eq!(r.status(), 303, "{b}");
+        let users = touchpoint::app::people::users(&site.db, chrono::Utc::now())
+            .await
+            .unwrap();
+        assert!(
+            !users.iter().any(|u| u.email == "max@dealer.example"),
+            "{b}"
+        );
+
+        // Her own password: the current one is checked, then her other
+        // browser is signed out and this one stays.
+        let other = Browser::sign_in_with(&site, "lea@dealer.example", &generated).await;
+        let new = "a brand new password";
+        lea.post(
+            "/account/password",
+            &[
+                ("current", "not the password"),
+                ("new", new),
+                ("again", new),
+            ],
+        )
+        .await;
+        let (_, page) = lea.get("/account").await;
+        assert!(page.contains("the current password is wrong"), "{b}");
+        lea.post(
+            "/account/password",
+            &[
+                ("current", &generated),
+                ("new", new),
+                ("again", "something else entirely"),
+            ],
+        )
+        .await;
+        let (_, page) = lea.get("/account").await;
+        assert!(page.contains("differ"), "{b}");
+        lea.post(
+            "/account/password",
+            &[("current", &generated), ("new", new), ("again", new)],
+        )
+        .await;
+        let (_, page) = lea.get("/account").await;
+        assert!(page.contains("Password changed."), "{b}");
+        assert_eq!(
+            other.get("/today").await.0,
+            303,
+            "{b}: the other browser is out"
+        );
+        assert_eq!(lea.get("/today").await.0, 200, "{b}: this one stays");
+        let signed = touchpoint::app::people::sign_in(
+            &site.db,
+            "lea@dealer.example",
+            &generated,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+        assert!(
+            !matches!(signed, touchpoint::app::people::SignIn::Welcome(_)),
+            "{b}: the old password is gone"
+        );
+        Browser::sign_in_with(&site, "lea@dealer.example", new).await;
+
+        // The administrator removes her, but not themself.
+        admin
+            .post("/users/remove", &[("email", "admin@dealer.example")])
+            .await;
+        let (_, page) = admin.get("/users").await;
+        assert!(page.contains("you cannot remove yourself"), "{b}");
+        let r = admin
+            .post("/users/remove", &[("email", "lea@dealer.example")])
+            .await;
+        assert_eq!(r.status(), 303, "{b}");
+        let users: Vec<String> = touchpoint::app::people::users(&site.db, chrono::Utc::now())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.email)
+            .collect();
+        assert!(users.contains(&"admin@dealer.example".to_string()), "{b}");
+        assert!(!users.contains(&"lea@dealer.example".to_string()), "{b}");
+        assert_eq!(lea.get("/today").await.0, 303, "{b}: removed, signed out");
     }
 }

@@ -286,6 +286,9 @@ async fn walk(c: &Client, site: &Site) {
     let accuracy = text(c, Locator::Id("accuracy")).await;
     assert!(accuracy.contains("Visits"), "{accuracy}");
     screenshot(c, "overview").await;
+    click(c, Locator::XPath("//a[@href='/account']")).await;
+    shown(c, Locator::Id("password")).await;
+    screenshot(c, "account").await;
 
     // Imports: a bad file, its line-numbered errors.
     let file = tempfile::Builder::new()

@@ -172,6 +172,11 @@ pub fn csrf_in(html: &str) -> String {
 impl Browser {
     /// Signs in as `email` with the site's password; panics unless it works.
     pub async fn sign_in(site: &Site, email: &str) -> Browser {
+        Browser::sign_in_with(site, email, PASSWORD).await
+    }
+
+    /// Signs in as `email` with `password`; panics unless it works.
+    pub async fn sign_in_with(site: &Site, email: &str, password: &str) -> Browser {
         let client = client();
         let page = client.get(site.url("/signin")).send().await.unwrap();
         let cookie = set_cookie(&page).expect("a session cookie");
@@ -182,7 +187,7 @@ impl Browser {
             .header("cookie", &cookie)
             .form(&[
                 ("email", email),
-                ("password", PASSWORD),
+                ("password", password),
                 ("csrf", &csrf),
                 ("next", "/today"),
             ])

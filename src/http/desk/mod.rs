@@ -71,6 +71,8 @@ impl Desk {
             ("customer.html", include_str!("templates/customer.html")),
             ("imports.html", include_str!("templates/imports.html")),
             ("overview.html", include_str!("templates/overview.html")),
+            ("users.html", include_str!("templates/users.html")),
+            ("account.html", include_str!("templates/account.html")),
             ("error.html", include_str!("templates/error.html")),
         ] {
             env.add_template(name, source)?;
@@ -103,6 +105,10 @@ pub fn routes() -> axum::Router<Arc<AppState>> {
         .route("/customers/{id}/visit", post(visit))
         .route("/customers/{id}/opt-out", post(opt_out))
         .route("/overview", get(overview_page))
+        .route("/users", get(users_page).post(add_user))
+        .route("/users/remove", post(remove_user))
+        .route("/account", get(account_page))
+        .route("/account/password", post(change_password))
         .route("/imports", get(imports_page).post(upload))
         .route("/imports/errors.csv", get(errors_csv))
         .route("/imports/{id}/errors.csv", get(past_errors_csv))
@@ -1097,6 +1103,153 @@ async fn overview_page(State(state): State<Arc<AppState>>, person: Person) -> Re
         }
         Err(e) => failed(&state, &person, e, "/overview").await,
     }
+}
+
+// ---- users and one's own account ----
+
+async fn users_page(State(state): State<Arc<AppState>>, person: Person) -> Response {
+    users_view(&state, &person, None).await
+}
+
+/// The users page; `added` shows a new user's generated password, once.
+async fn users_view(
+    state: &AppState,
+    person: &Person,
+    added: Option<crate::app::people::Added>,
+) -> Response {
+    match actions::users(&state.read, &person.act(), Utc::now()).await {
+        Ok(users) => {
+            let roles: Vec<&str> = crate::domain::Role::ALL
+                .iter()
+                .map(|r| r.as_str())
+                .collect();
+            let values = context! { users => users, roles => roles, added => added };
+            render(state, "users.html", "users", person, values).await
+        }
+        Err(e) => failed(state, person, e, "/today").await,
+    }
+}
+
+#[derive(Deserialize)]
+struct UserForm {
+    csrf: String,
+    email: String,
+    role: String,
+    password: Option<String>,
+}
+
+async fn add_user(
+    State(state): State<Arc<AppState>>,
+    person: Person,
+    headers: HeaderMap,
+    Form(form): Form<UserForm>,
+) -> Response {
+    if let Err(r) = person.guard(&headers, &form.csrf) {
+        return r;
+    }
+    let role = match crate::domain::Role::parse(&form.role) {
+        Some(r) => r,
+        None => {
+            return refused(
+                &person,
+                Failure::Data(format!("role: '{}' is none", form.role)),
+                "/users",
+            )
+            .await;
+        }
+    };
+    let password = form.password.filter(|p| !p.is_empty());
+    match actions::add_user(
+        &state.db,
+        &person.act(),
+        &form.email,
+        role,
+        password,
+        Utc::now(),
+    )
+    .await
+    {
+        // The generated password is shown on this answer alone.
+        Ok(added) if added.generated_password.is_some() => {
+            users_view(&state, &person, Some(added)).await
+        }
+        r => {
+            done(
+                &person,
+                r,
+                |a| format!("{} added as {}", a.email, a.role),
+                "/users",
+            )
+            .await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct EmailForm {
+    csrf: String,
+    email: String,
+}
+
+async fn remove_user(
+    State(state): State<Arc<AppState>>,
+    person: Person,
+    headers: HeaderMap,
+    Form(form): Form<EmailForm>,
+) -> Response {
+    if let Err(r) = person.guard(&headers, &form.csrf) {
+        return r;
+    }
+    let r = actions::remove_user(&state.db, &person.act(), &form.email, Utc::now()).await;
+    done(&person, r, |e| format!("{e} removed"), "/users").await
+}
+
+async fn account_page(State(state): State<Arc<AppState>>, person: Person) -> Response {
+    render(&state, "account.html", "account", &person, context! {}).await
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    csrf: String,
+    current: String,
+    new: String,
+    again: String,
+}
+
+async fn change_password(
+    State(state): State<Arc<AppState>>,
+    person: Person,
+    headers: HeaderMap,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    if let Err(r) = person.guard(&headers, &form.csrf) {
+        return r;
+    }
+    if form.new != form.again {
+        let why = Failure::Data("the new password and its repetition differ".into());
+        return refused(&person, why, "/account").await;
+    }
+    let keep = person
+        .session
+        .id()
+        .map(|id| crate::app::sessions::stored_id(&id));
+    let r = actions::change_own_password(
+        &state.db,
+        &person.act(),
+        &form.current,
+        form.new,
+        keep.as_deref(),
+        Utc::now(),
+    )
+    .await;
+    let w = words::words(person.lang);
+    done(
+        &person,
+        r,
+        |_| w["password_changed"].to_string(),
+        "/account",
+    )
+    .await
 }
 
 async fn imports_page(State(state): State<Arc<AppState>>, person: Person) -> Response {

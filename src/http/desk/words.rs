@@ -257,6 +257,42 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("error", "Something went wrong", "Что-то пошло не так"),
     ("back", "Back", "Назад"),
     ("signed_in_as", "Signed in as", "Вы вошли как"),
+    ("users", "Users", "Пользователи"),
+    ("role", "Role", "Роль"),
+    ("since", "Since", "С"),
+    ("remove", "Remove", "Удалить"),
+    ("locked_now", "locked", "заблокирован"),
+    ("add_user", "Add a user", "Добавить пользователя"),
+    ("user_added", "Added", "Добавлен"),
+    (
+        "generated_password",
+        "Their password, shown this once — hand it over in person:",
+        "Пароль показан один раз — передайте его лично:",
+    ),
+    (
+        "leave_empty_to_generate",
+        "empty: one is generated",
+        "пусто: будет создан",
+    ),
+    ("account", "My account", "Моя учётная запись"),
+    ("change_password", "Change my password", "Сменить пароль"),
+    ("current_password", "Current password", "Текущий пароль"),
+    (
+        "new_password",
+        "New password (10 characters or more)",
+        "Новый пароль (не менее 10 символов)",
+    ),
+    (
+        "new_password_again",
+        "New password again",
+        "Новый пароль ещё раз",
+    ),
+    (
+        "other_sessions_end",
+        "Your other signed-in browsers are signed out.",
+        "Другие ваши сеансы будут завершены.",
+    ),
+    ("password_changed", "Password changed.", "Пароль изменён."),
     ("done", "Done.", "Готово."),
 ];
 
