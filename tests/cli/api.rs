@@ -1298,3 +1298,76 @@ async fn administrators_manage_users_and_everyone_changes_their_own_password() {
         assert_eq!(lea.get("/today").await.0, 303, "{b}: removed, signed out");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_call_list_comes_a_page_at_a_time_in_the_apis_order() {
+    let dir = tempfile::tempdir().unwrap();
+    for site in sites(dir.path()).await {
+        let b = site.backend.clone();
+        // Thirty more owners who bought yesterday: thirty more calls today.
+        let bought = days_ago(1);
+        let mut customers = String::from(
+            "customer_id,name,email,phone,timezone,birthday,consent_email_marketing,consent_sms_marketing,locale\r\n",
+        );
+        let mut vehicles = String::from(
+            "vin,customer_id,make,model,model_year,purchase_date,purchase_odometer_km,avg_monthly_km\r\n",
+        );
+        for i in 0..30 {
+            customers.push_str(&format!(
+                "P{i:02},Owner {i:02},,+4915112{i:06},UTC,,false,false,en\r\n"
+            ));
+            vehicles.push_str(&format!(
+                "WVWZZZ1KZBW{i:06},P{i:02},Volkswagen,Polo,2025,{bought},0,\r\n"
+            ));
+        }
+        let now = chrono::Utc::now();
+        for (kind, body) in [
+            (touchpoint::import::Kind::Customers, customers),
+            (touchpoint::import::Kind::Vehicles, vehicles),
+        ] {
+            touchpoint::app::import_upload(
+                &site.db,
+                &site.config,
+                kind,
+                "dms.csv",
+                body.as_bytes(),
+                false,
+                now,
+            )
+            .await
+            .unwrap();
+        }
+        crate::support::pass(&site.db, &site.config, now).await;
+
+        let desk = Browser::sign_in(&site, "advisor@dealer.example").await;
+        let (_, first) = desk.get("/today").await;
+        let ids = |html: &str| -> Vec<String> {
+            html.split("id=\"call-")
+                .skip(1)
+                .map(|s| s.split('"').next().unwrap().to_string())
+                .collect()
+        };
+        let page1 = ids(&first);
+        assert_eq!(page1.len(), 25, "{b}");
+        assert!(
+            first.contains("<span class=\"count\">31</span>"),
+            "{b}: all counted"
+        );
+        let at = first
+            .find("/today?cursor=")
+            .unwrap_or_else(|| panic!("{b}: no next page"));
+        let link = first[at..].split('"').next().unwrap().replace("&amp;", "&");
+        let (_, second) = desk.get(&link).await;
+        let page2 = ids(&second);
+        assert_eq!(page2.len(), 6, "{b}");
+        assert!(!second.contains("/today?cursor="), "{b}: the last page");
+        // The same calls, in the same order, as the API's list.
+        let walked: Vec<String> = walk(&site, "/calls?limit=500")
+            .await
+            .iter()
+            .map(|c| c["id"].to_string())
+            .collect();
+        let shown: Vec<String> = page1.into_iter().chain(page2).collect();
+        assert_eq!(shown, walked, "{b}");
+    }
+}

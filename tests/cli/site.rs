@@ -25,6 +25,7 @@ pub struct Site {
     pub advisor: String,
     pub viewer: String,
     pub backend: String,
+    pub config: Config,
 }
 
 pub fn days_ago(n: i64) -> String {
@@ -106,6 +107,7 @@ impl Site {
             advisor,
             viewer,
             backend: backend.to_string(),
+            config,
         }
     }
 }
