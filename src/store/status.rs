@@ -19,7 +19,8 @@ pub struct Waiting {
     pub deferred: u64,
     /// Touchpoints held by an administrator.
     pub on_hold: u64,
-    /// Messages held for review after an interrupted send.
+    /// Messages held for review: interrupted sends, and messages awaiting
+    /// approval.
     pub held_messages: u64,
     /// Messages waiting for a retry.
     pub retrying: u64,
@@ -42,7 +43,11 @@ pub async fn waiting<C: ConnectionTrait>(db: &C) -> Result<Waiting, StoreError> 
     Ok(Waiting {
         deferred: touchpoints(TouchpointState::Deferred).await.context(what)?,
         on_hold: touchpoints(TouchpointState::OnHold).await.context(what)?,
-        held_messages: messages(MessageState::Held).await.context(what)?,
+        held_messages: message::Entity::find()
+            .filter(message::Column::State.is_in(MessageState::FOR_REVIEW.map(|m| m.as_str())))
+            .count(db)
+            .await
+            .context(what)?,
         retrying: messages(MessageState::Retry).await.context(what)?,
         open_calls: call_task::Entity::find()
             .filter(call_task::Column::State.eq(CallTaskState::Open.as_str()))

@@ -97,6 +97,8 @@ async fn approved_messages_go_once_and_unapproved_ones_expire() {
         );
         let waiting = held::list(&db).await.unwrap();
         assert_eq!(waiting.len(), 2, "{b}: {waiting:?}");
+        let status = app::status::status(&db, &config, noon).await.unwrap();
+        assert_eq!(status.held_messages, 2, "{b}: status counts them");
         let deadline =
             (noon + Duration::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         for h in &waiting {
