@@ -405,9 +405,11 @@ pub async fn search_customers(
     if let Some((first, rest)) = words.split_first() {
         found.extend(keys_with_terms(db, first, rest, after, limit).await?);
     }
-    // An address, or its start.
+    // An address, or its start (unless that is the one word just looked up:
+    // names and addresses share the terms).
     let lower = q.to_lowercase();
-    if !lower.contains(char::is_whitespace) && lower.len() >= 3 {
+    let same_as_words = words.len() == 1 && words[0] == lower;
+    if !same_as_words && !lower.contains(char::is_whitespace) && lower.len() >= 3 {
         found.extend(keys_with_terms(db, &lower, &[], after, limit).await?);
     }
     // The number's end: a national trunk 0 (or an international 00) typed
