@@ -309,31 +309,40 @@ pub async fn overview(
 }
 
 /// The Overview as last counted, counted again when older than a maximum
-/// age: one count at a time, the others wait for it.
+/// age: one count at a time, the others wait for it. A count runs on its
+/// own task, so that a client that gives up waiting does not cancel it.
 #[derive(Debug, Default)]
 pub struct Counted {
-    last: tokio::sync::Mutex<Option<(DateTime<Utc>, std::sync::Arc<Overview>)>>,
+    last: std::sync::Arc<tokio::sync::Mutex<Option<LastCount>>>,
 }
+
+/// When the Overview was last counted, and what came of it.
+type LastCount = (DateTime<Utc>, std::sync::Arc<Overview>);
 
 impl Counted {
     /// The Overview at `now`, at most `max_age` old.
     pub async fn get(
         &self,
-        db: &DatabaseConnection,
-        config: &Config,
+        db: DatabaseConnection,
+        config: std::sync::Arc<Config>,
         now: DateTime<Utc>,
         max_age: Duration,
     ) -> Result<std::sync::Arc<Overview>, Failure> {
-        let mut last = self.last.lock().await;
+        let mut last = std::sync::Arc::clone(&self.last).lock_owned().await;
         if let Some((at, o)) = last.as_ref()
             && *at <= now
             && now - *at < max_age
         {
             return Ok(std::sync::Arc::clone(o));
         }
-        let fresh = std::sync::Arc::new(overview(db, config, now).await?);
-        *last = Some((now, std::sync::Arc::clone(&fresh)));
-        Ok(fresh)
+        let count = tokio::spawn(async move {
+            let fresh = std::sync::Arc::new(overview(&db, &config, now).await?);
+            *last = Some((now, std::sync::Arc::clone(&fresh)));
+            Ok::<_, Failure>(fresh)
+        });
+        count
+            .await
+            .map_err(|e| Failure::Other(format!("counting the overview: {e}")))?
     }
 }
 

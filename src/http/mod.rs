@@ -81,7 +81,12 @@ impl AppState {
     ) -> Result<Arc<crate::app::overview::Overview>, crate::app::Failure> {
         let max_age = chrono::Duration::seconds(self.config.settings.http.overview_max_age_secs);
         self.overview
-            .get(&self.read, &self.config, chrono::Utc::now(), max_age)
+            .get(
+                self.read.clone(),
+                Arc::clone(&self.config),
+                chrono::Utc::now(),
+                max_age,
+            )
             .await
     }
 

@@ -1148,16 +1148,30 @@ async fn the_overview_is_counted_again_only_when_older_than_its_maximum_age() {
     let dir = tempfile::tempdir().unwrap();
     for (url, db, config) in crate::support::databases(dir.path()).await {
         let counted = touchpoint::app::overview::Counted::default();
+        let config = std::sync::Arc::new(config);
         let now = chrono::Utc::now();
         let max = chrono::Duration::minutes(5);
-        let first = counted.get(&db, &config, now, max).await.unwrap();
+        let first = counted
+            .get(db.clone(), config.clone(), now, max)
+            .await
+            .unwrap();
         let soon = counted
-            .get(&db, &config, now + chrono::Duration::minutes(4), max)
+            .get(
+                db.clone(),
+                config.clone(),
+                now + chrono::Duration::minutes(4),
+                max,
+            )
             .await
             .unwrap();
         assert!(std::sync::Arc::ptr_eq(&first, &soon), "{url}: kept");
         let later = counted
-            .get(&db, &config, now + chrono::Duration::minutes(6), max)
+            .get(
+                db.clone(),
+                config.clone(),
+                now + chrono::Duration::minutes(6),
+                max,
+            )
             .await
             .unwrap();
         assert!(
@@ -1165,6 +1179,28 @@ async fn the_overview_is_counted_again_only_when_older_than_its_maximum_age() {
             "{url}: counted again"
         );
         assert_ne!(first.counted_at, later.counted_at, "{url}");
+
+        // A client that gives up at once does not cancel the count it started.
+        let counted = touchpoint::app::overview::Counted::default();
+        let abandoned = tokio::time::timeout(
+            std::time::Duration::from_nanos(1),
+            counted.get(db.clone(), config.clone(), now, max),
+        )
+        .await;
+        assert!(abandoned.is_err(), "{url}: given up before the count ended");
+        let next = counted
+            .get(
+                db.clone(),
+                config.clone(),
+                now + chrono::Duration::minutes(1),
+                max,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            next.counted_at, first.counted_at,
+            "{url}: the abandoned count was kept"
+        );
     }
 }
 
