@@ -197,26 +197,25 @@ impl<'a> Dispatcher<'a> {
         report: &mut DispatchReport,
     ) -> Result<(), StoreError> {
         for m in writes::approvals_past_deadline(self.db, now).await? {
-            let deadline = m
-                .next_attempt_at
-                .unwrap_or(now)
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            let channel = crate::domain::Channel::of_stored(&m.channel);
-            let opted_out = store::customer(self.db, m.customer_id)
-                .await?
-                .is_none_or(|c| c.opted_out_of(channel));
-            if self.book.approval.send_at_deadline && !opted_out {
-                let reason =
-                    format!("not approved by {deadline}: sent, as [approval] on_deadline says");
-                if store::operator::approve_message(self.db, m.id, &reason, now).await? {
-                    report.approval_lapsed_sent += 1;
+            let customer = store::customer(self.db, m.customer_id).await?;
+            match decide::lapse(&self.book.approval, &m, customer.as_ref()) {
+                decide::Lapse::Send(reason) => {
+                    if store::operator::approve_message(self.db, m.id, &reason, now).await? {
+                        report.approval_lapsed_sent += 1;
+                    }
                 }
-            } else {
-                let reason = lapsed_reason(&deadline, opted_out.then_some(channel));
-                if store::operator::discard_message(self.db, m.id, &reason, now).await? {
-                    report.approval_expired += 1;
-                    self.message_events(&m, TouchpointState::Cancelled, Some(reason), now, report)
+                decide::Lapse::Expire(reason) => {
+                    if store::operator::discard_message(self.db, m.id, &reason, now).await? {
+                        report.approval_expired += 1;
+                        self.message_events(
+                            &m,
+                            TouchpointState::Cancelled,
+                            Some(reason),
+                            now,
+                            report,
+                        )
                         .await?;
+                    }
                 }
             }
         }
@@ -311,15 +310,6 @@ impl<'a> Dispatcher<'a> {
             },
         };
         settle(m, outcome, self.config.settings.dispatch.max_attempts, now)
-    }
-}
-
-/// The reason of a message that waited for approval in vain: it expired,
-/// or its person opted out of its channel meanwhile.
-pub(crate) fn lapsed_reason(deadline: &str, opted_out: Option<crate::domain::Channel>) -> String {
-    match opted_out {
-        Some(c) => format!("not approved by {deadline}: the owner opted out of {c} meanwhile"),
-        None => format!("not approved by {deadline}: expired"),
     }
 }
 

@@ -789,12 +789,7 @@ impl Person {
             .partition(|(m, _)| m.next_attempt_at.is_none_or(|d| d <= now));
         self.awaiting = waiting;
         for (message, carried) in lapsed {
-            let deadline = message
-                .next_attempt_at
-                .unwrap_or(now)
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             let channel = Channel::of_stored(&message.channel);
-            let opted_out = customer.opted_out_of(channel);
             // It counted in the caps from its creation; sent, it counts from now.
             let counted = match channel {
                 Channel::Call => &mut self.history.calls,
@@ -803,23 +798,25 @@ impl Person {
             if let Some(i) = counted.iter().position(|at| *at == message.created_at) {
                 counted.remove(i);
             }
-            let (outcome, reason) = if world.book.approval.send_at_deadline && !opted_out {
-                report.approval_lapsed_sent += 1;
-                let settled = settle(
-                    &message,
-                    Outcome::Sent { provider_ref: None },
-                    world.max_attempts,
-                    now,
-                );
-                tally(&settled, report);
-                self.history.push(channel, now);
-                (settled.outcome, settled.reason)
-            } else {
-                report.approval_expired += 1;
-                let reason =
-                    super::dispatch::lapsed_reason(&deadline, opted_out.then_some(channel));
-                (TouchpointState::Cancelled, Some(reason))
-            };
+            let (outcome, reason) =
+                match dispatch::lapse(&world.book.approval, &message, Some(customer)) {
+                    dispatch::Lapse::Send(_) => {
+                        report.approval_lapsed_sent += 1;
+                        let settled = settle(
+                            &message,
+                            Outcome::Sent { provider_ref: None },
+                            world.max_attempts,
+                            now,
+                        );
+                        tally(&settled, report);
+                        self.history.push(channel, now);
+                        (settled.outcome, settled.reason)
+                    }
+                    dispatch::Lapse::Expire(reason) => {
+                        report.approval_expired += 1;
+                        (TouchpointState::Cancelled, Some(reason))
+                    }
+                };
             // As `store::dispatch::store_outcomes` and the pass's lines do: one
             // outcome and reason for every touchpoint, a reason kept when none.
             for c in &carried {

@@ -69,6 +69,37 @@ impl Approval {
     }
 }
 
+/// What becomes of a message nobody approved by its deadline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lapse {
+    /// It goes out now, with this reason.
+    Send(String),
+    /// It is discarded (its touchpoints cancelled), with this reason.
+    Expire(String),
+}
+
+/// The fate of `m`, awaiting approval, at its deadline: it expires, or goes
+/// when `[approval] on_deadline = "send"` says so, but never to a person
+/// opted out of its channel meanwhile (`customer` is `None` when gone).
+pub fn lapse(approval: &Approval, m: &Message, customer: Option<&Customer>) -> Lapse {
+    let deadline = m
+        .next_attempt_at
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default();
+    let channel = channel_of(&m.channel);
+    if customer.is_none_or(|c| c.opted_out_of(channel)) {
+        Lapse::Expire(format!(
+            "not approved by {deadline}: the owner opted out of {channel} meanwhile"
+        ))
+    } else if approval.send_at_deadline {
+        Lapse::Send(format!(
+            "not approved by {deadline}: sent, as [approval] on_deadline says"
+        ))
+    } else {
+        Lapse::Expire(format!("not approved by {deadline}: expired"))
+    }
+}
+
 /// How the reason of a message awaiting approval starts; the deadline
 /// follows.
 pub const AWAITING_APPROVAL: &str = "awaiting approval until ";

@@ -181,26 +181,28 @@ async fn unapproved_messages_go_at_the_deadline_when_so_configured() {
     for (b, db, config) in bases(dir.path(), "send").await {
         let noon = due_noon(&db).await;
         assert_eq!(pass(&db, &config, noon).await.awaiting_approval, 2, "{b}");
-        // Max's is discarded by hand; Lea's waits out its deadline.
-        let max = held::list(&db)
+        // Max opts out of email meanwhile; Lea's waits out its deadline.
+        app::opt_outs::set(&db, "B1", touchpoint::domain::Channel::Email, true, noon)
             .await
-            .unwrap()
-            .into_iter()
-            .find(|h| h.customer_id == "B1")
             .unwrap();
-        held::discard(
-            &db,
-            max.id,
-            "admin@dealer.example",
-            Some("not this one"),
-            noon,
-        )
-        .await
-        .unwrap();
         let before = pass(&db, &config, noon + Duration::hours(23)).await;
         assert_eq!(before.approval_lapsed_sent, 0, "{b}: {before:?}");
         let report = pass(&db, &config, noon + Duration::hours(24)).await;
         assert_eq!(report.approval_lapsed_sent, 1, "{b}: {report:?}");
+        assert_eq!(
+            report.approval_expired, 1,
+            "{b}: Max's is not sent: {report:?}"
+        );
+        let deadline =
+            (noon + Duration::hours(24)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        assert_eq!(
+            touchpoint_of(&db, &welcome(VIN_B)).await.reason.as_deref(),
+            Some(
+                format!("not approved by {deadline}: the owner opted out of email meanwhile")
+                    .as_str()
+            ),
+            "{b}"
+        );
         assert_eq!(report.sent.get("email"), Some(&1), "{b}: {report:?}");
         let sent: Vec<String> = emails(&config)
             .into_iter()
