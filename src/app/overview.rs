@@ -329,8 +329,8 @@ impl Counted {
         max_age: Duration,
     ) -> Result<std::sync::Arc<Overview>, Failure> {
         let mut last = std::sync::Arc::clone(&self.last).lock_owned().await;
+        // A count newer than the request (made while it waited) is fresh.
         if let Some((at, o)) = last.as_ref()
-            && *at <= now
             && now - *at < max_age
         {
             return Ok(std::sync::Arc::clone(o));

@@ -1202,6 +1202,20 @@ async fn the_overview_is_counted_again_only_when_older_than_its_maximum_age() {
             next.counted_at, first.counted_at,
             "{url}: the abandoned count was kept"
         );
+        // A request that began before the last count finished takes it.
+        let earlier = counted
+            .get(
+                db.clone(),
+                config.clone(),
+                now - chrono::Duration::seconds(1),
+                max,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            earlier.counted_at, first.counted_at,
+            "{url}: not counted again"
+        );
     }
 }
 
