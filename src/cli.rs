@@ -69,6 +69,11 @@ pub enum Command {
     },
     /// The daemon: HTTP endpoints and a planning and dispatch pass on a schedule
     Run,
+    /// Validate the configuration, the plan template and the message texts, and print the effective configuration with its secrets hidden
+    CheckConfig {
+        #[command(flatten)]
+        out: Output,
+    },
     /// What the database says: the last pass, what waits, the schema
     Status {
         #[command(flatten)]

@@ -56,6 +56,25 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The settings with their secrets hidden: passwords in URLs, the
+    /// link-signing secret and the SMS gateway's token (`check-config`).
+    pub fn redacted(&self) -> Settings {
+        let hide = |v: &str| {
+            if v.is_empty() {
+                String::new()
+            } else {
+                "***".to_string()
+            }
+        };
+        let mut s = self.clone();
+        s.database.url = redact_url(&s.database.url);
+        s.email.smtp_url = redact_url(&s.email.smtp_url);
+        s.sms.base_url = redact_url(&s.sms.base_url);
+        s.http.secret = hide(&s.http.secret);
+        s.sms.auth_token = hide(&s.sms.auth_token);
+        s
+    }
+
     /// When open calls come back, for `rules::call_effect`.
     pub fn call_returns(&self) -> crate::rules::Returns {
         crate::rules::Returns {

@@ -154,6 +154,20 @@ pub async fn senders(db: &DatabaseConnection, config: &Config) -> Result<Senders
     })
 }
 
+/// The plan template parses and every one of its messages has a text that
+/// renders (`check-config`; otherwise a touchpoint whose text is missing
+/// fails when it falls due).
+pub fn check_texts(config: &Config) -> Result<(), Failure> {
+    let template = config.plan_template()?;
+    let catalog = crate::messages::Catalog::builtin().map_err(|e| Failure::Other(e.to_string()))?;
+    catalog.check(&template).map_err(|e| {
+        Failure::Config(crate::config::ConfigError::new(
+            "plan.template",
+            e.to_string(),
+        ))
+    })
+}
+
 /// Creates or brings the configured database's schema up to date; how many
 /// migrations ran.
 pub async fn migrate(config: &Config) -> Result<usize, Failure> {

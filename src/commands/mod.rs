@@ -122,6 +122,10 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
             let config = load_config(cli.config.as_deref(), &cli.set)?;
             crate::daemon::run(config).await
         }
+        Command::CheckConfig { out } => {
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
+            operator::check_config(&config, out).await
+        }
         Command::Status { out } => {
             let config = load_config(cli.config.as_deref(), &cli.set)?;
             status::show(&config, out.json).await

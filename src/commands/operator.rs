@@ -301,3 +301,30 @@ async fn timeline(config: &Config, customer_id: &str, out: Output) -> Result<(),
         s
     })
 }
+
+/// What `check-config` reports.
+#[derive(serde::Serialize)]
+struct Checked {
+    /// The file read, if any (the defaults and the environment otherwise).
+    file: Option<String>,
+    /// The effective settings, secrets hidden.
+    settings: crate::config::Settings,
+}
+
+/// `check-config`: the configuration is loaded and checked by now (a bad one
+/// exits 78 before this); the plan template and the message texts are
+/// checked here, then the effective settings printed with secrets hidden.
+pub async fn check_config(config: &Config, out: Output) -> Result<(), Failure> {
+    crate::app::check_texts(config)?;
+    let checked = Checked {
+        file: config.source.as_ref().map(|p| p.display().to_string()),
+        settings: config.settings.redacted(),
+    };
+    let toml = toml::to_string(&checked.settings).map_err(|e| Failure::Other(e.to_string()))?;
+    print(out.json, &checked, |c| {
+        format!(
+            "# configuration OK: {}\n{toml}",
+            c.file.as_deref().unwrap_or("defaults and environment")
+        )
+    })
+}

@@ -179,3 +179,88 @@ fn command_line_set_overrides_file_and_environment() {
         .unwrap();
     assert_eq!(out.status.code(), Some(64));
 }
+
+#[test]
+fn check_config_prints_the_effective_settings_with_secrets_hidden() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("touchpoint.toml");
+    std::fs::write(
+        &path,
+        "[database]\r\nurl = \"postgres://tp:s3cretpw@db.example/touchpoint\"\r\n\
+         [http]\r\nsecret = \"a-very-long-signing-secret\"\r\n\
+         [email]\r\nsmtp_url = \"smtp://mailer:mailpass@smtp.example:587\"\r\n\
+         [sms]\r\nprovider = \"http\"\r\nbase_url = \"https://gw:tokentok@sms.example/send\"\r\n\
+         from = \"+4915112345678\"\r\nauth_token = \"tok-123456\"\r\n\
+         [caps]\r\nmessages_per_30_days = 3\r\n",
+    )
+    .unwrap();
+    let out = touchpoint()
+        .arg("--config")
+        .arg(&path)
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("# configuration OK: "), "{text}");
+    for secret in [
+        "s3cretpw",
+        "a-very-long-signing-secret",
+        "mailpass",
+        "tokentok",
+        "tok-123456",
+    ] {
+        assert!(!text.contains(secret), "{secret} shown: {text}");
+    }
+    // The rest is the effective configuration, as TOML: the file's values
+    // over the defaults.
+    let settings: toml::Table = toml::from_str(&text).unwrap();
+    assert_eq!(
+        settings["database"]["url"].as_str(),
+        Some("postgres://tp:***@db.example/touchpoint")
+    );
+    assert_eq!(settings["http"]["secret"].as_str(), Some("***"));
+    assert_eq!(settings["sms"]["auth_token"].as_str(), Some("***"));
+    assert_eq!(
+        settings["email"]["smtp_url"].as_str(),
+        Some("smtp://mailer:***@smtp.example:587")
+    );
+    assert_eq!(
+        settings["caps"]["messages_per_30_days"].as_integer(),
+        Some(3)
+    );
+    assert_eq!(settings["plan"]["grace_days"].as_integer(), Some(7));
+
+    let out = touchpoint()
+        .arg("--config")
+        .arg(&path)
+        .args(["check-config", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["file"].as_str(), Some(path.to_str().unwrap()));
+    assert_eq!(v["settings"]["http"]["secret"], "***");
+
+    // A bad value, a missing plan template: 78, with the key.
+    for (extra, key) in [
+        (
+            "[approval]\nchannels = [\"call\"]\n",
+            "approval.channels[0]",
+        ),
+        (
+            "[plan]\ntemplate = \"no-such-plan.toml\"\n",
+            "plan.template",
+        ),
+    ] {
+        let cfg = crate::support::sqlite_config(dir.path(), extra);
+        let out = touchpoint()
+            .arg("--config")
+            .arg(&cfg)
+            .arg("check-config")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(78), "{extra}");
+        assert!(stderr(&out).contains(key), "{}", stderr(&out));
+    }
+}
