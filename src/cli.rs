@@ -74,6 +74,18 @@ pub enum Command {
         #[command(flatten)]
         out: Output,
     },
+    /// Send one test email through the configured transport and print its answer
+    SendTestEmail {
+        address: String,
+        #[command(flatten)]
+        out: Output,
+    },
+    /// Send one test SMS through the configured gateway and print its answer
+    SendTestSms {
+        number: String,
+        #[command(flatten)]
+        out: Output,
+    },
     /// What the database says: the last pass, what waits, the schema
     Status {
         #[command(flatten)]

@@ -154,6 +154,83 @@ pub async fn senders(db: &DatabaseConnection, config: &Config) -> Result<Senders
     })
 }
 
+/// What a test message through a configured transport came to.
+#[derive(Debug, serde::Serialize)]
+pub struct TestSent {
+    pub channel: String,
+    pub recipient: String,
+    /// `smtp`, `sms-gateway` or `outbox` (no server configured: a file).
+    pub transport: &'static str,
+    /// `sent`, `transient` (worth another try), `permanent` or `opted_out`.
+    pub outcome: &'static str,
+    /// The provider's id of the message, when it gave one.
+    pub provider_ref: Option<String>,
+    /// The provider's answer when it refused.
+    pub reason: Option<String>,
+}
+
+/// Sends one test message to `recipient` on `channel` (email or SMS)
+/// through the configured transport, as a pass would, outside any
+/// database: `send-test-email`, `send-test-sms`. Bad input (65) for an
+/// address or number that is none; an answer other than sent is a failure
+/// (1) after the answer is known.
+pub async fn send_test(
+    config: &Config,
+    channel: crate::domain::Channel,
+    recipient: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<TestSent, Failure> {
+    use crate::dispatch::{Outcome, Outgoing, Transport};
+    use crate::domain::Channel;
+    let recipient = match channel {
+        Channel::Email => crate::domain::EmailAddress::parse(recipient)
+            .map(|e| e.as_str().to_string())
+            .map_err(|e| Failure::Data(format!("address: {}", e.0)))?,
+        _ => {
+            let region = crate::domain::parse_region(&config.settings.import.default_region).ok();
+            crate::domain::PhoneNumber::parse(recipient, region)
+                .map(|p| p.as_str().to_string())
+                .map_err(|e| Failure::Data(format!("number: {}", e.0)))?
+        }
+    };
+    let transports = crate::dispatch::Transports::from_config(config)?;
+    let Some(transport) = transports.for_channel(channel) else {
+        return Err(Failure::Usage(format!("no test for the {channel} channel")));
+    };
+    let dealer = &config.settings.dealer;
+    let message = Outgoing {
+        key: format!("test:{}", now.timestamp_micros()),
+        channel,
+        recipient: recipient.clone(),
+        subject: format!("{}: a test message", dealer.name),
+        body: format!(
+            "A test message from touchpoint for {}, sent at {}. Nothing to do.",
+            dealer.name,
+            now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        unsubscribe_url: None,
+    };
+    let name = match transport {
+        Transport::Smtp(_) => "smtp",
+        Transport::Sms(_) => "sms-gateway",
+        Transport::Outbox(_) | Transport::Capture => "outbox",
+    };
+    let (outcome, provider_ref, reason) = match transport.send(&message).await {
+        Outcome::Sent { provider_ref } => ("sent", provider_ref, None),
+        Outcome::Transient { reason, .. } => ("transient", None, Some(reason)),
+        Outcome::Permanent { reason } => ("permanent", None, Some(reason)),
+        Outcome::OptedOut { reason } => ("opted_out", None, Some(reason)),
+    };
+    Ok(TestSent {
+        channel: channel.as_str().to_string(),
+        recipient,
+        transport: name,
+        outcome,
+        provider_ref,
+        reason,
+    })
+}
+
 /// The plan template parses and every one of its messages has a text that
 /// renders (`check-config`; otherwise a touchpoint whose text is missing
 /// fails when it falls due).

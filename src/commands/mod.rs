@@ -122,6 +122,14 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
             let config = load_config(cli.config.as_deref(), &cli.set)?;
             crate::daemon::run(config).await
         }
+        Command::SendTestEmail { address, out } => {
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
+            operator::send_test(&config, crate::domain::Channel::Email, &address, out).await
+        }
+        Command::SendTestSms { number, out } => {
+            let config = load_config(cli.config.as_deref(), &cli.set)?;
+            operator::send_test(&config, crate::domain::Channel::Sms, &number, out).await
+        }
         Command::CheckConfig { out } => {
             let config = load_config(cli.config.as_deref(), &cli.set)?;
             operator::check_config(&config, out).await

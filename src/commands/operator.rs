@@ -328,3 +328,34 @@ pub async fn check_config(config: &Config, out: Output) -> Result<(), Failure> {
         )
     })
 }
+
+/// `send-test-email`, `send-test-sms`: the provider's answer, printed; exit
+/// 1 unless it took the message.
+pub async fn send_test(
+    config: &Config,
+    channel: crate::domain::Channel,
+    recipient: &str,
+    out: Output,
+) -> Result<(), Failure> {
+    let sent = crate::app::send_test(config, channel, recipient, chrono::Utc::now()).await?;
+    print(out.json, &sent, |t| {
+        let answer = match (&t.provider_ref, &t.reason) {
+            (_, Some(reason)) => reason.clone(),
+            (Some(id), None) => format!("id {id}"),
+            (None, None) => "accepted".to_string(),
+        };
+        format!(
+            "{} to {} via {}: {}: {answer}\n",
+            t.channel, t.recipient, t.transport, t.outcome
+        )
+    })?;
+    if sent.outcome == "sent" {
+        Ok(())
+    } else {
+        Err(Failure::Other(format!(
+            "the {} was not sent: {}",
+            sent.channel,
+            sent.reason.unwrap_or_default()
+        )))
+    }
+}

@@ -264,3 +264,76 @@ fn check_config_prints_the_effective_settings_with_secrets_hidden() {
         assert!(stderr(&out).contains(key), "{}", stderr(&out));
     }
 }
+
+/// Runs the binary with `args` off the test's runtime (its servers go on).
+async fn run(args: Vec<std::ffi::OsString>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || touchpoint().args(args).output().unwrap())
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_messages_go_through_the_configured_transports_and_print_the_answer() {
+    use wiremock::matchers::{body_string_contains, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let dir = tempfile::tempdir().unwrap();
+    let args = |cfg: &std::path::Path, rest: &[&str]| -> Vec<std::ffi::OsString> {
+        let mut a: Vec<std::ffi::OsString> = vec!["--config".into(), cfg.into()];
+        a.extend(rest.iter().map(|s| s.into()));
+        a
+    };
+
+    // Email, to a real SMTP server.
+    let smtp = crate::smtp_server::SmtpServer::start();
+    let cfg = crate::support::sqlite_config(
+        dir.path(),
+        &format!("[email]\nsmtp_url = \"smtp://127.0.0.1:{}\"\n", smtp.port),
+    );
+    let out = run(args(&cfg, &["send-test-email", " anna@example.com "])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("email to anna@example.com via smtp: sent: "),
+        "{text}"
+    );
+    let mail = smtp.delivered();
+    assert_eq!(mail.len(), 1);
+    assert!(mail[0].contains("anna@example.com") && mail[0].contains("a test message"));
+    let out = run(args(&cfg, &["send-test-email", "anna-at-example"])).await;
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    assert!(stderr(&out).contains("address"), "{}", stderr(&out));
+    assert_eq!(smtp.delivered().len(), 1, "nothing sent to a bad address");
+
+    // SMS, to a gateway that takes the first and then answers 503.
+    let gateway = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("To=%2B4915112345678"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(serde_json::json!({"sid": "SM77"})))
+        .up_to_n_times(1)
+        .mount(&gateway)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&gateway)
+        .await;
+    let cfg = crate::support::sqlite_config(
+        dir.path(),
+        &format!(
+            "[sms]\nprovider = \"twilio\"\nbase_url = \"{}\"\naccount_sid = \"AC1\"\n\
+             auth_token = \"tok\"\nfrom = \"+4930111222\"\n",
+            gateway.uri()
+        ),
+    );
+    // A national number, read in [import] default_region (DE).
+    let out = run(args(&cfg, &["send-test-sms", "0151 12345678"])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "sms to +4915112345678 via sms-gateway: sent: id SM77\n"
+    );
+    let out = run(args(&cfg, &["send-test-sms", "+4915112345678", "--json"])).await;
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "transient", "{v}");
+    assert!(v["reason"].as_str().unwrap().contains("503"), "{v}");
+}
