@@ -44,6 +44,7 @@ pub enum ReasonKind {
     Displaced,
     NotApplicable,
     SkippedByPerson,
+    NotApproved,
     Other,
 }
 
@@ -60,6 +61,7 @@ impl ReasonKind {
             ReasonKind::Displaced => "displaced",
             ReasonKind::NotApplicable => "not_applicable",
             ReasonKind::SkippedByPerson => "skipped_by_person",
+            ReasonKind::NotApproved => "not_approved",
             ReasonKind::Other => "other",
         }
     }
@@ -91,6 +93,8 @@ pub fn reason_kind(reason: Option<&str>) -> ReasonKind {
         ReasonKind::NotApplicable
     } else if starts("skipped by") || starts("discarded by") {
         ReasonKind::SkippedByPerson
+    } else if starts("not approved by") {
+        ReasonKind::NotApproved
     } else {
         ReasonKind::Other
     }
@@ -411,12 +415,47 @@ mod tests {
                 "not sent within 14 days of its date; never sent late".into(),
                 ReasonKind::Stale,
             ),
+            (
+                match crate::dispatch::lapse(
+                    &crate::dispatch::Approval::default(),
+                    &message_for_lapse(),
+                    None,
+                ) {
+                    crate::dispatch::Lapse::Expire(r) | crate::dispatch::Lapse::Send(r) => r,
+                },
+                ReasonKind::NotApproved,
+            ),
             ("something new".into(), ReasonKind::Other),
         ];
         for (reason, kind) in cases {
             assert_eq!(reason_kind(Some(&reason)), kind, "{reason}");
         }
         assert_eq!(reason_kind(None), ReasonKind::Other);
+    }
+
+    /// A message awaiting approval, as the store hands it back.
+    fn message_for_lapse() -> crate::domain::Message {
+        let at = chrono::Utc::now();
+        crate::domain::Message {
+            id: 1,
+            key: "K".into(),
+            customer_id: 1,
+            channel: "sms".into(),
+            recipient: "+4915112345678".into(),
+            locale: "en".into(),
+            subject: String::new(),
+            body: "Hello".into(),
+            state: "awaiting_approval".into(),
+            reason: None,
+            attempts: 0,
+            next_attempt_at: Some(at),
+            lease_until: None,
+            provider_ref: None,
+            segments: Some(1),
+            created_at: at,
+            sent_at: None,
+            updated_at: at,
+        }
     }
 
     #[test]

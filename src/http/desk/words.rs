@@ -68,6 +68,11 @@ const WORDS: &[(&str, &str, &str)] = &[
         "skipped by a person",
         "пропущено сотрудником",
     ),
+    (
+        "k_not_approved",
+        "not approved in time",
+        "не одобрено вовремя",
+    ),
     ("k_other", "other", "другое"),
     ("opt_out_rate", "Opt-outs", "Отписки"),
     ("opted_out_now", "Opted out now", "Отписаны сейчас"),
