@@ -67,6 +67,21 @@ pub async fn call_list(
         .collect())
 }
 
+/// A page of the call list, oldest first (then by number), and how many
+/// calls are due in all: what the desk's Today and `GET /api/v1/calls` show.
+pub async fn call_page(
+    db: &DatabaseConnection,
+    config: &Config,
+    request: &super::page::PageRequest,
+    now: DateTime<Utc>,
+) -> Result<(super::page::Page<Call>, usize), Failure> {
+    let mut calls = call_list(db, config, now).await?;
+    calls.sort_by_key(|c| (c.due_date, c.id));
+    let due = calls.len();
+    let key = |c: &Call| format!("{}|{:020}", c.due_date, c.id);
+    Ok((super::page::page(calls, key, request), due))
+}
+
 /// What recording an outcome did.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OutcomeReport {

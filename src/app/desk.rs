@@ -92,10 +92,7 @@ pub async fn call_cards(
     request: &super::page::PageRequest,
     now: DateTime<Utc>,
 ) -> Result<CallPage, Failure> {
-    let mut calls = super::call_list(db, config, now).await?;
-    calls.sort_by_key(|c| (c.due_date, c.id));
-    let due = calls.len();
-    let page = super::page::page(calls, call_key, request);
+    let (page, due) = super::calls::call_page(db, config, request, now).await?;
     let mut cards = Vec::new();
     for call in page.items {
         let Some(customer) = operator::customer_by_key(db, &call.customer_id).await? else {
@@ -118,11 +115,6 @@ pub async fn call_cards(
         due,
         next_cursor: page.next_cursor,
     })
-}
-
-/// The order of the call list, as the API's `GET /calls` pages it.
-pub fn call_key(c: &Call) -> String {
-    format!("{}|{:020}", c.due_date, c.id)
 }
 
 /// A page of the morning's call list.

@@ -48,25 +48,6 @@ pub enum ReasonKind {
     Other,
 }
 
-impl ReasonKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReasonKind::OptedOut => "opted_out",
-            ReasonKind::NoConsent => "no_consent",
-            ReasonKind::NoAddress => "no_address",
-            ReasonKind::Capped => "capped",
-            ReasonKind::Stale => "stale",
-            ReasonKind::FulfilledByVisit => "fulfilled_by_visit",
-            ReasonKind::NoVisit => "no_visit",
-            ReasonKind::Displaced => "displaced",
-            ReasonKind::NotApplicable => "not_applicable",
-            ReasonKind::SkippedByPerson => "skipped_by_person",
-            ReasonKind::NotApproved => "not_approved",
-            ReasonKind::Other => "other",
-        }
-    }
-}
-
 /// The kind of a stored reason (the rules' and the plan's own words).
 pub fn reason_kind(reason: Option<&str>) -> ReasonKind {
     let Some(r) = reason else {
@@ -242,8 +223,7 @@ pub async fn overview(
         TouchpointState::Cancelled,
     ];
     let horizon = week_start(ahead + 1) - Duration::days(1);
-    for (_, channel, reason, n) in
-        counts::reasons_between(db, &not_out, window_start, horizon).await?
+    for (channel, reason, n) in counts::reasons_between(db, &not_out, window_start, horizon).await?
     {
         let kind = reason_kind(reason.as_deref());
         let s = kinds.entry(kind).or_insert_with(|| Suppressions {
@@ -417,7 +397,12 @@ mod tests {
             ),
             (
                 match crate::dispatch::lapse(
-                    &crate::dispatch::Approval::default(),
+                    &crate::dispatch::Approval {
+                        codes: Vec::new(),
+                        channels: vec![Channel::Sms],
+                        wait: Duration::hours(48),
+                        send_at_deadline: false,
+                    },
                     &message_for_lapse(),
                     None,
                 ) {

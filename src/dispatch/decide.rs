@@ -49,17 +49,6 @@ pub struct Approval {
     pub send_at_deadline: bool,
 }
 
-impl Default for Approval {
-    fn default() -> Self {
-        Self {
-            codes: Vec::new(),
-            channels: Vec::new(),
-            wait: Duration::hours(48),
-            send_at_deadline: false,
-        }
-    }
-}
-
 impl Approval {
     /// Whether a message of `code` on `channel` waits (call tasks never do:
     /// whoever calls reviews them).

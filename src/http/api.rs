@@ -237,9 +237,9 @@ async fn calls(
 ) -> ApiResult<Page<app::Call>> {
     caller.may(Permission::Read)?;
     let request = p.request()?;
-    let mut list = app::call_list(&state.read, &state.config, Utc::now()).await?;
-    list.sort_by_key(|c| (c.due_date, c.id));
-    Ok(Json(page(list, app::desk::call_key, &request)))
+    let (calls, _) =
+        app::calls::call_page(&state.read, &state.config, &request, Utc::now()).await?;
+    Ok(Json(calls))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

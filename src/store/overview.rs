@@ -86,22 +86,20 @@ pub async fn due_by_week<C: ConnectionTrait>(
 }
 
 /// The touchpoints in `states` due from `from` through `to`, counted per
-/// (state, channel, reason).
+/// (channel, reason).
 pub async fn reasons_between<C: ConnectionTrait>(
     db: &C,
     states: &[TouchpointState],
     from: NaiveDate,
     to: NaiveDate,
-) -> Result<Vec<(String, String, Option<String>, i64)>, StoreError> {
+) -> Result<Vec<(String, Option<String>, i64)>, StoreError> {
     touchpoint::Entity::find()
         .select_only()
-        .column(touchpoint::Column::State)
         .column(touchpoint::Column::Channel)
         .column(touchpoint::Column::Reason)
         .column_as(touchpoint::Column::Id.count(), "n")
         .filter(touchpoint::Column::State.is_in(states.iter().map(|s| s.as_str())))
         .filter(touchpoint::Column::DueDate.between(from, to))
-        .group_by(touchpoint::Column::State)
         .group_by(touchpoint::Column::Channel)
         .group_by(touchpoint::Column::Reason)
         .into_tuple()
