@@ -53,25 +53,22 @@ pub struct Settings {
     pub daemon: Daemon,
     pub calls: Calls,
     pub approval: Approval,
+    pub log: Log,
 }
 
 impl Settings {
     /// The settings with their secrets hidden: passwords in URLs, the
     /// link-signing secret and the SMS gateway's token (`check-config`).
     pub fn redacted(&self) -> Settings {
-        let hide = |v: &str| {
-            if v.is_empty() {
-                String::new()
-            } else {
-                "***".to_string()
-            }
-        };
+        let hide = |v: &str| hidden(v).to_string();
         let mut s = self.clone();
         s.database.url = redact_url(&s.database.url);
         s.email.smtp_url = redact_url(&s.email.smtp_url);
         s.sms.base_url = redact_url(&s.sms.base_url);
         s.http.secret = hide(&s.http.secret);
         s.sms.auth_token = hide(&s.sms.auth_token);
+        s.sms.inbound_secret = hide(&s.sms.inbound_secret);
+        s.http.metrics_token = hide(&s.http.metrics_token);
         s
     }
 
@@ -177,6 +174,11 @@ impl fmt::Debug for Email {
     }
 }
 
+/// How a secret shows: `***`, or empty when it is not set.
+fn hidden(secret: &str) -> &'static str {
+    if secret.is_empty() { "" } else { "***" }
+}
+
 /// SMS gateway; an empty `provider` writes to the outbox folder.
 #[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -195,6 +197,14 @@ pub struct Sms {
     pub field_to: String,
     pub field_from: String,
     pub field_body: String,
+    /// The generic `http` provider's replies (`POST /sms/inbound`): the
+    /// shared secret the gateway proves it knows. Empty: the endpoint is off.
+    pub inbound_secret: String,
+    /// `hmac`: an HMAC-SHA256 of the body in `inbound_signature_header`;
+    /// `basic`: HTTP basic authentication as `inbound_user`.
+    pub inbound_auth: String,
+    pub inbound_signature_header: String,
+    pub inbound_user: String,
 }
 
 impl Default for Sms {
@@ -211,6 +221,10 @@ impl Default for Sms {
             field_to: "To".into(),
             field_from: "From".into(),
             field_body: "Body".into(),
+            inbound_secret: String::new(),
+            inbound_auth: "hmac".into(),
+            inbound_signature_header: "X-Signature".into(),
+            inbound_user: "touchpoint".into(),
         }
     }
 }
@@ -221,16 +235,27 @@ impl fmt::Debug for Sms {
             .field("provider", &self.provider)
             .field("base_url", &self.base_url)
             .field("account_sid", &self.account_sid)
-            .field(
-                "auth_token",
-                &if self.auth_token.is_empty() {
-                    ""
-                } else {
-                    "***"
-                },
-            )
+            .field("auth_token", &hidden(&self.auth_token))
             .field("from", &self.from)
-            .finish()
+            .field("inbound_auth", &self.inbound_auth)
+            .field("inbound_secret", &hidden(&self.inbound_secret))
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[log]`: how log lines are written to standard error.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// `text`: one readable line per event; `json`: one JSON object per line.
+    pub format: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Self {
+            format: "text".into(),
+        }
     }
 }
 
@@ -308,6 +333,8 @@ pub struct Http {
     /// How old the Overview's figures may be, in seconds (0: computed on
     /// every request).
     pub overview_max_age_secs: i64,
+    /// `GET /metrics` wants `Authorization: Bearer` this; empty: open.
+    pub metrics_token: String,
 }
 
 impl fmt::Debug for Http {
@@ -315,8 +342,9 @@ impl fmt::Debug for Http {
         f.debug_struct("Http")
             .field("listen", &self.listen)
             .field("public_url", &self.public_url)
-            .field("secret", &if self.secret.is_empty() { "" } else { "***" })
+            .field("secret", &hidden(&self.secret))
             .field("overview_max_age_secs", &self.overview_max_age_secs)
+            .field("metrics_token", &hidden(&self.metrics_token))
             .finish()
     }
 }
@@ -520,6 +548,7 @@ impl Default for Settings {
                 public_url: "http://127.0.0.1:8080".into(),
                 secret: String::new(),
                 overview_max_age_secs: 300,
+                metrics_token: String::new(),
             },
             import: Import::default(),
             prediction: Prediction::default(),
@@ -535,6 +564,7 @@ impl Default for Settings {
             daemon: Daemon::default(),
             calls: Calls::default(),
             approval: Approval::default(),
+            log: Log::default(),
         }
     }
 }
@@ -895,6 +925,35 @@ impl Config {
                     "is required with an SMS provider",
                 ));
             }
+        }
+        if !matches!(s.log.format.as_str(), "text" | "json") {
+            return Err(ConfigError::new(
+                "log.format",
+                "must be \"text\" or \"json\"",
+            ));
+        }
+        if !matches!(s.sms.inbound_auth.as_str(), "hmac" | "basic") {
+            return Err(ConfigError::new(
+                "sms.inbound_auth",
+                "must be \"hmac\" or \"basic\"",
+            ));
+        }
+        if s.sms.inbound_auth == "hmac"
+            && axum::http::HeaderName::from_bytes(s.sms.inbound_signature_header.as_bytes())
+                .is_err()
+        {
+            return Err(ConfigError::new(
+                "sms.inbound_signature_header",
+                "is not an HTTP header name",
+            ));
+        }
+        if s.sms.inbound_auth == "basic"
+            && (s.sms.inbound_user.is_empty() || s.sms.inbound_user.contains(':'))
+        {
+            return Err(ConfigError::new(
+                "sms.inbound_user",
+                "must be a user name without ':'",
+            ));
         }
         if s.sms.provider == "twilio"
             && (s.sms.account_sid.is_empty() || s.sms.auth_token.is_empty())
@@ -1466,7 +1525,10 @@ mod tests {
             "sms.field_to",
             "sms.field_from",
             "sms.field_body",
+            "sms.inbound_secret",
+            "sms.inbound_user",
             "http.secret",
+            "http.metrics_token",
             "dealer.name",
             "dealer.phone",
             "outbox.dir",

@@ -1,7 +1,13 @@
 //! `touchpoint run`: the HTTP endpoints, a planning and dispatch pass on the
 //! `[daemon] dispatch_cron` schedule, readiness and watchdog through
-//! sd_notify, and a clean stop on SIGTERM or SIGINT: the listener stops
-//! accepting, a pass in flight finishes, the process exits 0.
+//! sd_notify, a reload on SIGHUP, and a clean stop on SIGTERM or SIGINT: the
+//! listener stops accepting, a pass in flight finishes, the process exits 0.
+//!
+//! A reload reads the configuration again and puts it in force from the
+//! next pass and the next request: caps, quiet hours, the plan template,
+//! transports, the schedule. A configuration that does not load keeps the
+//! old one in force; `/healthz` says so. `[database]`, `[http] listen`,
+//! `[http] secret` and `[log]` stay as they were until a restart.
 
 use crate::app::{self, Failure};
 use crate::config::{Config, ConfigError};
@@ -9,6 +15,7 @@ use crate::dispatch::Transports;
 use crate::messages::Catalog;
 use sd_notify::NotifyState;
 use sea_orm::DatabaseConnection;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_cron_scheduler::{Job, JobScheduler};
@@ -16,8 +23,19 @@ use tokio_cron_scheduler::{Job, JobScheduler};
 /// How long open HTTP requests may take to finish after a stop.
 const HTTP_DRAIN: Duration = Duration::from_secs(10);
 
-/// Runs until SIGTERM or SIGINT.
-pub async fn run(config: Config) -> Result<(), Failure> {
+/// What a pass works with; a reload replaces it.
+struct Running {
+    config: Config,
+    transports: Transports,
+    catalog: Catalog,
+}
+
+/// Runs until SIGTERM or SIGINT; `reread` loads the configuration again on
+/// SIGHUP.
+pub async fn run(
+    config: Config,
+    reread: impl Fn() -> Result<Config, Failure>,
+) -> Result<(), Failure> {
     let settings = &config.settings;
     // The scheduler only sends ticks; one task runs the passes, one at a
     // time: a tick that comes while a pass runs is dropped, not queued.
@@ -25,7 +43,7 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     // The first pass runs at start: what fell due while the daemon was
     // stopped goes out now, not at the next tick.
     let _ = tick_tx.try_send(());
-    let job = ticking(&settings.daemon.dispatch_cron, tick_tx)?;
+    let job = ticking(&settings.daemon.dispatch_cron, tick_tx.clone())?;
     // The schema must be current: systemd runs `touchpoint migrate` first.
     let db = app::open(&config).await?;
     let app::Senders {
@@ -35,6 +53,10 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     } = app::senders(&db, &config).await?;
     let readers = app::open_readers(&config, &db).await?;
     let state = crate::http::AppState::new(db.clone(), &config, links).with_readers(readers);
+    let live = state.clone();
+    if let crate::http::Inbound::Off(why) = state.inbound() {
+        tracing::info!(why, "POST /sms/inbound is off: SMS replies are not read");
+    }
 
     let listen = &settings.http.listen;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -47,15 +69,13 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut signals = Signals::new()?;
 
-    let mut scheduler = schedule(job).await?;
-    let passes = tokio::spawn(pass_loop(
-        db,
-        config.clone(),
+    let (mut scheduler, mut job_id) = schedule(job).await?;
+    let (running_tx, running_rx) = watch::channel(Arc::new(Running {
+        config: config.clone(),
         transports,
         catalog,
-        tick_rx,
-        stop_rx.clone(),
-    ));
+    }));
+    let passes = tokio::spawn(pass_loop(db.clone(), running_rx, tick_rx, stop_rx.clone()));
     let server = tokio::spawn(
         axum::serve(
             listener,
@@ -69,9 +89,49 @@ pub async fn run(config: Config) -> Result<(), Failure> {
     tracing::info!(listen = %local, cron = %settings.daemon.dispatch_cron, "touchpoint is running");
     notify(&[NotifyState::Ready]);
     let mut watchdog = watchdog_interval().map(tokio::time::interval);
+    let mut current = config;
     let signal = loop {
         tokio::select! {
-            name = signals.next() => break name,
+            signal = signals.next() => match signal {
+                Signal::Stop(name) => break name,
+                Signal::Reload => {
+                    let mut reloading = vec![NotifyState::Reloading];
+                    reloading.extend(NotifyState::monotonic_usec_now().ok());
+                    notify(&reloading);
+                    match reload(&db, &current, &reread, &scheduler, &tick_tx).await {
+                        Ok((next, running, job)) => {
+                            if let Some(job) = job {
+                                if let Err(e) = scheduler.remove(&job_id).await {
+                                    tracing::warn!(error = %e, "the old schedule could not be removed");
+                                }
+                                job_id = job;
+                            }
+                            let rules_changed = next.settings.caps != current.settings.caps
+                                || next.settings.quiet_hours != current.settings.quiet_hours;
+                            let _ = running_tx.send(Arc::new(running));
+                            // What waits for room or for its hours is decided
+                            // again under the new rules.
+                            if rules_changed {
+                                match app::reconsider_deferred(&db, chrono::Utc::now()).await {
+                                    Ok(n) => tracing::info!(touchpoints = n, "deferred touchpoints are decided again by the next pass"),
+                                    Err(e) => tracing::warn!(error = %e, "deferred touchpoints keep their times"),
+                                }
+                            }
+                            live.replace_config(next.clone());
+                            live.health.set_reload_failed(None);
+                            crate::metrics::reload(true);
+                            tracing::info!(cron = %next.settings.daemon.dispatch_cron, "configuration reloaded: in force from the next pass");
+                            current = next;
+                        }
+                        Err(e) => {
+                            crate::metrics::reload(false);
+                            tracing::error!(error = %e, "reloading failed: the configuration in force stays");
+                            live.health.set_reload_failed(Some(e.to_string()));
+                        }
+                    }
+                    notify(&[NotifyState::Ready]);
+                }
+            },
             _ = tick(&mut watchdog) => notify(&[NotifyState::Watchdog]),
         }
     };
@@ -127,12 +187,69 @@ fn ticking(cron: &str, ticks: mpsc::Sender<()>) -> Result<Job, ConfigError> {
     .map_err(|e| ConfigError::new("daemon.dispatch_cron", format!("'{cron}': {e}")))
 }
 
-/// A started scheduler running `job`.
-async fn schedule(job: Job) -> Result<JobScheduler, Failure> {
+/// The configuration `reread` gives, made ready to replace `current`: its
+/// values checked, the plan template and the texts checked, its transports
+/// built, and its schedule's job added to `scheduler` when the schedule
+/// changed (the caller removes the old one). What needs a restart keeps
+/// its current value, with a warning.
+async fn reload(
+    db: &DatabaseConnection,
+    current: &Config,
+    reread: &impl Fn() -> Result<Config, Failure>,
+    scheduler: &JobScheduler,
+    ticks: &mpsc::Sender<()>,
+) -> Result<(Config, Running, Option<uuid::Uuid>), Failure> {
+    let mut next = reread()?;
+    app::check_texts(&next)?;
+    let (now, was) = (&mut next.settings, &current.settings);
+    for (key, changed) in [
+        ("database", now.database != was.database),
+        ("http.listen", now.http.listen != was.http.listen),
+        ("http.secret", now.http.secret != was.http.secret),
+        ("log", now.log != was.log),
+    ] {
+        if changed {
+            tracing::warn!(
+                key,
+                "this setting changes only with a restart: the running value stays until then"
+            );
+        }
+    }
+    now.database = was.database.clone();
+    now.http.listen = was.http.listen.clone();
+    now.http.secret = was.http.secret.clone();
+    now.log = was.log.clone();
+    let app::Senders {
+        transports,
+        catalog,
+        ..
+    } = app::senders(db, &next).await?;
+    let cron = &next.settings.daemon.dispatch_cron;
+    let job = if *cron == current.settings.daemon.dispatch_cron {
+        None
+    } else {
+        let job = ticking(cron, ticks.clone())?;
+        Some(
+            scheduler
+                .add(job)
+                .await
+                .map_err(|e| Failure::Other(format!("cannot schedule the pass: {e}")))?,
+        )
+    };
+    let running = Running {
+        config: next.clone(),
+        transports,
+        catalog,
+    };
+    Ok((next, running, job))
+}
+
+/// A started scheduler running `job`, and the job's id.
+async fn schedule(job: Job) -> Result<(JobScheduler, uuid::Uuid), Failure> {
     let scheduler = JobScheduler::new()
         .await
         .map_err(|e| Failure::Other(format!("cannot start the scheduler: {e}")))?;
-    scheduler
+    let id = scheduler
         .add(job)
         .await
         .map_err(|e| Failure::Other(format!("cannot schedule the pass: {e}")))?;
@@ -140,15 +257,14 @@ async fn schedule(job: Job) -> Result<JobScheduler, Failure> {
         .start()
         .await
         .map_err(|e| Failure::Other(format!("cannot start the scheduler: {e}")))?;
-    Ok(scheduler)
+    Ok((scheduler, id))
 }
 
-/// Runs a pass per tick until the stop; a pass in flight is never cut short.
+/// Runs a pass per tick until the stop, with what is running at the tick;
+/// a pass in flight is never cut short.
 async fn pass_loop(
     db: DatabaseConnection,
-    config: Config,
-    transports: Transports,
-    catalog: Catalog,
+    running: watch::Receiver<Arc<Running>>,
     mut ticks: mpsc::Receiver<()>,
     stop: watch::Receiver<bool>,
 ) {
@@ -161,20 +277,36 @@ async fn pass_loop(
                     break;
                 }
                 let now = chrono::Utc::now();
-                match app::pass(&db, &config, &transports, &catalog, now).await {
-                    Ok(report) => tracing::info!(
-                        planned = report.planning.vehicles_planned,
-                        sent = ?report.dispatch.sent,
-                        deferred = report.dispatch.deferred,
-                        failed = report.dispatch.failed,
-                        held = report.dispatch.held,
-                        "pass done"
-                    ),
+                let started = std::time::Instant::now();
+                let r = Arc::clone(&running.borrow());
+                let passed = app::pass(&db, &r.config, &r.transports, &r.catalog, now).await;
+                let ended = chrono::Utc::now().timestamp();
+                crate::metrics::pass(passed.is_ok(), started.elapsed(), ended);
+                match passed {
+                    Ok(report) => {
+                        count(&report.dispatch);
+                        tracing::info!(
+                            planned = report.planning.vehicles_planned,
+                            sent = ?report.dispatch.sent,
+                            deferred = report.dispatch.deferred,
+                            failed = report.dispatch.failed,
+                            held = report.dispatch.held,
+                            "pass done"
+                        );
+                    }
                     // The next tick tries again.
                     Err(e) => tracing::error!(error = %e, "pass failed"),
                 }
+                match app::status::queue_depth(&db, &r.config, chrono::Utc::now()).await {
+                    Ok(depth) => crate::metrics::queue(&depth),
+                    Err(e) => {
+                        crate::metrics::error("metrics");
+                        tracing::warn!(error = %e, "counting the queue for the metrics failed");
+                    }
+                }
                 // Desk sessions that ran out are removed with each pass.
                 if let Err(e) = app::sessions::sweep(&db).await {
+                    crate::metrics::error("sessions");
                     tracing::warn!(error = %e, "removing expired sessions failed");
                 }
             }
@@ -182,13 +314,37 @@ async fn pass_loop(
     }
 }
 
+/// What a pass did, in the metrics: what it did not send and why, what it
+/// will try again, what it held.
+fn count(report: &crate::dispatch::DispatchReport) {
+    for e in &report.events {
+        match (e.outcome.as_str(), e.reason.as_deref()) {
+            ("sent", _) => {}
+            ("deferred", Some(r)) if r.starts_with(crate::dispatch::RETRYING) => {
+                crate::metrics::retry(&e.channel);
+            }
+            (outcome, reason) => {
+                let kind = crate::app::overview::reason_kind(reason);
+                crate::metrics::not_sent(&e.channel, outcome, kind.as_label());
+            }
+        }
+    }
+    crate::metrics::held(u64::try_from(report.held).unwrap_or(0));
+}
+
 /// Resolves once the stop is announced.
 async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
+/// What a signal asks for.
+enum Signal {
+    Stop(&'static str),
+    Reload,
+}
+
 /// SIGTERM (systemd) and SIGINT (a terminal) stop; SIGHUP (`systemctl
-/// reload`) is only logged, so that it does not end the process.
+/// reload`) reloads.
 struct Signals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
@@ -207,24 +363,27 @@ impl Signals {
         })
     }
 
-    /// The next stopping signal.
-    async fn next(&mut self) -> &'static str {
-        loop {
-            tokio::select! {
-                _ = self.term.recv() => return "SIGTERM",
-                _ = self.int.recv() => return "SIGINT",
-                _ = self.hup.recv() => tracing::warn!(
-                    "SIGHUP: reloading is not supported yet; restart to apply a changed configuration"
-                ),
-            }
+    /// The next signal.
+    async fn next(&mut self) -> Signal {
+        tokio::select! {
+            _ = self.term.recv() => Signal::Stop("SIGTERM"),
+            _ = self.int.recv() => Signal::Stop("SIGINT"),
+            _ = self.hup.recv() => Signal::Reload,
         }
     }
 }
 
-/// Half the watchdog timeout systemd set, when it set one.
+/// Half the watchdog timeout systemd set (`WATCHDOG_USEC`), when it set
+/// one for this process: as libsystemd reads it, `WATCHDOG_PID`, when set,
+/// must be this process.
 fn watchdog_interval() -> Option<Duration> {
-    let mut usec = 0u64;
-    sd_notify::watchdog_enabled(false, &mut usec).then(|| Duration::from_micros(usec / 2))
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.trim().parse().ok()?;
+    if let Ok(pid) = std::env::var("WATCHDOG_PID")
+        && pid.trim().parse::<u32>().ok() != Some(std::process::id())
+    {
+        return None;
+    }
+    (usec > 0).then(|| Duration::from_micros(usec / 2))
 }
 
 /// The next watchdog tick; never, without a watchdog.

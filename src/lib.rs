@@ -10,6 +10,7 @@ pub mod domain;
 pub mod http;
 pub mod import;
 pub mod messages;
+pub mod metrics;
 pub mod plan;
 pub mod predict;
 pub mod rules;

@@ -18,18 +18,22 @@ fn main() -> ExitCode {
     };
     // The daemon says what it does; one-shot commands only warn.
     let default_level = match cli.command {
-        touchpoint::cli::Command::Run => "info",
+        // The scheduler's own start-up lines are not the daemon's news.
+        touchpoint::cli::Command::Run => "info,tokio_cron_scheduler=warn",
         _ => "warn",
     };
-    // Colours only on a terminal: the journal gets plain lines.
-    tracing_subscriber::fmt()
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TOUCHPOINT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let log = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TOUCHPOINT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .init();
+        .with_env_filter(filter);
+    if commands::log_format(&cli) == "json" {
+        log.json().with_ansi(false).init();
+    } else {
+        // Colours only on a terminal: the journal gets plain lines.
+        log.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -319,3 +319,12 @@ const PEOPLE_PER_TRANSACTION: usize = 50;
 
 /// Send outcomes are stored at least this often during a group's sends.
 const STORE_OUTCOMES_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// After the rules changed (a reload with other caps or quiet hours): the
+/// deferred touchpoints are decided again by the next pass; how many.
+pub async fn reconsider_deferred(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+) -> Result<u64, crate::app::Failure> {
+    Ok(writes::reconsider_deferred(db, now).await?)
+}

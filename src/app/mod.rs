@@ -28,7 +28,7 @@ pub mod visits;
 pub use calls::{
     CLAIM_LAPSES, Call, OutcomeReport, call_list, claim, record_call_outcome, unclaim,
 };
-pub use dispatch::Dispatcher;
+pub use dispatch::{Dispatcher, reconsider_deferred};
 pub use import::{import_file, import_upload};
 pub use planning::{PassReport, planning_pass};
 pub use show::{NextService, PlanAnswer, QueueAnswer, next_service, queue, vehicle_plan};
@@ -289,6 +289,11 @@ pub async fn unsubscribe_links(
         secret.as_bytes(),
         &http.public_url,
     ))
+}
+
+/// Whether the database answers (`/healthz`).
+pub async fn ping(db: &DatabaseConnection) -> Result<(), Failure> {
+    Ok(store::ping(db).await?)
 }
 
 /// Opens the configured database; it must be migrated.

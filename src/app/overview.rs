@@ -48,6 +48,42 @@ pub enum ReasonKind {
     Other,
 }
 
+impl ReasonKind {
+    /// Every kind, in order.
+    pub const ALL: [ReasonKind; 12] = [
+        ReasonKind::OptedOut,
+        ReasonKind::NoConsent,
+        ReasonKind::NoAddress,
+        ReasonKind::Capped,
+        ReasonKind::Stale,
+        ReasonKind::FulfilledByVisit,
+        ReasonKind::NoVisit,
+        ReasonKind::Displaced,
+        ReasonKind::NotApplicable,
+        ReasonKind::SkippedByPerson,
+        ReasonKind::NotApproved,
+        ReasonKind::Other,
+    ];
+
+    /// Its name as the API and the metrics write it.
+    pub fn as_label(self) -> &'static str {
+        match self {
+            ReasonKind::OptedOut => "opted_out",
+            ReasonKind::NoConsent => "no_consent",
+            ReasonKind::NoAddress => "no_address",
+            ReasonKind::Capped => "capped",
+            ReasonKind::Stale => "stale",
+            ReasonKind::FulfilledByVisit => "fulfilled_by_visit",
+            ReasonKind::NoVisit => "no_visit",
+            ReasonKind::Displaced => "displaced",
+            ReasonKind::NotApplicable => "not_applicable",
+            ReasonKind::SkippedByPerson => "skipped_by_person",
+            ReasonKind::NotApproved => "not_approved",
+            ReasonKind::Other => "other",
+        }
+    }
+}
+
 /// The kind of a stored reason (the rules' and the plan's own words).
 pub fn reason_kind(reason: Option<&str>) -> ReasonKind {
     let Some(r) = reason else {
@@ -334,6 +370,16 @@ impl Counted {
 mod tests {
     use super::*;
     use crate::rules::Refusal;
+
+    #[test]
+    fn labels_are_the_api_names() {
+        for kind in ReasonKind::ALL {
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::Value::from(kind.as_label())
+            );
+        }
+    }
 
     #[test]
     fn the_rules_own_reasons_fall_into_their_kinds() {

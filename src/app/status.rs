@@ -89,3 +89,20 @@ pub async fn status(
         },
     })
 }
+
+/// What waits by channel and state, for the metrics: due touchpoints
+/// (`due`, as `status` counts them), deferred and held ones, messages
+/// waiting for a retry or a review, open calls.
+pub async fn queue_depth(
+    db: &DatabaseConnection,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, String, u64)>, Failure> {
+    let mut depth: Vec<(String, String, u64)> = super::planning::due_now(db, config, now)
+        .await?
+        .into_iter()
+        .map(|(channel, n)| (channel, "due".to_string(), u64::try_from(n).unwrap_or(0)))
+        .collect();
+    depth.extend(status::depth(db).await?);
+    Ok(depth)
+}

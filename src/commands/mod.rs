@@ -34,6 +34,17 @@ pub fn load_config(flag: Option<&Path>, overrides: &[(String, String)]) -> Resul
     Ok(Config::load_with(config_path(flag).as_deref(), overrides)?)
 }
 
+/// `[log] format` of the configuration the command will load; `text` when
+/// it does not load (the command then says why).
+pub fn log_format(cli: &Cli) -> String {
+    if matches!(cli.command, Command::Init { .. }) {
+        return "text".into();
+    }
+    load_config(cli.config.as_deref(), &cli.set)
+        .map(|c| c.settings.log.format)
+        .unwrap_or_else(|_| "text".into())
+}
+
 /// Prints a value as pretty JSON or through its text form.
 pub fn print<T: serde::Serialize>(
     json: bool,
@@ -120,7 +131,8 @@ pub async fn execute(cli: Cli) -> Result<(), Failure> {
         }
         Command::Run => {
             let config = load_config(cli.config.as_deref(), &cli.set)?;
-            crate::daemon::run(config).await
+            let reread = || load_config(cli.config.as_deref(), &cli.set);
+            crate::daemon::run(config, reread).await
         }
         Command::SendTestEmail { address, out } => {
             let config = load_config(cli.config.as_deref(), &cli.set)?;

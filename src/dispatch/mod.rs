@@ -70,6 +70,18 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// The kind of answer, as the metrics label it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Sent { .. } => "sent",
+            Outcome::Transient { .. } => "transient",
+            Outcome::Permanent { .. } => "permanent",
+            Outcome::OptedOut { .. } => "opted_out",
+        }
+    }
+}
+
 /// The transports of one process: the outbox folder until SMTP and an SMS
 /// gateway are configured.
 #[derive(Debug)]
@@ -82,13 +94,18 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// Sends `message`; what the transport answered and how long it took
+    /// are counted in the metrics (not for `Capture`).
     pub async fn send(&self, message: &Outgoing) -> Outcome {
-        match self {
+        let started = std::time::Instant::now();
+        let outcome = match self {
             Transport::Outbox(o) => o.send(message).await,
             Transport::Smtp(s) => s.send(message).await,
             Transport::Sms(g) => g.send(message).await,
-            Transport::Capture => Outcome::Sent { provider_ref: None },
-        }
+            Transport::Capture => return Outcome::Sent { provider_ref: None },
+        };
+        crate::metrics::send(message.channel.as_str(), outcome.kind(), started.elapsed());
+        outcome
     }
 }
 

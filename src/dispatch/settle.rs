@@ -5,6 +5,9 @@ use crate::domain::Message;
 use crate::domain::{Channel, MessageState, TouchpointState};
 use chrono::{DateTime, Duration, Utc};
 
+/// How the reason of a message waiting for a retry starts.
+pub const RETRYING: &str = "transient failure, retrying";
+
 /// What a send's outcome does to the message and its touchpoints.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settled {
@@ -69,7 +72,7 @@ pub fn settle(
                 next_attempt_at: Some(now + backoff),
                 message_reason: Some(reason.clone()),
                 outcome: TouchpointState::Deferred,
-                reason: Some(format!("transient failure, retrying: {reason}")),
+                reason: Some(format!("{RETRYING}: {reason}")),
                 ..base
             }
         }

@@ -215,7 +215,7 @@ async fn queue(
     Ok(Json(
         app::show::queue_page(
             &state.read,
-            &state.config,
+            &state.config(),
             &state.catalog,
             days,
             &filter,
@@ -238,7 +238,7 @@ async fn calls(
     caller.may(Permission::Read)?;
     let request = p.request()?;
     let (calls, _) =
-        app::calls::call_page(&state.read, &state.config, &request, Utc::now()).await?;
+        app::calls::call_page(&state.read, &state.config(), &request, Utc::now()).await?;
     Ok(Json(calls))
 }
 
@@ -292,7 +292,7 @@ async fn call_outcome(
     let act = caller.act();
     let now = Utc::now();
     Ok(Json(
-        actions::call_outcome(&state.db, &state.config, &act, id, outcome, note, on, now).await?,
+        actions::call_outcome(&state.db, &state.config(), &act, id, outcome, note, on, now).await?,
     ))
 }
 
@@ -370,7 +370,7 @@ async fn add_visit(
     };
     let act = caller.act();
     Ok(Json(
-        actions::add_visit(&state.db, &state.config, &act, visit, Utc::now()).await?,
+        actions::add_visit(&state.db, &state.config(), &act, visit, Utc::now()).await?,
     ))
 }
 
@@ -503,7 +503,7 @@ async fn send_now(
 ) -> ApiResult<touchpoints::Moved> {
     let act = caller.act();
     Ok(Json(
-        actions::send_now(&state.db, &state.config, &act, &key, Utc::now()).await?,
+        actions::send_now(&state.db, &state.config(), &act, &key, Utc::now()).await?,
     ))
 }
 
@@ -603,7 +603,7 @@ async fn import(
     Ok(Json(
         actions::import(
             &state.db,
-            &state.config,
+            &state.config(),
             &act,
             kind,
             name,

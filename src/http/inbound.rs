@@ -1,14 +1,18 @@
 //! `POST /sms/inbound`: the Twilio-style webhook of replies (form fields
 //! `From`, `Body`). STOP and its synonyms opt the sender's number out of SMS
 //! (and calls), START and its synonyms opt it back in, HELP answers with the
-//! dealer's name and phone. The answer is TwiML. With Twilio configured,
-//! a request must carry Twilio's signature (`X-Twilio-Signature`), so that
-//! nobody else can stop or restart a person's messages.
+//! dealer's name and phone. The answer is TwiML.
+//!
+//! Nobody but the SMS provider may stop or restart a person's messages, so
+//! every request proves it comes from the provider ([`Inbound`]): Twilio's
+//! signature, or the generic gateway's shared secret as an HMAC of the body
+//! or as basic authentication. Without a provider (or without the generic
+//! gateway's secret) the endpoint is off.
 
 use super::{AppState, HttpError, twiml};
 use crate::app;
 use crate::domain::PhoneNumber;
-use axum::Form;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -67,19 +71,159 @@ pub fn twilio_signature_valid(
     hmac::verify(&key, data.as_bytes(), &tag).is_ok()
 }
 
-/// Where the webhook is checked against Twilio's signature.
-#[derive(Clone)]
-pub struct TwilioCheck {
-    pub auth_token: String,
-    /// The URL Twilio posts to, as configured there (`{public_url}/sms/inbound`).
-    pub url: String,
+/// Whether `signature` (the generic gateway's signature header) is the
+/// HMAC-SHA256 of `body` under `secret`, in hex, with or without a
+/// `sha256=` prefix.
+pub fn hmac_signature_valid(secret: &str, body: &[u8], signature: &str) -> bool {
+    let hex = signature.trim();
+    let hex = hex.strip_prefix("sha256=").unwrap_or(hex);
+    let Some(tag) = from_hex(hex) else {
+        return false;
+    };
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+    hmac::verify(&key, body, &tag).is_ok()
 }
 
-impl std::fmt::Debug for TwilioCheck {
+fn from_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Whether `authorization` (the `Authorization` header) is HTTP basic
+/// authentication as `user` with the password `secret`. The password is
+/// compared in constant time.
+pub fn basic_auth_valid(user: &str, secret: &str, authorization: &str) -> bool {
+    let Some(encoded) = authorization
+        .trim()
+        .strip_prefix("Basic ")
+        .or_else(|| authorization.trim().strip_prefix("basic "))
+    else {
+        return false;
+    };
+    let Ok(decoded) = STANDARD.decode(encoded.trim()) else {
+        return false;
+    };
+    let Ok(pair) = std::str::from_utf8(&decoded) else {
+        return false;
+    };
+    let Some((given_user, given)) = pair.split_once(':') else {
+        return false;
+    };
+    given_user == user && super::secrets_equal(given, secret)
+}
+
+/// How the webhook knows a request comes from the SMS provider.
+#[derive(Clone)]
+pub enum Inbound {
+    /// No provider that can prove itself: every request gets 404.
+    Off(&'static str),
+    /// Twilio's `X-Twilio-Signature` for `url`, the URL Twilio posts to as
+    /// configured there (`{public_url}/sms/inbound`).
+    Twilio { auth_token: String, url: String },
+    /// The generic gateway's HMAC-SHA256 of the body in `header`.
+    Hmac { secret: String, header: String },
+    /// The generic gateway's basic authentication.
+    Basic { user: String, secret: String },
+}
+
+impl Inbound {
+    /// What the `[sms]` settings call for.
+    pub fn of(sms: &crate::config::Sms, public_url: &str) -> Self {
+        match sms.provider.as_str() {
+            "twilio" => Self::Twilio {
+                auth_token: sms.auth_token.clone(),
+                url: format!("{}/sms/inbound", public_url.trim_end_matches('/')),
+            },
+            "http" if sms.inbound_secret.is_empty() => {
+                Self::Off("the http SMS provider has no [sms] inbound_secret")
+            }
+            "http" if sms.inbound_auth == "basic" => Self::Basic {
+                user: sms.inbound_user.clone(),
+                secret: sms.inbound_secret.clone(),
+            },
+            "http" => Self::Hmac {
+                secret: sms.inbound_secret.clone(),
+                header: sms.inbound_signature_header.clone(),
+            },
+            _ => Self::Off("no SMS provider is configured"),
+        }
+    }
+
+    /// Why the request is refused, or `None` when it is the provider's.
+    fn refusal(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        params: &[(String, String)],
+    ) -> Option<Response> {
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+        };
+        let (valid, status, kind, why) = match self {
+            Self::Off(_) => return Some(StatusCode::NOT_FOUND.into_response()),
+            Self::Twilio { auth_token, url } => (
+                twilio_signature_valid(auth_token, url, params, header("x-twilio-signature")),
+                StatusCode::FORBIDDEN,
+                "twilio_signature",
+                "no valid X-Twilio-Signature",
+            ),
+            Self::Hmac {
+                secret,
+                header: name,
+            } => (
+                hmac_signature_valid(secret, body, header(name)),
+                StatusCode::FORBIDDEN,
+                "hmac_signature",
+                "no valid signature header",
+            ),
+            Self::Basic { user, secret } => (
+                basic_auth_valid(user, secret, header("authorization")),
+                StatusCode::UNAUTHORIZED,
+                "basic_auth",
+                "no valid basic authentication",
+            ),
+        };
+        if valid {
+            return None;
+        }
+        tracing::warn!(why, "inbound SMS refused");
+        crate::metrics::inbound_refused(kind);
+        let mut answer = (status, format!("{why}\n")).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            answer.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Basic realm=\"touchpoint\""),
+            );
+        }
+        Some(answer)
+    }
+}
+
+impl std::fmt::Debug for Inbound {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TwilioCheck")
-            .field("url", &self.url)
-            .finish_non_exhaustive()
+        match self {
+            Self::Off(why) => f.debug_tuple("Off").field(why).finish(),
+            Self::Twilio { url, .. } => f
+                .debug_struct("Twilio")
+                .field("url", url)
+                .finish_non_exhaustive(),
+            Self::Hmac { header, .. } => f
+                .debug_struct("Hmac")
+                .field("header", header)
+                .finish_non_exhaustive(),
+            Self::Basic { user, .. } => f
+                .debug_struct("Basic")
+                .field("user", user)
+                .finish_non_exhaustive(),
+        }
     }
 }
 
@@ -93,28 +237,28 @@ fn field<'a>(params: &'a [(String, String)], name: &str) -> &'a str {
 pub async fn receive(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
-    Form(params): Form<Vec<(String, String)>>,
+    body: Bytes,
 ) -> Result<Response, HttpError> {
-    if let Some(check) = &state.twilio {
-        let signature = headers
-            .get("x-twilio-signature")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if !twilio_signature_valid(&check.auth_token, &check.url, &params, signature) {
-            tracing::warn!("inbound SMS refused: no valid X-Twilio-Signature");
-            return Ok((StatusCode::FORBIDDEN, "invalid X-Twilio-Signature\n").into_response());
-        }
+    let inbound = state.inbound();
+    if let Inbound::Off(_) = inbound {
+        return Ok(StatusCode::NOT_FOUND.into_response());
+    }
+    let Ok(params) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
+        return Ok((StatusCode::BAD_REQUEST, "the body is not a form\n").into_response());
+    };
+    if let Some(refusal) = inbound.refusal(&headers, &body, &params) {
+        return Ok(refusal);
     }
     let Some(word) = keyword(field(&params, "Body")) else {
         return Ok(twiml(None));
     };
-    let Ok(phone) = PhoneNumber::parse(field(&params, "From"), state.default_region) else {
+    let Ok(phone) = PhoneNumber::parse(field(&params, "From"), state.default_region()) else {
         return Ok(twiml(None));
     };
     if app::opt_outs::people_at(&state.db, phone.as_str()).await? == 0 {
         return Ok(twiml(None));
     }
-    let dealer = &state.dealer;
+    let dealer = &state.dealer();
     let reply = match word {
         Keyword::Help => format!(
             "{}: service reminders. Call us on {}. Reply STOP to stop, START to resume.",
@@ -221,6 +365,81 @@ mod tests {
         assert!(!twilio_signature_valid("12345", url, &changed, good));
         assert!(!twilio_signature_valid("12345", url, &p, ""));
         assert!(!twilio_signature_valid("12345", url, &p, "not base64!"));
+    }
+
+    #[test]
+    fn hmac_signatures_of_the_body() {
+        // echo -n 'From=%2B4915112345678&Body=STOP' | openssl dgst -sha256 -hmac gw-secret
+        let body = b"From=%2B4915112345678&Body=STOP";
+        let key = hmac::Key::new(hmac::HMAC_SHA256, b"gw-secret");
+        let hex: String = hmac::sign(&key, body)
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(hmac_signature_valid("gw-secret", body, &hex));
+        assert!(hmac_signature_valid(
+            "gw-secret",
+            body,
+            &format!("sha256={hex}")
+        ));
+        assert!(hmac_signature_valid("gw-secret", body, &hex.to_uppercase()));
+        assert!(!hmac_signature_valid("other", body, &hex));
+        assert!(!hmac_signature_valid(
+            "gw-secret",
+            b"From=%2B4915112345678&Body=START",
+            &hex
+        ));
+        assert!(!hmac_signature_valid("gw-secret", body, &hex[..62]));
+        assert!(!hmac_signature_valid("gw-secret", body, ""));
+        assert!(!hmac_signature_valid("gw-secret", body, "zz"));
+    }
+
+    #[test]
+    fn basic_authentication_wants_the_user_and_the_secret() {
+        let header = |pair: &str| format!("Basic {}", STANDARD.encode(pair));
+        assert!(basic_auth_valid(
+            "gateway",
+            "s3cret",
+            &header("gateway:s3cret")
+        ));
+        assert!(!basic_auth_valid(
+            "gateway",
+            "s3cret",
+            &header("gateway:s3cre")
+        ));
+        assert!(!basic_auth_valid(
+            "gateway",
+            "s3cret",
+            &header("other:s3cret")
+        ));
+        assert!(!basic_auth_valid("gateway", "s3cret", &header("gateway")));
+        assert!(!basic_auth_valid("gateway", "s3cret", "Bearer s3cret"));
+        assert!(!basic_auth_valid("gateway", "s3cret", "Basic ***"));
+        assert!(!basic_auth_valid("gateway", "s3cret", ""));
+    }
+
+    #[test]
+    fn the_webhook_is_off_without_a_provider_that_can_prove_itself() {
+        let mut sms = crate::config::Sms::default();
+        assert!(matches!(Inbound::of(&sms, "https://x"), Inbound::Off(_)));
+        sms.provider = "http".into();
+        assert!(matches!(Inbound::of(&sms, "https://x"), Inbound::Off(_)));
+        sms.inbound_secret = "s".into();
+        assert!(matches!(
+            Inbound::of(&sms, "https://x"),
+            Inbound::Hmac { .. }
+        ));
+        sms.inbound_auth = "basic".into();
+        assert!(matches!(
+            Inbound::of(&sms, "https://x"),
+            Inbound::Basic { .. }
+        ));
+        sms.provider = "twilio".into();
+        match Inbound::of(&sms, "https://tp.example/") {
+            Inbound::Twilio { url, .. } => assert_eq!(url, "https://tp.example/sms/inbound"),
+            other => panic!("{other:?}"),
+        }
     }
 
     proptest! {

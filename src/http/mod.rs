@@ -8,7 +8,9 @@ pub mod desk;
 mod inbound;
 mod unsubscribe;
 
-pub use inbound::{Keyword, TwilioCheck, keyword, twilio_signature_valid};
+pub use inbound::{
+    Inbound, Keyword, basic_auth_valid, hmac_signature_valid, keyword, twilio_signature_valid,
+};
 
 use crate::config::Dealer;
 use crate::store::StoreError;
@@ -25,7 +27,10 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// Where pages and lists read (`app::open_readers`); `db` unless set.
     pub read: DatabaseConnection,
-    pub config: Arc<crate::config::Config>,
+    /// The configuration in force: [`AppState::config`]; a reload replaces it.
+    live: Arc<std::sync::RwLock<Arc<crate::config::Config>>>,
+    /// What `/healthz` reports beyond "ok".
+    pub health: Arc<Health>,
     pub desk: Arc<desk::Desk>,
     /// The message texts the queue's previews render.
     pub catalog: Arc<crate::messages::Catalog>,
@@ -34,11 +39,6 @@ pub struct AppState {
     /// Session cookies are `Secure` when `public_url` is https.
     pub secure_cookies: bool,
     pub links: crate::unsubscribe::Links,
-    pub dealer: Dealer,
-    /// Where national numbers of inbound SMS are read (usually they are E.164).
-    pub default_region: Option<phonenumber::country::Id>,
-    /// With Twilio as the SMS provider: inbound requests must carry its signature.
-    pub twilio: Option<TwilioCheck>,
 }
 
 impl AppState {
@@ -52,7 +52,8 @@ impl AppState {
         Self {
             read: db.clone(),
             db,
-            config: Arc::new(config.clone()),
+            live: Arc::new(std::sync::RwLock::new(Arc::new(config.clone()))),
+            health: Arc::default(),
             // The templates are the product's own: they always load.
             #[allow(clippy::expect_used)]
             desk: Arc::new(desk::Desk::new().expect("the desk's templates are valid")),
@@ -64,29 +65,53 @@ impl AppState {
             overview: Arc::default(),
             secure_cookies: s.http.public_url.starts_with("https://"),
             links,
-            dealer: s.dealer.clone(),
-            default_region: crate::domain::parse_region(&s.import.default_region).ok(),
-            twilio: (s.sms.provider == "twilio").then(|| TwilioCheck {
-                auth_token: s.sms.auth_token.clone(),
-                url: format!("{}/sms/inbound", s.http.public_url.trim_end_matches('/')),
-            }),
         }
     }
 }
 
 impl AppState {
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<crate::config::Config> {
+        match self.live.read() {
+            Ok(live) => Arc::clone(&live),
+            // A writer only swaps an Arc; what it left is whole.
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Puts `config` in force for the requests that come next (a reload).
+    pub fn replace_config(&self, config: crate::config::Config) {
+        let config = Arc::new(config);
+        match self.live.write() {
+            Ok(mut live) => *live = config,
+            Err(poisoned) => *poisoned.into_inner() = config,
+        }
+    }
+
+    /// Who the messages come from.
+    pub fn dealer(&self) -> Dealer {
+        self.config().settings.dealer.clone()
+    }
+
+    /// Where national numbers of inbound SMS are read (usually they are E.164).
+    pub fn default_region(&self) -> Option<phonenumber::country::Id> {
+        crate::domain::parse_region(&self.config().settings.import.default_region).ok()
+    }
+
+    /// How inbound SMS requests prove they come from the provider.
+    pub fn inbound(&self) -> Inbound {
+        let config = self.config();
+        Inbound::of(&config.settings.sms, &config.settings.http.public_url)
+    }
+
     /// The Overview, at most `[http] overview_max_age_secs` old.
     pub async fn overview(
         &self,
     ) -> Result<Arc<crate::app::overview::Overview>, crate::app::Failure> {
-        let max_age = chrono::Duration::seconds(self.config.settings.http.overview_max_age_secs);
+        let config = self.config();
+        let max_age = chrono::Duration::seconds(config.settings.http.overview_max_age_secs);
         self.overview
-            .get(
-                self.read.clone(),
-                Arc::clone(&self.config),
-                chrono::Utc::now(),
-                max_age,
-            )
+            .get(self.read.clone(), config, chrono::Utc::now(), max_age)
             .await
     }
 
@@ -129,6 +154,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(api::not_found);
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .route(
             "/unsubscribe/{token}",
             get(unsubscribe::show).post(unsubscribe::confirm),
@@ -160,8 +186,92 @@ async fn security_headers(mut response: Response) -> Response {
     response
 }
 
-async fn healthz() -> &'static str {
-    "ok"
+/// What the daemon reports on `/healthz` beyond its database: a reload
+/// that failed (the old configuration still in force).
+#[derive(Debug, Default)]
+pub struct Health {
+    reload_failed: std::sync::Mutex<Option<String>>,
+}
+
+impl Health {
+    /// A reload failed for `why`; `None`: the last reload worked.
+    pub fn set_reload_failed(&self, why: Option<String>) {
+        match self.reload_failed.lock() {
+            Ok(mut r) => *r = why,
+            Err(poisoned) => *poisoned.into_inner() = why,
+        }
+    }
+
+    fn reload_failed(&self) -> Option<String> {
+        match self.reload_failed.lock() {
+            Ok(r) => r.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+/// How long `/healthz` waits for the database.
+const HEALTH_DB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `200 ok` while the database answers, `503` with the reason when it does
+/// not; a failed reload adds a line (the daemon runs on, on the old
+/// configuration).
+async fn healthz(axum::extract::State(state): axum::extract::State<Arc<AppState>>) -> Response {
+    let reload = state
+        .health
+        .reload_failed()
+        .map(|why| format!("\nreloading failed: {why}"))
+        .unwrap_or_default();
+    match tokio::time::timeout(HEALTH_DB_TIMEOUT, crate::app::ping(&state.db)).await {
+        Ok(Ok(())) => format!("ok{reload}").into_response(),
+        Ok(Err(e)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("database unavailable: {e}{reload}"),
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "database unavailable: no answer within {}s{reload}",
+                HEALTH_DB_TIMEOUT.as_secs()
+            ),
+        )
+            .into_response(),
+    }
+}
+
+/// Whether `given` is `secret`, compared in constant time: equal texts have
+/// equal HMAC tags, and the tags are compared in constant time.
+pub fn secrets_equal(given: &str, secret: &str) -> bool {
+    use ring::hmac;
+    const LABEL: &[u8] = b"touchpoint secret comparison";
+    let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, given.as_bytes()), LABEL);
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+    hmac::verify(&key, LABEL, tag.as_ref()).is_ok()
+}
+
+/// `GET /metrics`: the Prometheus metrics; with `[http] metrics_token` set,
+/// only for `Authorization: Bearer TOKEN`.
+async fn metrics(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let token = state.config().settings.http.metrics_token.clone();
+    if !token.is_empty() {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !secrets_equal(given, &token) {
+            return (StatusCode::UNAUTHORIZED, "a bearer token is required\n").into_response();
+        }
+    }
+    (
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        crate::metrics::encode(),
+    )
+        .into_response()
 }
 
 /// A failed request: its status and what the person is told.

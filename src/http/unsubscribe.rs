@@ -24,7 +24,7 @@ pub async fn show(
         "Unsubscribe",
         &format!(
             "Do you want to stop receiving {what} from {}?",
-            escape(&state.dealer.name)
+            escape(&state.dealer().name)
         ),
         "<form method=\"post\"><input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\
          <button type=\"submit\">Unsubscribe</button></form>",
@@ -53,7 +53,7 @@ pub async fn confirm(
         &format!(
             "You will receive no more {} from {}.",
             channel_words(subject.channel),
-            escape(&state.dealer.name)
+            escape(&state.dealer().name)
         ),
         "",
     ))

@@ -554,3 +554,20 @@ pub async fn histories(
     }
     Ok(histories)
 }
+
+/// Makes every deferred touchpoint due again at `now`, so that the next
+/// pass decides it under the rules in force (after a reload changed caps
+/// or quiet hours); how many.
+pub async fn reconsider_deferred(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    Ok(touchpoint::Entity::update_many()
+        .col_expr(touchpoint::Column::NextAttemptAt, Expr::value(now))
+        .filter(touchpoint::Column::State.eq(TouchpointState::Deferred.as_str()))
+        .filter(touchpoint::Column::NextAttemptAt.gt(now))
+        .exec(db)
+        .await
+        .context("making deferred touchpoints due")?
+        .rows_affected)
+}

@@ -167,6 +167,11 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<usize, StoreError> {
     Ok(pending)
 }
 
+/// Whether the database answers.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), StoreError> {
+    db.ping().await.context("reaching the database")
+}
+
 /// Fails when migrations are pending, so that commands never run on an old schema.
 pub async fn require_migrated(db: &DatabaseConnection) -> Result<(), StoreError> {
     let pending = Migrator::get_pending_migrations(db)
@@ -444,8 +449,8 @@ pub async fn commit(txn: DatabaseTransaction, what: &str) -> Result<(), StoreErr
 const PLANNING_LOCK: i32 = 0x7470_6c6e; // "tpln"
 
 /// Starts the transaction in which one page of planning reads and writes,
-/// holding the planning lock, so that planners that overlap (a timer next to
-/// the daemon, a manual pass, several instances on one database) never plan
+/// holding the planning lock, so that planners that overlap (a manual pass next
+/// to the daemon, several instances on one database) never plan
 /// the same vehicle twice. On SQLite that is the write lock, taken at the
 /// start (`BEGIN IMMEDIATE`): an overlapping planner waits for the page
 /// (within the busy timeout) and then reads what it left. On PostgreSQL it

@@ -102,3 +102,50 @@ pub async fn last_pass<C: ConnectionTrait>(
         .context("reading the last pass")?
         .map(|s| (s.value, s.created_at)))
 }
+
+/// What waits by channel and state (the metrics' queue depth): deferred and
+/// held touchpoints, messages waiting for a retry or a review, open calls.
+pub async fn depth<C: ConnectionTrait>(db: &C) -> Result<Vec<(String, String, u64)>, StoreError> {
+    use sea_orm::{QuerySelect, prelude::*};
+    let what = "counting the queue's depth";
+    let mut depth = Vec::new();
+    let touchpoints: Vec<(String, String, i64)> = touchpoint::Entity::find()
+        .select_only()
+        .column(touchpoint::Column::Channel)
+        .column(touchpoint::Column::State)
+        .column_as(touchpoint::Column::Id.count(), "n")
+        .filter(touchpoint::Column::State.is_in([
+            TouchpointState::Deferred.as_str(),
+            TouchpointState::OnHold.as_str(),
+        ]))
+        .group_by(touchpoint::Column::Channel)
+        .group_by(touchpoint::Column::State)
+        .into_tuple()
+        .all(db)
+        .await
+        .context(what)?;
+    let mut states = vec![MessageState::Retry];
+    states.extend(MessageState::FOR_REVIEW);
+    let messages: Vec<(String, String, i64)> = message::Entity::find()
+        .select_only()
+        .column(message::Column::Channel)
+        .column(message::Column::State)
+        .column_as(message::Column::Id.count(), "n")
+        .filter(message::Column::State.is_in(states.iter().map(|s| s.as_str())))
+        .group_by(message::Column::Channel)
+        .group_by(message::Column::State)
+        .into_tuple()
+        .all(db)
+        .await
+        .context(what)?;
+    let calls = call_task::Entity::find()
+        .filter(call_task::Column::State.eq(CallTaskState::Open.as_str()))
+        .count(db)
+        .await
+        .context(what)?;
+    for (channel, state, n) in touchpoints.into_iter().chain(messages) {
+        depth.push((channel, state, u64::try_from(n).unwrap_or(0)));
+    }
+    depth.push(("call".into(), CallTaskState::Open.as_str().into(), calls));
+    Ok(depth)
+}

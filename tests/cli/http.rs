@@ -154,15 +154,25 @@ async fn one_click_post_unsubscribes_and_a_get_does_not() {
 #[tokio::test(flavor = "multi_thread")]
 async fn inbound_stop_start_and_help() {
     let dir = tempfile::tempdir().unwrap();
-    for (url, db, config) in databases(dir.path()).await {
+    for (url, db, mut config) in databases(dir.path()).await {
+        // The generic gateway, signing its requests with the shared secret.
+        let sms = &mut config.settings.sms;
+        sms.provider = "http".into();
+        sms.base_url = "https://sms.example".into();
+        sms.from = "+4930111222".into();
+        sms.inbound_secret = "gw-secret".into();
         // Both customers of the number are covered.
         let (anna, bert, addr, client) = two_served(&db, &config).await;
         let inbound = |from: &'static str, body: &'static str| {
             let client = client.clone();
             async move {
+                let form =
+                    serde_urlencoded_form(&[("From", from), ("Body", body), ("To", "+4930111222")]);
                 let answer = client
                     .post(format!("http://{addr}/sms/inbound"))
-                    .form(&[("From", from), ("Body", body), ("To", "+4930111222")])
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("X-Signature", hmac_hex("gw-secret", &form))
+                    .body(form)
                     .send()
                     .await
                     .unwrap();
@@ -235,6 +245,155 @@ async fn inbound_stop_start_and_help() {
         assert_eq!(health.text().await.unwrap(), "ok");
         drop_test_schema(&db, &url).await;
     }
+}
+
+/// A form body as a gateway writes it.
+fn serde_urlencoded_form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+/// The generic gateway's signature: HMAC-SHA256 of the body, in hex.
+fn hmac_hex(secret: &str, body: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
+    ring::hmac::sign(&key, body.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Under every provider, a forged STOP and a forged START change nothing:
+/// without a provider (or the generic one without its secret) the endpoint
+/// is off (404); Twilio wants its signature for this URL (403), the generic
+/// gateway its HMAC (403) or its basic authentication (401). The refusals
+/// are counted in the metrics.
+#[tokio::test(flavor = "multi_thread")]
+async fn forged_stop_and_start_change_nothing_under_any_provider() {
+    let generic =
+        "provider = \"http\"\nbase_url = \"https://sms.example\"\nfrom = \"+4930111222\"\n";
+    let cases: Vec<(&str, String, u16)> = vec![
+        ("no provider", String::new(), 404),
+        ("generic without a secret", generic.to_string(), 404),
+        (
+            "twilio",
+            "provider = \"twilio\"\naccount_sid = \"AC1\"\nauth_token = \"tw-secret\"\nfrom = \"+4930111222\"\n".into(),
+            403,
+        ),
+        (
+            "generic, hmac",
+            format!("{generic}inbound_secret = \"gw-secret\"\n"),
+            403,
+        ),
+        (
+            "generic, basic",
+            format!("{generic}inbound_secret = \"gw-secret\"\ninbound_auth = \"basic\"\ninbound_user = \"gateway\"\n"),
+            401,
+        ),
+    ];
+    let refused_before = refused_total();
+    let mut refusals = 0.0;
+    for (name, sms, status) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, db) = sqlite_database(
+            dir.path(),
+            &format!("[sms]\n{sms}[http]\npublic_url = \"https://tp.dealer.example\"\n"),
+        )
+        .await;
+        let (anna, _) = seed(&db, &[], "2025-01-10").await;
+        let addr = serve(&db, &config).await;
+        let client = client();
+        let wrong_basic =
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "gateway:guess");
+        for (body, opted_out_before) in [("STOP", false), ("START", true)] {
+            // START is forged against someone who did opt out.
+            if opted_out_before {
+                entities::customer::Entity::update_many()
+                    .col_expr(
+                        entities::customer::Column::OptedOutSms,
+                        sea_orm::sea_query::Expr::value(true),
+                    )
+                    .exec(&db)
+                    .await
+                    .unwrap();
+            }
+            let form = serde_urlencoded_form(&[("From", "+4915112345678"), ("Body", body)]);
+            // Twilio's signature of this very request, but for another URL: a replay.
+            let signed =
+                format!("https://elsewhere.example/sms/inboundBody{body}From+4915112345678");
+            let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, b"tw-secret");
+            let replayed = base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                ring::hmac::sign(&key, signed.as_bytes()),
+            );
+            let forgeries = [
+                None,
+                Some(("X-Twilio-Signature", replayed.clone())),
+                Some(("X-Signature", hmac_hex("not-the-secret", &form))),
+                Some(("Authorization", format!("Basic {wrong_basic}"))),
+            ];
+            for forgery in forgeries {
+                let mut request = client
+                    .post(format!("http://{addr}/sms/inbound"))
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(form.clone());
+                if let Some((header, value)) = &forgery {
+                    request = request.header(*header, value);
+                }
+                let answer = request.send().await.unwrap();
+                assert_eq!(answer.status(), status, "{name}, {body}, {forgery:?}");
+                if status == 401 {
+                    assert!(answer.headers().contains_key("www-authenticate"), "{name}");
+                }
+                if status != 404 {
+                    refusals += 1.0;
+                }
+                assert_eq!(
+                    customer(&db, anna).await.opted_out_sms,
+                    opted_out_before,
+                    "{name}: a forged {body} changed the consent"
+                );
+            }
+            assert!(opt_out_log(&db, anna).await.is_empty(), "{name}");
+        }
+    }
+    assert!(
+        refused_total() - refused_before >= refusals,
+        "{}",
+        touchpoint::metrics::encode()
+    );
+}
+
+/// All refused inbound requests the metrics counted in this process.
+fn refused_total() -> f64 {
+    touchpoint::metrics::encode()
+        .lines()
+        .filter(|l| l.starts_with("touchpoint_inbound_refused_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// The generic gateway's basic authentication lets the right user in.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_generic_gateway_with_basic_authentication_stops_a_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, db) = sqlite_database(
+        dir.path(),
+        "[sms]\nprovider = \"http\"\nbase_url = \"https://sms.example\"\nfrom = \"+4930111222\"\ninbound_secret = \"gw-secret\"\ninbound_auth = \"basic\"\ninbound_user = \"gateway\"\n",
+    )
+    .await;
+    let (anna, _) = seed(&db, &[], "2025-01-10").await;
+    let addr = serve(&db, &config).await;
+    let answer = client()
+        .post(format!("http://{addr}/sms/inbound"))
+        .basic_auth("gateway", Some("gw-secret"))
+        .form(&[("From", "+4915112345678"), ("Body", "STOP")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(customer(&db, anna).await.opted_out_sms);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -445,15 +604,20 @@ fn run_serves_dispatches_on_schedule_and_stops_on_sigterm() {
 
 /// `touchpoint run` of an instance on a free port, with a pass every
 /// second; its log lines are read as they come.
-struct Daemon {
+pub struct Daemon {
     child: std::process::Child,
-    base: String,
+    pub base: String,
     lines: std::sync::mpsc::Receiver<String>,
-    log: String,
+    pub log: String,
 }
 
 impl Daemon {
-    fn start(instance: &Instance) -> Self {
+    pub fn start(instance: &Instance) -> Self {
+        Self::start_with(instance, &[])
+    }
+
+    /// Started with `env` added to its environment.
+    pub fn start_with(instance: &Instance, env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let mut child = Command::cargo_bin("touchpoint")
@@ -464,6 +628,7 @@ impl Daemon {
             .args(["--set", &format!("http.listen=\"127.0.0.1:{port}\"")])
             .args(["--set", &format!("http.public_url=\"{base}\"")])
             .args(["--set", "daemon.dispatch_cron=\"* * * * * *\""])
+            .envs(env.iter().copied())
             .arg("run")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -487,7 +652,7 @@ impl Daemon {
     }
 
     /// The next log line that contains `needle`, within `within` (or a failure).
-    fn wait_for_line(&mut self, needle: &str, within: std::time::Duration) -> String {
+    pub fn wait_for_line(&mut self, needle: &str, within: std::time::Duration) -> String {
         let deadline = std::time::Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -504,7 +669,7 @@ impl Daemon {
         }
     }
 
-    fn signal(&self, signal: &str) {
+    pub fn signal(&self, signal: &str) {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
@@ -516,7 +681,7 @@ impl Daemon {
     }
 
     /// SIGTERM; the exit status and the whole log, once it has stopped.
-    fn stop(mut self, backend: &str) -> (std::process::ExitStatus, String) {
+    pub fn stop(mut self, backend: &str) -> (std::process::ExitStatus, String) {
         self.signal("-TERM");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         let status = loop {
@@ -552,7 +717,7 @@ async fn first_outbox_email(instance: &Instance) -> Option<String> {
 }
 
 /// Bought three days ago: the owner's welcome email is due now.
-async fn seed_welcome_due(instance: &Instance) -> i64 {
+pub async fn seed_welcome_due(instance: &Instance) -> i64 {
     let purchase = (Utc::now() - Duration::days(3)).date_naive().to_string();
     let db = instance.db().await;
     seed_customer(
@@ -590,10 +755,6 @@ fn run_one(instance: &Instance) {
         assert!(customer(&db, anna).await.opted_out_email, "{backend}");
     });
 
-    // SIGHUP (systemctl reload) does not end it.
-    daemon.signal("-HUP");
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    helpers::block_on(wait_healthy(&client(), &base, &mut daemon.child));
     let (status, log) = daemon.stop(backend);
     assert!(status.success(), "{backend}: {status}: {log}");
     assert!(log.contains("SIGTERM"), "{backend}: {log}");

@@ -1,5 +1,5 @@
-//! Passes that overlap: the shipped timer next to the daemon, an operator's
-//! manual `dispatch` while the daemon runs, several instances of a dealer
+//! Passes that overlap: an operator's manual `dispatch` while the daemon
+//! runs, several instances of a dealer
 //! group on one database. Three `touchpoint dispatch` processes start at
 //! once on a base that has never been planned; every one exits 0 and every
 //! message goes out once, on every backend under test.

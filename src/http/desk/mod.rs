@@ -244,7 +244,8 @@ fn url_escape(s: &str) -> String {
 
 /// `scheme://host[:port]` of `[http] public_url`.
 fn public_origin(state: &AppState) -> String {
-    let url = state.config.settings.http.public_url.trim_end_matches('/');
+    let config = state.config();
+    let url = config.settings.http.public_url.trim_end_matches('/');
     match url.find("://") {
         Some(i) => match url[i + 3..].find('/') {
             Some(j) => url[..i + 3 + j].to_string(),
@@ -622,7 +623,7 @@ async fn today(
         Ok(r) => r,
         Err(e) => return failed(&state, &person, e, "/today").await,
     };
-    match desk::call_cards(&state.read, &state.config, &request, Utc::now()).await {
+    match desk::call_cards(&state.read, &state.config(), &request, Utc::now()).await {
         Ok(calls) => {
             let outcomes: Vec<&str> = crate::rules::CallOutcome::ALL
                 .iter()
@@ -636,7 +637,7 @@ async fn today(
                 context! {
                     calls => calls.cards, due => calls.due, next_cursor => calls.next_cursor,
                     first_page => q.cursor.is_none(), outcomes => outcomes,
-                    today => app::facts::today_in(state.config.default_timezone(), Utc::now()).to_string(),
+                    today => app::facts::today_in(state.config().default_timezone(), Utc::now()).to_string(),
                 },
             )
             .await
@@ -727,7 +728,7 @@ async fn outcome(
             Ok(note) => {
                 actions::call_outcome(
                     &state.db,
-                    &state.config,
+                    &state.config(),
                     &person.act(),
                     id,
                     outcome,
@@ -794,7 +795,7 @@ async fn queue(
     };
     let page = match app::show::queue_page(
         &state.read,
-        &state.config,
+        &state.config(),
         &state.catalog,
         days,
         &filter,
@@ -846,7 +847,7 @@ async fn queue_action(
         "hold" => actions::hold(db, &act, key, reason, now).await,
         "release" => actions::release(db, &act, key, now).await,
         "skip" => actions::skip(db, &act, key, reason.unwrap_or(""), now).await,
-        "send-now" => actions::send_now(db, &state.config, &act, key, now).await,
+        "send-now" => actions::send_now(db, &state.config(), &act, key, now).await,
         other => Err(Failure::NotFound(format!("no queue action {other}"))),
     };
     let back = headers
@@ -941,7 +942,7 @@ async fn customer_page(
     Query(q): Query<TimelineQuery>,
 ) -> Response {
     let now = Utc::now();
-    let profile = match desk::profile(&state.read, &state.config, &id, now).await {
+    let profile = match desk::profile(&state.read, &state.config(), &id, now).await {
         Ok(p) => p,
         Err(e) => return failed(&state, &person, e, "/customers").await,
     };
@@ -977,7 +978,7 @@ async fn customer_page(
                 .push(a);
         }
     }
-    let today = app::facts::today_in(state.config.default_timezone(), now);
+    let today = app::facts::today_in(state.config().default_timezone(), now);
     // What is coming, soonest first; then what happened, newest first.
     let (upcoming, past): (Vec<&Day>, Vec<&Day>) =
         days.values().partition(|d| d.date > today.to_string());
@@ -1023,7 +1024,7 @@ async fn visit(
         odometer: &form.odometer,
         kind: form.kind.as_deref().unwrap_or("service"),
     };
-    let r = actions::add_visit(&state.db, &state.config, &person.act(), v, Utc::now()).await;
+    let r = actions::add_visit(&state.db, &state.config(), &person.act(), v, Utc::now()).await;
     let back = format!("/customers/{}", url_escape(&id));
     done(
         &person,
@@ -1340,7 +1341,7 @@ async fn upload(
     };
     let r = actions::import(
         &state.db,
-        &state.config,
+        &state.config(),
         &person.act(),
         kind,
         &name,
