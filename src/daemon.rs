@@ -75,7 +75,12 @@ pub async fn run(
         transports,
         catalog,
     }));
-    let passes = tokio::spawn(pass_loop(db.clone(), running_rx, tick_rx, stop_rx.clone()));
+    let passes = tokio::spawn(pass_loop(
+        db.clone(),
+        running_rx,
+        (tick_tx.clone(), tick_rx),
+        stop_rx.clone(),
+    ));
     let server = tokio::spawn(
         axum::serve(
             listener,
@@ -260,14 +265,22 @@ async fn schedule(job: Job) -> Result<(JobScheduler, uuid::Uuid), Failure> {
     Ok((scheduler, id))
 }
 
+/// How soon a failed pass is tried again: doubling from the first to the
+/// last, then on every schedule tick as well.
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+const RETRY_LAST: Duration = Duration::from_secs(60);
+
 /// Runs a pass per tick until the stop, with what is running at the tick;
-/// a pass in flight is never cut short.
+/// a pass in flight is never cut short. A pass that fails (the database
+/// away, say) is tried again after a growing pause, without waiting for
+/// the schedule.
 async fn pass_loop(
     db: DatabaseConnection,
     running: watch::Receiver<Arc<Running>>,
-    mut ticks: mpsc::Receiver<()>,
+    (again, mut ticks): (mpsc::Sender<()>, mpsc::Receiver<()>),
     stop: watch::Receiver<bool>,
 ) {
+    let mut retry_in = RETRY_FIRST;
     loop {
         tokio::select! {
             biased;
@@ -284,6 +297,7 @@ async fn pass_loop(
                 crate::metrics::pass(passed.is_ok(), started.elapsed(), ended);
                 match passed {
                     Ok(report) => {
+                        retry_in = RETRY_FIRST;
                         count(&report.dispatch);
                         tracing::info!(
                             planned = report.planning.vehicles_planned,
@@ -293,24 +307,38 @@ async fn pass_loop(
                             held = report.dispatch.held,
                             "pass done"
                         );
+                        housekeeping(&db, &r.config).await;
                     }
-                    // The next tick tries again.
-                    Err(e) => tracing::error!(error = %e, "pass failed"),
-                }
-                match app::status::queue_depth(&db, &r.config, chrono::Utc::now()).await {
-                    Ok(depth) => crate::metrics::queue(&depth),
                     Err(e) => {
-                        crate::metrics::error("metrics");
-                        tracing::warn!(error = %e, "counting the queue for the metrics failed");
+                        tracing::error!(error = %e, retry_in_secs = retry_in.as_secs(), "pass failed");
+                        let again = again.clone();
+                        let wait = retry_in;
+                        tokio::spawn(async move {
+                            tokio::time::sleep(wait).await;
+                            // A tick already waiting will do.
+                            let _ = again.try_send(());
+                        });
+                        retry_in = (retry_in * 2).min(RETRY_LAST);
                     }
-                }
-                // Desk sessions that ran out are removed with each pass.
-                if let Err(e) = app::sessions::sweep(&db).await {
-                    crate::metrics::error("sessions");
-                    tracing::warn!(error = %e, "removing expired sessions failed");
                 }
             }
         }
+    }
+}
+
+/// After a pass: the queue counted for the metrics, and the desk sessions
+/// that ran out removed.
+async fn housekeeping(db: &DatabaseConnection, config: &Config) {
+    match app::status::queue_depth(db, config, chrono::Utc::now()).await {
+        Ok(depth) => crate::metrics::queue(&depth),
+        Err(e) => {
+            crate::metrics::error("metrics");
+            tracing::warn!(error = %e, "counting the queue for the metrics failed");
+        }
+    }
+    if let Err(e) = app::sessions::sweep(db).await {
+        crate::metrics::error("sessions");
+        tracing::warn!(error = %e, "removing expired sessions failed");
     }
 }
 

@@ -6,6 +6,7 @@
 //! interrupted: it is held for review, never resent.
 
 use crate::config::Config;
+use crate::dispatch::breaker::Admit;
 use crate::dispatch::{self as decide, Decided, DispatchReport, HELD_REASON, Rulebook};
 use crate::dispatch::{Outcome, Outgoing, Settled, Transports, push_sent_events, settle, tally};
 use crate::domain::{Customer, Message, Touchpoint, Vehicle};
@@ -227,7 +228,27 @@ impl<'a> Dispatcher<'a> {
         now: DateTime<Utc>,
         report: &mut DispatchReport,
     ) -> Result<(), StoreError> {
+        let today = crate::app::facts::today_in(self.config.default_timezone(), now);
         for m in writes::due_retries(self.db, now).await? {
+            // However long the transport was away, a reminder is never sent
+            // after its last day.
+            let due = writes::touchpoints_of_message(self.db, m.id)
+                .await?
+                .iter()
+                .map(|t| t.due_date)
+                .min();
+            if let Some(reason) =
+                due.and_then(|d| crate::rules::too_late_for(d, today, self.book.policy.grace_days))
+            {
+                if writes::claim_retry(self.db, &m, now + self.book.lease).await? {
+                    let settled = crate::dispatch::too_late(&m, reason);
+                    store_outcomes(self.db, std::slice::from_ref(&settled), now).await?;
+                    report.skipped += 1;
+                    self.message_events(&m, settled.outcome, settled.reason, now, report)
+                        .await?;
+                }
+                continue;
+            }
             let lease = now + self.book.lease;
             if writes::claim_retry(self.db, &m, lease).await? {
                 let m = Message {
@@ -289,24 +310,61 @@ impl<'a> Dispatcher<'a> {
         store_outcomes(self.db, &pending, now).await
     }
 
-    /// Hands one claimed message to its transport; what came of it.
+    /// Hands one claimed message to its transport, unless its channel is
+    /// paused (the transport out of reach); what came of it. A paused
+    /// channel's probe that fails, like a transport out of reach, costs the
+    /// message no attempt.
     async fn send(&self, m: &Message, now: DateTime<Utc>) -> Settled {
         let channel = crate::domain::Channel::of_stored(&m.channel);
+        let breakers = &self.transports.breakers;
         let outcome = match self.transports.for_channel(channel) {
-            Some(transport) => {
-                transport
-                    .send(&Outgoing {
-                        key: m.key.clone(),
-                        channel,
-                        recipient: m.recipient.clone(),
-                        subject: m.subject.clone(),
-                        body: m.body.clone(),
-                        unsubscribe_url: self.transports.unsubscribe_url(m.customer_id, channel),
-                    })
-                    .await
-            }
             None => Outcome::Permanent {
                 reason: "no transport for the channel".into(),
+            },
+            Some(transport) => match breakers.with(channel, |b| b.admit(Utc::now())) {
+                Some(Admit::Paused { until, reason }) => Outcome::Unreachable {
+                    reason: format!("{} paused: {reason}", channel.as_str()),
+                    retry_after: (until - Utc::now()).to_std().unwrap_or_default(),
+                },
+                admitted => {
+                    let outcome = transport
+                        .send(&Outgoing {
+                            key: m.key.clone(),
+                            channel,
+                            recipient: m.recipient.clone(),
+                            subject: m.subject.clone(),
+                            body: m.body.clone(),
+                            unsubscribe_url: self
+                                .transports
+                                .unsubscribe_url(m.customer_id, channel),
+                        })
+                        .await;
+                    let answered = Utc::now();
+                    let probe = admitted == Some(Admit::Probe);
+                    let paused = breakers
+                        .with(channel, |b| {
+                            b.record(outcome.answer(), outcome.reason(), answered);
+                            b.paused().map(|(until, _)| until)
+                        })
+                        .flatten();
+                    match (outcome, paused) {
+                        // The channel is (now) paused: the message waits for
+                        // the next probe, its attempt given back.
+                        (Outcome::Unreachable { reason, .. }, Some(until)) => {
+                            Outcome::Unreachable {
+                                reason,
+                                retry_after: (until - answered).to_std().unwrap_or_default(),
+                            }
+                        }
+                        (Outcome::Transient { reason, .. }, Some(until)) if probe => {
+                            Outcome::Unreachable {
+                                reason,
+                                retry_after: (until - answered).to_std().unwrap_or_default(),
+                            }
+                        }
+                        (outcome, _) => outcome,
+                    }
+                }
             },
         };
         settle(m, outcome, self.config.settings.dispatch.max_attempts, now)

@@ -161,7 +161,8 @@ pub struct TestSent {
     pub recipient: String,
     /// `smtp`, `sms-gateway` or `outbox` (no server configured: a file).
     pub transport: &'static str,
-    /// `sent`, `transient` (worth another try), `permanent` or `opted_out`.
+    /// `sent`, `transient` (worth another try), `permanent`, `opted_out` or
+    /// `unreachable` (no connection, TLS or authentication failed).
     pub outcome: &'static str,
     /// The provider's id of the message, when it gave one.
     pub provider_ref: Option<String>,
@@ -215,12 +216,12 @@ pub async fn send_test(
         Transport::Sms(_) => "sms-gateway",
         Transport::Outbox(_) | Transport::Capture => "outbox",
     };
-    let (outcome, provider_ref, reason) = match transport.send(&message).await {
-        Outcome::Sent { provider_ref } => ("sent", provider_ref, None),
-        Outcome::Transient { reason, .. } => ("transient", None, Some(reason)),
-        Outcome::Permanent { reason } => ("permanent", None, Some(reason)),
-        Outcome::OptedOut { reason } => ("opted_out", None, Some(reason)),
+    let answer = transport.send(&message).await;
+    let (provider_ref, reason) = match &answer {
+        Outcome::Sent { provider_ref } => (provider_ref.clone(), None),
+        other => (None, Some(other.reason().to_string())),
     };
+    let outcome = answer.kind();
     Ok(TestSent {
         channel: channel.as_str().to_string(),
         recipient,

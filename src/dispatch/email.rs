@@ -127,15 +127,34 @@ impl Smtp {
                     response.message().collect::<Vec<_>>().join(" ")
                 )),
             },
-            // 5xx: the server's own words, never retried.
-            Err(e) if e.is_permanent() => Outcome::Permanent {
-                reason: format!("SMTP: {e}"),
-            },
-            // 4xx, timeouts, a server that is down: retried with backoff.
-            Err(e) => Outcome::Transient {
-                reason: format!("SMTP: {e}"),
-                retry_after: None,
-            },
+            Err(e) => classify(&e),
+        }
+    }
+}
+
+/// What an SMTP failure means for the message: the server out of reach or
+/// refusing us (no connection, TLS, a timeout, authentication, 421) is no
+/// fault of the message; other 4xx are retried; other 5xx are the server's
+/// last word on it.
+fn classify(e: &lettre::transport::smtp::Error) -> Outcome {
+    let reason = format!("SMTP: {e}");
+    let code = e.status().map(|c| c.to_string());
+    let refuses_us = matches!(
+        code.as_deref(),
+        Some("421" | "454" | "530" | "534" | "535" | "538")
+    );
+    if code.is_none() || refuses_us {
+        return Outcome::Unreachable {
+            reason,
+            retry_after: Duration::from_secs(30),
+        };
+    }
+    if e.is_permanent() {
+        Outcome::Permanent { reason }
+    } else {
+        Outcome::Transient {
+            reason,
+            retry_after: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! answer does to them (`settle`), and the transports that carry them. The
 //! pass that runs them over the store is `app::dispatch`.
 
+pub mod breaker;
 mod decide;
 pub mod email;
 pub mod outbox;
@@ -68,6 +69,14 @@ pub enum Outcome {
     OptedOut {
         reason: String,
     },
+    /// The transport could not be reached or refused us as a client
+    /// (connection refused, DNS, TLS, authentication), or its channel is
+    /// paused: not the message's fault. It is tried again after
+    /// `retry_after` without spending an attempt.
+    Unreachable {
+        reason: String,
+        retry_after: Duration,
+    },
 }
 
 impl Outcome {
@@ -78,6 +87,27 @@ impl Outcome {
             Outcome::Transient { .. } => "transient",
             Outcome::Permanent { .. } => "permanent",
             Outcome::OptedOut { .. } => "opted_out",
+            Outcome::Unreachable { .. } => "unreachable",
+        }
+    }
+
+    /// How the channel's breaker counts it.
+    pub fn answer(&self) -> breaker::Answer {
+        match self {
+            Outcome::Transient { .. } => breaker::Answer::Transient,
+            Outcome::Unreachable { .. } => breaker::Answer::Unreachable,
+            _ => breaker::Answer::Reached,
+        }
+    }
+
+    /// The reason it gives, if any.
+    pub fn reason(&self) -> &str {
+        match self {
+            Outcome::Sent { .. } => "",
+            Outcome::Transient { reason, .. }
+            | Outcome::Permanent { reason }
+            | Outcome::OptedOut { reason }
+            | Outcome::Unreachable { reason, .. } => reason,
         }
     }
 }
@@ -115,6 +145,36 @@ pub struct Transports {
     pub sms: Transport,
     /// Signs the unsubscribe links of emails; none: emails carry no link.
     pub unsubscribe: Option<crate::unsubscribe::Links>,
+    /// The channels' circuit breakers, for as long as these transports live.
+    pub breakers: Breakers,
+}
+
+/// The circuit breakers of the email and SMS channels.
+#[derive(Debug, Default)]
+pub struct Breakers {
+    email: std::sync::Mutex<breaker::Breaker>,
+    sms: std::sync::Mutex<breaker::Breaker>,
+}
+
+impl Breakers {
+    /// Runs `f` on the breaker of `channel` (calls have none).
+    pub fn with<T>(
+        &self,
+        channel: Channel,
+        f: impl FnOnce(&mut breaker::Breaker) -> T,
+    ) -> Option<T> {
+        let lock = match channel {
+            Channel::Email => &self.email,
+            Channel::Sms => &self.sms,
+            Channel::Call => return None,
+        };
+        let mut guard = match lock.lock() {
+            Ok(g) => g,
+            // The breaker is plain data, whole after any panic.
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        Some(f(&mut guard))
+    }
 }
 
 impl Transports {
@@ -146,6 +206,7 @@ impl Transports {
             email,
             sms,
             unsubscribe: None,
+            breakers: Breakers::default(),
         })
     }
 
@@ -155,6 +216,7 @@ impl Transports {
             email: Transport::Capture,
             sms: Transport::Capture,
             unsubscribe: None,
+            breakers: Breakers::default(),
         }
     }
 

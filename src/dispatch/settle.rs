@@ -24,10 +24,34 @@ pub struct Settled {
     pub touchpoints: Option<(TouchpointState, Option<String>)>,
     /// The provider says the recipient opted out of the channel.
     pub opted_out: bool,
+    /// The attempt counts against `max_attempts`; not when the transport
+    /// could not be reached (the attempt is given back).
+    pub attempt_counted: bool,
     /// The `simulate` line's outcome (named by the touchpoint state it
     /// stands for: a retry is `deferred`) and reason.
     pub outcome: TouchpointState,
     pub reason: Option<String>,
+}
+
+/// A retry that comes too late (its first touchpoint's last day is past):
+/// skipped with `reason`, never sent (pure).
+pub fn too_late(message: &Message, reason: String) -> Settled {
+    Settled {
+        message_id: message.id,
+        customer_id: message.customer_id,
+        channel: Channel::of_stored(&message.channel),
+        message_state: MessageState::Failed,
+        message_reason: Some(reason.clone()),
+        next_attempt_at: None,
+        sent_at: None,
+        provider_ref: None,
+        touchpoints: Some((TouchpointState::Skipped, Some(reason.clone()))),
+        opted_out: false,
+        // It was never tried.
+        attempt_counted: false,
+        outcome: TouchpointState::Skipped,
+        reason: Some(reason),
+    }
 }
 
 /// The effect of a transport's answer on a message (pure): sent; retried
@@ -50,6 +74,7 @@ pub fn settle(
         provider_ref: None,
         touchpoints: None,
         opted_out: false,
+        attempt_counted: true,
         outcome: TouchpointState::Sent,
         reason: None,
     };
@@ -76,6 +101,22 @@ pub fn settle(
                 ..base
             }
         }
+        // Not the message's fault: it waits for the transport, its attempts
+        // untouched, however long that takes.
+        Outcome::Unreachable {
+            reason,
+            retry_after,
+        } => Settled {
+            message_state: MessageState::Retry,
+            next_attempt_at: Some(
+                now + Duration::from_std(retry_after).unwrap_or_else(|_| Duration::minutes(10)),
+            ),
+            message_reason: Some(reason.clone()),
+            attempt_counted: false,
+            outcome: TouchpointState::Deferred,
+            reason: Some(format!("{RETRYING}: {reason}")),
+            ..base
+        },
         Outcome::Transient { reason, .. } => {
             let reason = format!("gave up after {} attempts: {reason}", message.attempts);
             Settled {

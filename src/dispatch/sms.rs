@@ -102,8 +102,10 @@ impl Gateway {
         self.pace().await;
         let response = match self.request(m).send().await {
             Ok(r) => r,
+            // No answer at all (no connection, DNS, TLS, a timeout): the
+            // gateway is out of reach, which is no fault of the message.
             Err(e) => {
-                return Outcome::Transient {
+                return Outcome::Unreachable {
                     reason: format!(
                         "SMS gateway: {}",
                         if e.is_timeout() {
@@ -112,7 +114,7 @@ impl Gateway {
                             e.to_string()
                         }
                     ),
-                    retry_after: None,
+                    retry_after: Duration::from_secs(30),
                 };
             }
         };
@@ -142,6 +144,13 @@ impl Gateway {
             .map(str::to_string)
             .unwrap_or_else(|| text.chars().take(300).collect());
         let reason = format!("SMS gateway {}: {provider_says}", status.as_u16());
+        // The gateway refuses our credentials: no message can go.
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Outcome::Unreachable {
+                reason,
+                retry_after: Duration::from_secs(30),
+            };
+        }
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
             return Outcome::Transient {
                 reason,

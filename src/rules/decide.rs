@@ -136,6 +136,13 @@ impl History {
 /// consent and opt-out, the grace window, identical content merged, quiet
 /// hours in the person's zone, and the frequency caps over `history` and
 /// what this call already lets out.
+/// Why a touchpoint due on `due` may no longer go out `today`: its last
+/// day, `grace_days` after, is past. Reminders are never sent late.
+pub fn too_late_for(due: NaiveDate, today: NaiveDate, grace_days: i64) -> Option<String> {
+    (today > crate::predict::add_days(due, grace_days))
+        .then(|| format!("not sent within {grace_days} days of its date; never sent late"))
+}
+
 pub fn decide(
     person: &Person,
     tz: Tz,
@@ -166,16 +173,8 @@ pub fn decide(
             ));
             continue;
         }
-        if today > last_day {
-            out.push((
-                c.key.clone(),
-                Decision::Skip {
-                    reason: format!(
-                        "not sent within {} days of its date; never sent late",
-                        policy.grace_days
-                    ),
-                },
-            ));
+        if let Some(reason) = too_late_for(c.due_date, today, policy.grace_days) {
+            out.push((c.key.clone(), Decision::Skip { reason }));
             continue;
         }
         if c.due_date > today {

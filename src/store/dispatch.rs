@@ -259,6 +259,7 @@ type MessageKey = (
     Option<DateTime<Utc>>,
     Option<DateTime<Utc>>,
     Option<String>,
+    bool,
 );
 
 /// Stores send outcomes in one transaction: one statement per distinct
@@ -281,6 +282,7 @@ pub async fn store_outcomes(
                 s.next_attempt_at,
                 s.sent_at,
                 s.provider_ref.clone(),
+                s.attempt_counted,
             ))
             .or_default()
             .push(s.message_id);
@@ -292,9 +294,16 @@ pub async fn store_outcomes(
         }
     }
     let txn = db.begin().await.context("storing send outcomes")?;
-    for ((state, reason, next, sent_at, provider_ref), ids) in messages {
+    for ((state, reason, next, sent_at, provider_ref, counted), ids) in messages {
+        // An attempt that did not count is given back.
+        let attempts = if counted {
+            Expr::col(message::Column::Attempts)
+        } else {
+            Expr::col(message::Column::Attempts).sub(1)
+        };
         for chunk in ids.chunks(IN_CHUNK) {
             message::Entity::update_many()
+                .col_expr(message::Column::Attempts, attempts.clone())
                 .col_expr(message::Column::State, Expr::value(state))
                 .col_expr(message::Column::Reason, Expr::value(reason.clone()))
                 .col_expr(message::Column::NextAttemptAt, Expr::value(next))

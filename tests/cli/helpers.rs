@@ -107,6 +107,11 @@ impl Instance {
         instance
     }
 
+    /// The database URL of this instance.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// The binary, configured for this instance, run from the repository root.
     pub fn touchpoint(&self) -> Command {
         let mut cmd = Command::cargo_bin("touchpoint").unwrap();

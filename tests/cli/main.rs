@@ -12,6 +12,7 @@ mod crash;
 mod dispatch;
 mod environment;
 mod equivalence;
+mod faults;
 mod helpers;
 mod http;
 mod import;

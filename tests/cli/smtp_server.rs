@@ -29,22 +29,26 @@ const MAX_COMMAND: usize = 1024;
 
 const EHLO: &str = "250-localhost\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 PIPELINING\r\n";
 
-/// The running server; stopped on drop.
-pub struct SmtpServer {
-    pub port: u16,
-    mail: Arc<Mutex<Vec<String>>>,
+/// A server on a thread and a tokio runtime of its own, serving a listener
+/// of 127.0.0.1; dropping it stops it and closes every connection it has
+/// open, as a server that goes down does.
+pub struct Background {
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl SmtpServer {
-    pub fn start() -> Self {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+impl Background {
+    /// Binds `port` of 127.0.0.1 (0: a free one) and runs `serve` on it;
+    /// the port.
+    pub fn serve<F, Fut>(port: u16, serve: F) -> (Self, u16)
+    where
+        F: FnOnce(tokio::net::TcpListener) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
-        let mail = Arc::new(Mutex::new(Vec::new()));
         let (stop, stopped) = oneshot::channel();
-        let store = mail.clone();
         let thread = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -52,44 +56,22 @@ impl SmtpServer {
                 .unwrap();
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let serve = async {
-                    loop {
-                        let Ok((socket, _)) = listener.accept().await else {
-                            // Out of descriptors, say: wait, then go on.
-                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                            continue;
-                        };
-                        let store = store.clone();
-                        tokio::spawn(async move {
-                            // A client that goes away mid-session (killed, as
-                            // the crash test does) is no concern of the server.
-                            let _ = Session::new(socket, store).run().await;
-                        });
-                    }
-                };
                 tokio::select! {
                     _ = stopped => {}
-                    _ = serve => {}
+                    _ = serve(listener) => {}
                 }
             });
-            // Dropping the runtime closes every open session.
+            // Dropping the runtime closes every open connection.
         });
-        Self {
-            port,
-            mail,
+        let server = Self {
             stop: Some(stop),
             thread: Some(thread),
-        }
-    }
-
-    /// The delivered messages, as received after the dot-unstuffing (lines
-    /// end in CRLF), in the order they were accepted.
-    pub fn delivered(&self) -> Vec<String> {
-        self.mail.lock().unwrap().clone()
+        };
+        (server, port)
     }
 }
 
-impl Drop for SmtpServer {
+impl Drop for Background {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -97,6 +79,52 @@ impl Drop for SmtpServer {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+/// The running server; stopped on drop.
+pub struct SmtpServer {
+    pub port: u16,
+    mail: Arc<Mutex<Vec<String>>>,
+    _server: Background,
+}
+
+impl SmtpServer {
+    pub fn start() -> Self {
+        Self::start_on(0)
+    }
+
+    /// A server on `port` of 127.0.0.1 (0: a free one): a server that was
+    /// stopped comes back on the port its clients know.
+    pub fn start_on(port: u16) -> Self {
+        let mail = Arc::new(Mutex::new(Vec::new()));
+        let store = mail.clone();
+        let (server, port) = Background::serve(port, |listener| async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    // Out of descriptors, say: wait, then go on.
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                };
+                let store = store.clone();
+                tokio::spawn(async move {
+                    // A client that goes away mid-session (killed, as
+                    // the crash test does) is no concern of the server.
+                    let _ = Session::new(socket, store).run().await;
+                });
+            }
+        });
+        Self {
+            port,
+            mail,
+            _server: server,
+        }
+    }
+
+    /// The delivered messages, as received after the dot-unstuffing (lines
+    /// end in CRLF), in the order they were accepted.
+    pub fn delivered(&self) -> Vec<String> {
+        self.mail.lock().unwrap().clone()
     }
 }
 
