@@ -91,9 +91,11 @@ pub async fn run(
         .into_future(),
     );
 
-    tracing::info!(listen = %local, cron = %settings.daemon.dispatch_cron, "touchpoint is running");
+    let me = app::status::Me::new(&local.to_string(), chrono::Utc::now());
+    tracing::info!(listen = %local, cron = %settings.daemon.dispatch_cron, instance = %me.id(), "touchpoint is running");
     notify(&[NotifyState::Ready]);
     let mut watchdog = watchdog_interval().map(tokio::time::interval);
+    let mut heartbeat = tokio::time::interval(app::status::HEARTBEAT_EVERY);
     let mut current = config;
     let signal = loop {
         tokio::select! {
@@ -138,6 +140,7 @@ pub async fn run(
                 }
             },
             _ = tick(&mut watchdog) => notify(&[NotifyState::Watchdog]),
+            _ = heartbeat.tick() => beat(&db, &me, false).await,
         }
     };
 
@@ -171,6 +174,7 @@ pub async fn run(
             tracing::warn!("open HTTP requests were cut off after {HTTP_DRAIN:?}");
         }
     }
+    beat(&db, &me, true).await;
     if failures.is_empty() {
         tracing::info!("stopped");
         Ok(())
@@ -323,6 +327,14 @@ async fn pass_loop(
                 }
             }
         }
+    }
+}
+
+/// Records this daemon's heartbeat (or its stop); a failure is only logged.
+async fn beat(db: &DatabaseConnection, me: &app::status::Me, stopped: bool) {
+    if let Err(e) = app::status::heartbeat(db, me, chrono::Utc::now(), stopped).await {
+        crate::metrics::error("heartbeat");
+        tracing::warn!(error = %e, "recording the heartbeat failed");
     }
 }
 

@@ -139,7 +139,7 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(|| {
     let errors = Family::<Kind, Counter>::default();
     registry.register(
         "errors",
-        "Errors by kind (pass, sessions, metrics)",
+        "Errors by kind (pass, sessions, metrics, heartbeat)",
         errors.clone(),
     );
     let reloads = Family::<Outcome, Counter>::default();

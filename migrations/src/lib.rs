@@ -11,6 +11,7 @@ mod m20261201_000005_call_opt_out;
 mod m20261201_000006_people;
 mod m20261201_000007_desk_search;
 mod m20261201_000008_prefix_search;
+mod m20261201_000009_instances;
 pub mod terms;
 
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_people::Migration),
             Box::new(m20261201_000007_desk_search::Migration),
             Box::new(m20261201_000008_prefix_search::Migration),
+            Box::new(m20261201_000009_instances::Migration),
         ]
     }
 }

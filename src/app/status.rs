@@ -49,7 +49,86 @@ pub struct Status {
     pub held_messages: u64,
     pub retrying: u64,
     pub open_calls: u64,
+    /// The daemons seen on this database in the last day, the latest first.
+    pub instances: Vec<InstanceSeen>,
     pub schema: Schema,
+}
+
+/// A daemon's heartbeat comes this often.
+pub const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+/// Without a heartbeat for this long a daemon that did not say it stopped
+/// counts as silent (killed, or its host gone).
+const SILENT_AFTER_SECS: i64 = 90;
+
+/// A daemon as `status` shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct InstanceSeen {
+    /// Its id (`host-pid-start`), host, pid, version, address, start, last
+    /// heartbeat and clean stop.
+    #[serde(flatten)]
+    pub instance: status::InstanceRecord,
+    /// `running` (a heartbeat within 90 s), `stopped` (it said so), or
+    /// `silent` (no heartbeat for longer, and it did not say it stopped).
+    pub state: &'static str,
+}
+
+/// This process as an instance of the daemon.
+#[derive(Debug, Clone)]
+pub struct Me {
+    record: status::InstanceRecord,
+}
+
+impl Me {
+    /// The daemon started at `started_at`, listening on `listen`.
+    pub fn new(listen: &str, started_at: DateTime<Utc>) -> Self {
+        let host = hostname::get()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "unknown".into());
+        let pid = std::process::id();
+        Self {
+            record: status::InstanceRecord {
+                id: format!("{host}-{pid}-{}", started_at.timestamp()),
+                host,
+                pid,
+                version: env!("CARGO_PKG_VERSION").into(),
+                listen: listen.into(),
+                started_at,
+                seen_at: started_at,
+                stopped_at: None,
+            },
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.record.id
+    }
+}
+
+/// Records that this daemon is alive at `now` (or, with `stopped`, that it
+/// stopped); instances not seen for a week are forgotten.
+pub async fn heartbeat(
+    db: &DatabaseConnection,
+    me: &Me,
+    now: DateTime<Utc>,
+    stopped: bool,
+) -> Result<(), Failure> {
+    let record = status::InstanceRecord {
+        seen_at: now,
+        stopped_at: stopped.then_some(now),
+        ..me.record.clone()
+    };
+    Ok(status::heartbeat(db, &record, now - chrono::Duration::days(7)).await?)
+}
+
+/// What state a daemon last seen as `r` is in at `now`.
+fn instance_state(r: &status::InstanceRecord, now: DateTime<Utc>) -> &'static str {
+    if r.stopped_at.is_some() {
+        "stopped"
+    } else if now - r.seen_at > chrono::Duration::seconds(SILENT_AFTER_SECS) {
+        "silent"
+    } else {
+        "running"
+    }
 }
 
 /// Records what a pass did at `now`, for `status`.
@@ -75,6 +154,14 @@ pub async fn status(
     });
     let due_now = super::planning::due_now(db, config, now).await?;
     let waiting = status::waiting(db).await?;
+    let instances = status::instances_since(db, now - chrono::Duration::days(1))
+        .await?
+        .into_iter()
+        .map(|r| InstanceSeen {
+            state: instance_state(&r, now),
+            instance: r,
+        })
+        .collect();
     Ok(Status {
         last_pass,
         due_now,
@@ -83,6 +170,7 @@ pub async fn status(
         held_messages: waiting.held_messages,
         retrying: waiting.retrying,
         open_calls: waiting.open_calls,
+        instances,
         schema: Schema {
             applied: applied.len(),
             latest: applied.last().cloned(),

@@ -48,6 +48,23 @@ fn text(s: &Status) -> String {
         "waiting: {} deferred, {} on hold, {} retrying; {} held for review; {} open calls",
         s.deferred, s.on_hold, s.retrying, s.held_messages, s.open_calls
     );
+    if s.instances.is_empty() {
+        out.push_str("instances: none seen in the last day\n");
+    }
+    for seen in &s.instances {
+        let i = &seen.instance;
+        let _ = writeln!(
+            out,
+            "instance {}: {} (version {}, listening on {}, started {}, last seen {})",
+            i.id,
+            seen.state,
+            i.version,
+            i.listen,
+            i.started_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            i.seen_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+    }
     let _ = writeln!(
         out,
         "schema: {} migrations, latest {}",

@@ -149,3 +149,78 @@ pub async fn depth<C: ConnectionTrait>(db: &C) -> Result<Vec<(String, String, u6
     depth.push(("call".into(), CallTaskState::Open.as_str().into(), calls));
     Ok(depth)
 }
+
+/// A daemon's record, as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct InstanceRecord {
+    pub id: String,
+    pub host: String,
+    pub pid: u32,
+    pub version: String,
+    pub listen: String,
+    pub started_at: DateTime<Utc>,
+    pub seen_at: DateTime<Utc>,
+    pub stopped_at: Option<DateTime<Utc>>,
+}
+
+/// Records that the instance `r` is alive at `r.seen_at` (or stopped, with
+/// `stopped_at`); forgets instances not seen since `forget_before`.
+pub async fn heartbeat<C: ConnectionTrait>(
+    db: &C,
+    r: &InstanceRecord,
+    forget_before: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use super::entities::instance;
+    let what = "recording the instance's heartbeat";
+    instance::Entity::insert(instance::ActiveModel {
+        id: Set(r.id.clone()),
+        host: Set(r.host.clone()),
+        pid: Set(i32::try_from(r.pid).unwrap_or(i32::MAX)),
+        version: Set(r.version.clone()),
+        listen: Set(r.listen.clone()),
+        started_at: Set(r.started_at),
+        seen_at: Set(r.seen_at),
+        stopped_at: Set(r.stopped_at),
+    })
+    .on_conflict(
+        OnConflict::column(instance::Column::Id)
+            .update_columns([instance::Column::SeenAt, instance::Column::StoppedAt])
+            .to_owned(),
+    )
+    .exec(db)
+    .await
+    .context(what)?;
+    instance::Entity::delete_many()
+        .filter(instance::Column::SeenAt.lt(forget_before))
+        .exec(db)
+        .await
+        .context(what)?;
+    Ok(())
+}
+
+/// The instances seen at or after `since`, the latest first.
+pub async fn instances_since<C: ConnectionTrait>(
+    db: &C,
+    since: DateTime<Utc>,
+) -> Result<Vec<InstanceRecord>, StoreError> {
+    use super::entities::instance;
+    use sea_orm::QueryOrder;
+    Ok(instance::Entity::find()
+        .filter(instance::Column::SeenAt.gte(since))
+        .order_by_desc(instance::Column::SeenAt)
+        .all(db)
+        .await
+        .context("reading the instances")?
+        .into_iter()
+        .map(|m| InstanceRecord {
+            id: m.id,
+            host: m.host,
+            pid: u32::try_from(m.pid).unwrap_or(0),
+            version: m.version,
+            listen: m.listen,
+            started_at: m.started_at,
+            seen_at: m.seen_at,
+            stopped_at: m.stopped_at,
+        })
+        .collect())
+}

@@ -3,7 +3,8 @@
 //! pets the watchdog, reloads on SIGHUP (RELOADING with MONOTONIC_USEC, then
 //! READY) so that a changed cap applies to the next pass, keeps its
 //! configuration when the new file is broken (and says so on /healthz), and
-//! says STOPPING on SIGTERM. Its `/metrics` are read along the way.
+//! says STOPPING on SIGTERM. Its `/metrics` are read along the way, and
+//! `status` lists it among the instances.
 
 use crate::helpers::{self, Instance};
 use crate::http::Daemon;
@@ -237,5 +238,48 @@ fn ready_watchdog_reload_a_cap_refuse_a_broken_file_and_stop() {
         let (status, log) = daemon.stop(backend);
         assert!(status.success(), "{backend}: {status}: {log}");
         assert_eq!(outbox_emails(&instance), 1, "{backend}: sent once");
+    }
+}
+
+/// `status` lists the daemons on the database: one running, with its
+/// address, then stopped once it stopped cleanly.
+#[test]
+fn status_lists_the_daemon_running_then_stopped() {
+    for instance in helpers::instances() {
+        let backend = instance.backend;
+        let none = instance.json(&["status"]);
+        assert_eq!(none["instances"], serde_json::json!([]), "{backend}");
+        let mut daemon = Daemon::start(&instance);
+        let started = daemon.wait_for_line("touchpoint is running", Duration::from_secs(30));
+        let id = started
+            .split("instance=")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("{backend}: no instance in {started}"))
+            .to_string();
+        let listen = daemon.base.trim_start_matches("http://").to_string();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let running = loop {
+            let status = instance.json(&["status"]);
+            if let Some(seen) = status["instances"].as_array().and_then(|a| a.first()) {
+                break seen.clone();
+            }
+            assert!(Instant::now() < deadline, "{backend}: no heartbeat");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert_eq!(running["id"], id.as_str(), "{backend}");
+        assert_eq!(running["state"], "running", "{backend}: {running}");
+        assert_eq!(running["listen"], listen.as_str(), "{backend}");
+        assert_eq!(running["pid"], daemon.pid(), "{backend}");
+        let text = helpers::stdout(&instance.run(&["status"]));
+        assert!(text.contains(&format!("instance {id}: running")), "{text}");
+
+        let (status, log) = daemon.stop(backend);
+        assert!(status.success(), "{log}");
+        let after = instance.json(&["status"]);
+        let seen = &after["instances"][0];
+        assert_eq!(seen["id"], id.as_str(), "{backend}: {after}");
+        assert_eq!(seen["state"], "stopped", "{backend}: {after}");
+        assert!(seen["stopped_at"].is_string(), "{backend}: {after}");
     }
 }

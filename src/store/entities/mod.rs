@@ -5,6 +5,7 @@ pub mod audit;
 pub mod call_task;
 pub mod customer;
 pub mod customer_term;
+pub mod instance;
 pub mod message;
 pub mod opt_out;
 pub mod plan_change;
