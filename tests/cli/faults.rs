@@ -351,3 +351,61 @@ fn the_daemon_rides_out_a_database_outage() {
     assert!(status.success(), "{log}");
     assert_eq!(std::fs::read_dir(&outbox).unwrap().count(), 1, "sent once");
 }
+
+/// Failures that are the transport's, not the message's: a TLS handshake
+/// with a server that speaks none, credentials a server cannot take, a
+/// gateway refusing our token, a host that does not resolve. Each is
+/// `Unreachable`, which pauses the channel and costs no attempt.
+#[tokio::test(flavor = "multi_thread")]
+async fn tls_authentication_and_name_failures_are_the_transports() {
+    use touchpoint::dispatch::{Outcome, Outgoing, email::Smtp, sms::Gateway};
+    use touchpoint::domain::Channel;
+    let server = SmtpServer::start();
+    let mail = Outgoing {
+        key: "K:1".into(),
+        channel: Channel::Email,
+        recipient: "anna@example.com".into(),
+        subject: "Service".into(),
+        body: "Hello".into(),
+        unsubscribe_url: None,
+    };
+    let from = "Service <service@dealer.example>";
+    let timeout = std::time::Duration::from_secs(5);
+    for url in [
+        // TLS from the first byte, to a server that speaks plain SMTP.
+        format!("smtps://127.0.0.1:{}", server.port),
+        // Credentials, to a server that offers no authentication.
+        format!("smtp://mailer:secret@127.0.0.1:{}", server.port),
+        // A name that does not resolve (.invalid never does).
+        "smtp://mail.dealer.invalid:25".to_string(),
+    ] {
+        let smtp = Smtp::new(&url, from, timeout).unwrap();
+        let outcome = smtp.send(&mail).await;
+        assert!(
+            matches!(outcome, Outcome::Unreachable { .. }),
+            "{url}: {outcome:?}"
+        );
+    }
+    assert!(server.delivered().is_empty());
+
+    let gateway_server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(401)
+                .set_body_json(serde_json::json!({"code": 20003, "message": "Authenticate"})),
+        )
+        .mount(&gateway_server)
+        .await;
+    let sms = Outgoing {
+        channel: Channel::Sms,
+        recipient: "+4915112345678".into(),
+        subject: String::new(),
+        ..mail
+    };
+    let gateway = Gateway::new(&crate::sms::twilio(&gateway_server)).unwrap();
+    let outcome = gateway.send(&sms).await;
+    assert!(
+        matches!(outcome, Outcome::Unreachable { .. }),
+        "{outcome:?}"
+    );
+}
