@@ -20,6 +20,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio_cron_scheduler::{Job, JobScheduler};
 
+/// How long a reload may wait for the database.
+const RELOAD_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// How long open HTTP requests may take to finish after a stop.
 const HTTP_DRAIN: Duration = Duration::from_secs(10);
 
@@ -95,7 +98,9 @@ pub async fn run(
     tracing::info!(listen = %local, cron = %settings.daemon.dispatch_cron, instance = %me.id(), "touchpoint is running");
     notify(&[NotifyState::Ready]);
     let mut watchdog = watchdog_interval().map(tokio::time::interval);
-    let mut heartbeat = tokio::time::interval(app::status::HEARTBEAT_EVERY);
+    // The heartbeat has a task of its own: a database that does not answer
+    // must not hold up the watchdog or the signals.
+    let heartbeat = tokio::spawn(heartbeats(db.clone(), me.clone(), stop_rx.clone()));
     let mut current = config;
     let signal = loop {
         tokio::select! {
@@ -105,7 +110,18 @@ pub async fn run(
                     let mut reloading = vec![NotifyState::Reloading];
                     reloading.extend(NotifyState::monotonic_usec_now().ok());
                     notify(&reloading);
-                    match reload(&db, &current, &reread, &scheduler, &tick_tx).await {
+                    let reloaded = tokio::time::timeout(
+                        RELOAD_TIMEOUT,
+                        reload(&db, &current, &reread, &scheduler, &tick_tx),
+                    )
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(Failure::Other(format!(
+                            "the database did not answer within {}s",
+                            RELOAD_TIMEOUT.as_secs()
+                        )))
+                    });
+                    match reloaded {
                         Ok((next, running, job)) => {
                             if let Some(job) = job {
                                 if let Err(e) = scheduler.remove(&job_id).await {
@@ -113,21 +129,7 @@ pub async fn run(
                                 }
                                 job_id = job;
                             }
-                            let rules_changed = next.settings.caps != current.settings.caps
-                                || next.settings.quiet_hours != current.settings.quiet_hours;
-                            let _ = running_tx.send(Arc::new(running));
-                            // What waits for room or for its hours is decided
-                            // again under the new rules.
-                            if rules_changed {
-                                match app::reconsider_deferred(&db, chrono::Utc::now()).await {
-                                    Ok(n) => tracing::info!(touchpoints = n, "deferred touchpoints are decided again by the next pass"),
-                                    Err(e) => tracing::warn!(error = %e, "deferred touchpoints keep their times"),
-                                }
-                            }
-                            live.replace_config(next.clone());
-                            live.health.set_reload_failed(None);
-                            crate::metrics::reload(true);
-                            tracing::info!(cron = %next.settings.daemon.dispatch_cron, "configuration reloaded: in force from the next pass");
+                            put_in_force(&db, &current, &next, running, &running_tx, &live).await;
                             current = next;
                         }
                         Err(e) => {
@@ -140,7 +142,6 @@ pub async fn run(
                 }
             },
             _ = tick(&mut watchdog) => notify(&[NotifyState::Watchdog]),
-            _ = heartbeat.tick() => beat(&db, &me, false).await,
         }
     };
 
@@ -174,7 +175,15 @@ pub async fn run(
             tracing::warn!("open HTTP requests were cut off after {HTTP_DRAIN:?}");
         }
     }
-    beat(&db, &me, true).await;
+    let _ = heartbeat.await;
+    if let Ok(Err(e)) = tokio::time::timeout(
+        HTTP_DRAIN,
+        app::status::heartbeat(&db, &me, chrono::Utc::now(), true),
+    )
+    .await
+    {
+        tracing::warn!(error = %e, "recording the stop failed");
+    }
     if failures.is_empty() {
         tracing::info!("stopped");
         Ok(())
@@ -330,11 +339,50 @@ async fn pass_loop(
     }
 }
 
-/// Records this daemon's heartbeat (or its stop); a failure is only logged.
-async fn beat(db: &DatabaseConnection, me: &app::status::Me, stopped: bool) {
-    if let Err(e) = app::status::heartbeat(db, me, chrono::Utc::now(), stopped).await {
-        crate::metrics::error("heartbeat");
-        tracing::warn!(error = %e, "recording the heartbeat failed");
+/// Records this daemon's heartbeat every [`app::status::HEARTBEAT_EVERY`]
+/// until the stop; a failure is only logged.
+async fn heartbeats(db: DatabaseConnection, me: app::status::Me, stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(app::status::HEARTBEAT_EVERY);
+    loop {
+        tokio::select! {
+            () = stopped(stop.clone()) => break,
+            _ = every.tick() => {
+                if let Err(e) = app::status::heartbeat(&db, &me, chrono::Utc::now(), false).await {
+                    crate::metrics::error("heartbeat");
+                    tracing::warn!(error = %e, "recording the heartbeat failed");
+                }
+            }
+        }
+    }
+}
+
+/// Puts a reloaded configuration in force: the passes and the requests
+/// that come next use `next`; deferred touchpoints are decided again when
+/// the caps or quiet hours changed.
+async fn put_in_force(
+    db: &DatabaseConnection,
+    current: &Config,
+    next: &Config,
+    running: Running,
+    passes: &watch::Sender<Arc<Running>>,
+    live: &crate::http::AppState,
+) {
+    let rules_changed = next.settings.caps != current.settings.caps
+        || next.settings.quiet_hours != current.settings.quiet_hours;
+    let _ = passes.send(Arc::new(running));
+    live.replace_config(next.clone());
+    live.health.set_reload_failed(None);
+    crate::metrics::reload(true);
+    tracing::info!(cron = %next.settings.daemon.dispatch_cron, "configuration reloaded: in force from the next pass");
+    // What waits for room or for its hours is decided again under the new rules.
+    if rules_changed {
+        match app::reconsider_deferred(db, chrono::Utc::now()).await {
+            Ok(n) => tracing::info!(
+                touchpoints = n,
+                "deferred touchpoints are decided again by the next pass"
+            ),
+            Err(e) => tracing::warn!(error = %e, "deferred touchpoints keep their times"),
+        }
     }
 }
 

@@ -228,20 +228,15 @@ impl<'a> Dispatcher<'a> {
         now: DateTime<Utc>,
         report: &mut DispatchReport,
     ) -> Result<(), StoreError> {
-        let today = crate::app::facts::today_in(self.config.default_timezone(), now);
         for m in writes::due_retries(self.db, now).await? {
             // However long the transport was away, a reminder is never sent
             // after its last day.
-            let due = writes::touchpoints_of_message(self.db, m.id)
-                .await?
-                .iter()
-                .map(|t| t.due_date)
-                .min();
-            if let Some(reason) =
-                due.and_then(|d| crate::rules::too_late_for(d, today, self.book.policy.grace_days))
-            {
+            let carried = writes::touchpoints_of_message(self.db, m.id).await?;
+            let customer = store::customer(self.db, m.customer_id).await?;
+            let due = carried.iter().map(|t| t.due_date);
+            if let Some(reason) = decide::too_late(&self.book, customer.as_ref(), due, now) {
                 if writes::claim_retry(self.db, &m, now + self.book.lease).await? {
-                    let settled = crate::dispatch::too_late(&m, reason);
+                    let settled = crate::dispatch::skipped_late(&m, reason);
                     store_outcomes(self.db, std::slice::from_ref(&settled), now).await?;
                     report.skipped += 1;
                     self.message_events(&m, settled.outcome, settled.reason, now, report)

@@ -802,15 +802,25 @@ impl Person {
                 match dispatch::lapse(&world.book.approval, &message, Some(customer)) {
                     dispatch::Lapse::Send(_) => {
                         report.approval_lapsed_sent += 1;
-                        let settled = settle(
-                            &message,
-                            Outcome::Sent { provider_ref: None },
-                            world.max_attempts,
-                            now,
-                        );
-                        tally(&settled, report);
-                        self.history.push(channel, now);
-                        (settled.outcome, settled.reason)
+                        // Sent by the pass's retry, which never sends late
+                        // (`Dispatcher::retry_due`).
+                        let due = carried.iter().map(|c| c.due_date);
+                        if let Some(reason) =
+                            dispatch::too_late(&world.book, Some(customer), due, now)
+                        {
+                            report.skipped += 1;
+                            (TouchpointState::Skipped, Some(reason))
+                        } else {
+                            let settled = settle(
+                                &message,
+                                Outcome::Sent { provider_ref: None },
+                                world.max_attempts,
+                                now,
+                            );
+                            tally(&settled, report);
+                            self.history.push(channel, now);
+                            (settled.outcome, settled.reason)
+                        }
                     }
                     dispatch::Lapse::Expire(reason) => {
                         report.approval_expired += 1;

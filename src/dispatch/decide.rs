@@ -101,6 +101,23 @@ pub fn awaiting_approval(deadline: DateTime<Utc>) -> String {
     )
 }
 
+/// Why a message that waited (for a retry, or for an approval) may no
+/// longer go out at `now`: the last day of its earliest touchpoint, due on
+/// one of `due_dates`, is past in its owner's time zone. Reminders are
+/// never sent late, however long the wait was.
+pub fn too_late(
+    book: &Rulebook,
+    customer: Option<&Customer>,
+    due_dates: impl IntoIterator<Item = NaiveDate>,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    let tz = customer
+        .and_then(|c| crate::domain::parse_timezone(&c.timezone).ok())
+        .unwrap_or(book.default_tz);
+    let today = now.with_timezone(&tz).date_naive();
+    rules::too_late_for(due_dates.into_iter().min()?, today, book.policy.grace_days)
+}
+
 /// Who the messages come from, as the texts name them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dealer {

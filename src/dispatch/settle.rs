@@ -35,7 +35,7 @@ pub struct Settled {
 
 /// A retry that comes too late (its first touchpoint's last day is past):
 /// skipped with `reason`, never sent (pure).
-pub fn too_late(message: &Message, reason: String) -> Settled {
+pub fn skipped_late(message: &Message, reason: String) -> Settled {
     Settled {
         message_id: message.id,
         customer_id: message.customer_id,
