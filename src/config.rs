@@ -440,6 +440,14 @@ pub struct Import {
     pub distance_unit: DistanceUnit,
     /// Rows written per database statement.
     pub batch_size: usize,
+    /// The import folder `touchpoint run` imports DMS exports from
+    /// (relative to the config file's folder); empty: off.
+    pub watch_dir: PathBuf,
+    /// Seconds between two looks into the import folder.
+    pub watch_every_secs: u64,
+    /// Seconds a file's size and modification time must stay the same
+    /// before it is imported.
+    pub watch_settle_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -593,6 +601,9 @@ impl Default for Import {
             default_region: "DE".into(),
             distance_unit: DistanceUnit::Km,
             batch_size: 500,
+            watch_dir: PathBuf::new(),
+            watch_every_secs: 5,
+            watch_settle_secs: 10,
         }
     }
 }
@@ -807,6 +818,18 @@ impl Config {
         }
         if s.import.batch_size == 0 {
             return Err(ConfigError::new("import.batch_size", "must be at least 1"));
+        }
+        if !(1..=3600).contains(&s.import.watch_every_secs) {
+            return Err(ConfigError::new(
+                "import.watch_every_secs",
+                "must be between 1 and 3600",
+            ));
+        }
+        if s.import.watch_settle_secs > 86_400 {
+            return Err(ConfigError::new(
+                "import.watch_settle_secs",
+                "must be between 0 and 86400",
+            ));
         }
         let p = &s.prediction;
         if !(p.default_monthly_km.is_finite() && p.default_monthly_km > 0.0) {
@@ -1036,6 +1059,13 @@ impl Config {
 
     pub fn outbox_dir(&self) -> PathBuf {
         self.resolve(&self.settings.outbox.dir)
+    }
+
+    /// The import folder, resolved; `None` when `[import] watch_dir` is
+    /// empty (the folder is not watched).
+    pub fn watch_dir(&self) -> Option<PathBuf> {
+        let dir = &self.settings.import.watch_dir;
+        (!dir.as_os_str().is_empty()).then(|| self.resolve(dir))
     }
 
     /// The plan template text: the configured file, or the built-in default.
@@ -1391,6 +1421,14 @@ mod tests {
                 "approval.on_deadline",
             ),
             ("[approval]\nwait_hours = 0\n", "approval.wait_hours"),
+            (
+                "[import]\nwatch_every_secs = 0\n",
+                "import.watch_every_secs",
+            ),
+            (
+                "[import]\nwatch_settle_secs = 90000\n",
+                "import.watch_settle_secs",
+            ),
         ] {
             let path = write(dir.path(), text);
             let err =
@@ -1596,6 +1634,20 @@ mod tests {
         }];
         assert_eq!(c.schedule_for("SKODA", "octavia").interval_km, 30_000);
         assert_eq!(c.schedule_for("Skoda", "Fabia").interval_km, 15_000);
+    }
+
+    #[test]
+    fn the_import_folder_is_off_by_default_and_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "");
+        let c = Config::load_with_env(Some(&path), Env::prefixed("TP_TEST_NONE__")).unwrap();
+        assert_eq!(c.watch_dir(), None);
+        let path = write(dir.path(), "[import]\nwatch_dir = \"import\"\n");
+        let c = Config::load_with_env(Some(&path), Env::prefixed("TP_TEST_NONE__")).unwrap();
+        assert_eq!(c.watch_dir(), Some(dir.path().join("import")));
+        let path = write(dir.path(), "[import]\nwatch_dir = \"/srv/dms\"\n");
+        let c = Config::load_with_env(Some(&path), Env::prefixed("TP_TEST_NONE__")).unwrap();
+        assert_eq!(c.watch_dir(), Some(PathBuf::from("/srv/dms")));
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! `touchpoint run`: the HTTP endpoints, a planning and dispatch pass on the
-//! `[daemon] dispatch_cron` schedule, readiness and watchdog through
-//! sd_notify, a reload on SIGHUP, and a clean stop on SIGTERM or SIGINT: the
-//! listener stops accepting, a pass in flight finishes, the process exits 0.
+//! `[daemon] dispatch_cron` schedule, the import folder, readiness and
+//! watchdog through sd_notify, a reload on SIGHUP, and a clean stop on
+//! SIGTERM or SIGINT: the listener stops accepting, a pass or an import in
+//! flight finishes, the process exits 0.
 //!
 //! A reload reads the configuration again and puts it in force from the
-//! next pass and the next request: caps, quiet hours, the plan template,
-//! transports, the schedule. A configuration that does not load keeps the
-//! old one in force; `/healthz` says so. `[database]`, `[http] listen`,
-//! `[http] secret` and `[log]` stay as they were until a restart.
+//! next pass, the next request and the next look into the import folder:
+//! caps, quiet hours, the plan template, transports, the schedule, the
+//! folder. A configuration that does not load keeps the old one in force;
+//! `/healthz` says so. `[database]`, `[http] listen`, `[http] secret` and
+//! `[log]` stay as they were until a restart.
 
 use crate::app::{self, Failure};
 use crate::config::{Config, ConfigError};
@@ -75,6 +77,7 @@ pub async fn run(
         transports,
         catalog,
     }));
+    let folder = tokio::spawn(folder_loop(db.clone(), running_rx.clone(), stop_rx.clone()));
     let passes = tokio::spawn(pass_loop(db.clone(), running_rx, tick_rx, stop_rx.clone()));
     let server = tokio::spawn(
         axum::serve(
@@ -136,18 +139,22 @@ pub async fn run(
         }
     };
 
-    tracing::info!(signal, "stopping: the pass in flight finishes first");
+    tracing::info!(
+        signal,
+        "stopping: the pass and the import in flight finish first"
+    );
     notify(&[NotifyState::Stopping]);
     let _ = stop_tx.send(true);
     if let Err(e) = scheduler.shutdown().await {
         tracing::warn!(error = %e, "the scheduler did not stop cleanly");
     }
     // Keep the watchdog fed while the pass drains. Open HTTP requests get
-    // HTTP_DRAIN to finish; a pass in flight always finishes.
+    // HTTP_DRAIN to finish; a pass or an import in flight always finishes.
     let http = server.abort_handle();
-    let mut drained =
-        std::pin::pin!(async { tokio::join!(passes, tokio::time::timeout(HTTP_DRAIN, server)) });
-    let (passes, server) = loop {
+    let mut drained = std::pin::pin!(async {
+        tokio::join!(passes, folder, tokio::time::timeout(HTTP_DRAIN, server))
+    });
+    let (passes, folder, server) = loop {
         tokio::select! {
             done = &mut drained => break done,
             _ = tick(&mut watchdog) => notify(&[NotifyState::Watchdog]),
@@ -156,6 +163,9 @@ pub async fn run(
     let mut failures = Vec::new();
     if let Err(e) = passes {
         failures.push(format!("the dispatch task: {e}"));
+    }
+    if let Err(e) = folder {
+        failures.push(format!("the import folder's task: {e}"));
     }
     match server {
         Ok(Ok(Ok(()))) => {}
@@ -310,6 +320,46 @@ async fn pass_loop(
                     tracing::warn!(error = %e, "removing expired sessions failed");
                 }
             }
+        }
+    }
+}
+
+/// Looks into the import folder every `[import] watch_every_secs` until the
+/// stop, with what is running at each look; an import in flight finishes,
+/// and none starts after the stop.
+async fn folder_loop(
+    db: DatabaseConnection,
+    running: watch::Receiver<Arc<Running>>,
+    stop: watch::Receiver<bool>,
+) {
+    let mut folder = app::watch::Folder::default();
+    let mut failing = None;
+    loop {
+        let r = Arc::clone(&running.borrow());
+        let go_on = || !*stop.borrow();
+        let looked = folder
+            .look(
+                &db,
+                &r.config,
+                std::time::Instant::now(),
+                chrono::Utc::now(),
+                go_on,
+            )
+            .await;
+        // A folder that stays unreadable is told once, not on every look.
+        match looked.map_err(|e| e.to_string()) {
+            Err(e) if failing.as_ref() != Some(&e) => {
+                tracing::error!(error = %e, "import folder: the look failed; the next one tries again");
+                failing = Some(e);
+            }
+            Err(_) => {}
+            Ok(_) => failing = None,
+        }
+        let every = Duration::from_secs(r.config.settings.import.watch_every_secs);
+        tokio::select! {
+            biased;
+            () = stopped(stop.clone()) => break,
+            () = tokio::time::sleep(every) => {}
         }
     }
 }

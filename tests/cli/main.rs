@@ -27,3 +27,4 @@ mod smtp;
 mod smtp_server;
 mod support;
 mod systemd;
+mod watch;
