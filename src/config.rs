@@ -53,6 +53,7 @@ pub struct Settings {
     pub daemon: Daemon,
     pub calls: Calls,
     pub approval: Approval,
+    pub digest: Digest,
     pub log: Log,
 }
 
@@ -397,6 +398,29 @@ impl Default for Approval {
     }
 }
 
+/// `[digest]`: the morning email that `touchpoint run` sends the service
+/// team: the day's calls, what goes out, what is held for review.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Digest {
+    /// Who gets it (email addresses); none: no digest.
+    pub to: Vec<String>,
+    /// When, `HH:MM` in `time_zone`.
+    pub at: String,
+    /// The IANA time zone of `at`; empty: `[plan] default_timezone`.
+    pub time_zone: String,
+}
+
+impl Default for Digest {
+    fn default() -> Self {
+        Self {
+            to: Vec::new(),
+            at: "07:30".into(),
+            time_zone: String::new(),
+        }
+    }
+}
+
 /// `touchpoint run`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -572,6 +596,7 @@ impl Default for Settings {
             daemon: Daemon::default(),
             calls: Calls::default(),
             approval: Approval::default(),
+            digest: Digest::default(),
             log: Log::default(),
         }
     }
@@ -949,6 +974,20 @@ impl Config {
                 ));
             }
         }
+        let digest = &s.digest;
+        match parse_hhmm(&digest.at) {
+            Ok(minutes) if minutes < 24 * 60 => {}
+            Ok(_) => return Err(ConfigError::new("digest.at", "must be before 24:00")),
+            Err(r) => return Err(ConfigError::new("digest.at", r)),
+        }
+        if !digest.time_zone.is_empty() {
+            crate::domain::parse_timezone(&digest.time_zone)
+                .map_err(|e| ConfigError::new("digest.time_zone", e.0))?;
+        }
+        for (i, to) in digest.to.iter().enumerate() {
+            crate::domain::EmailAddress::parse(to)
+                .map_err(|e| ConfigError::new(format!("digest.to[{i}]"), e.0))?;
+        }
         if !matches!(s.log.format.as_str(), "text" | "json") {
             return Err(ConfigError::new(
                 "log.format",
@@ -1148,6 +1187,18 @@ impl Config {
             wait: chrono::Duration::hours(a.wait_hours),
             send_at_deadline: a.on_deadline == "send",
         }
+    }
+
+    /// When the digest goes out: `[digest] at` in `[digest] time_zone`
+    /// (or the default time zone).
+    pub fn digest_time(&self) -> (chrono::NaiveTime, Tz) {
+        let d = &self.settings.digest;
+        let at = parse_hhmm(&d.at)
+            .ok()
+            .and_then(|m| chrono::NaiveTime::from_hms_opt(m / 60, m % 60, 0))
+            .unwrap_or(chrono::NaiveTime::MIN);
+        let tz = crate::domain::parse_timezone(&d.time_zone).unwrap_or(self.default_timezone());
+        (at, tz)
     }
 
     pub fn default_timezone(&self) -> Tz {
@@ -1428,6 +1479,16 @@ mod tests {
             (
                 "[import]\nwatch_settle_secs = 90000\n",
                 "import.watch_settle_secs",
+            ),
+            ("[digest]\nat = \"24:00\"\n", "digest.at"),
+            ("[digest]\nat = \"7.30\"\n", "digest.at"),
+            (
+                "[digest]\ntime_zone = \"Europe/Hamburg\"\n",
+                "digest.time_zone",
+            ),
+            (
+                "[digest]\nto = [\"lead@dealer.example\", \"nobody\"]\n",
+                "digest.to[1]",
             ),
         ] {
             let path = write(dir.path(), text);

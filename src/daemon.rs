@@ -1,15 +1,15 @@
 //! `touchpoint run`: the HTTP endpoints, a planning and dispatch pass on the
-//! `[daemon] dispatch_cron` schedule, the import folder, readiness and
-//! watchdog through sd_notify, a reload on SIGHUP, and a clean stop on
-//! SIGTERM or SIGINT: the listener stops accepting, a pass or an import in
-//! flight finishes, the process exits 0.
+//! `[daemon] dispatch_cron` schedule, the import folder, the morning
+//! digest, readiness and watchdog through sd_notify, a reload on SIGHUP,
+//! and a clean stop on SIGTERM or SIGINT: the listener stops accepting, a
+//! pass, an import or a digest in flight finishes, the process exits 0.
 //!
 //! A reload reads the configuration again and puts it in force from the
 //! next pass, the next request and the next look into the import folder:
 //! caps, quiet hours, the plan template, transports, the schedule, the
-//! folder. A configuration that does not load keeps the old one in force;
-//! `/healthz` says so. `[database]`, `[http] listen`, `[http] secret` and
-//! `[log]` stay as they were until a restart.
+//! folder, the digest. A configuration that does not load keeps the old
+//! one in force; `/healthz` says so. `[database]`, `[http] listen`,
+//! `[http] secret` and `[log]` stay as they were until a restart.
 
 use crate::app::{self, Failure};
 use crate::config::{Config, ConfigError};
@@ -78,6 +78,7 @@ pub async fn run(
         catalog,
     }));
     let folder = tokio::spawn(folder_loop(db.clone(), running_rx.clone(), stop_rx.clone()));
+    let digests = tokio::spawn(digest_loop(db.clone(), running_rx.clone(), stop_rx.clone()));
     let passes = tokio::spawn(pass_loop(db.clone(), running_rx, tick_rx, stop_rx.clone()));
     let server = tokio::spawn(
         axum::serve(
@@ -152,9 +153,14 @@ pub async fn run(
     // HTTP_DRAIN to finish; a pass or an import in flight always finishes.
     let http = server.abort_handle();
     let mut drained = std::pin::pin!(async {
-        tokio::join!(passes, folder, tokio::time::timeout(HTTP_DRAIN, server))
+        tokio::join!(
+            passes,
+            folder,
+            digests,
+            tokio::time::timeout(HTTP_DRAIN, server)
+        )
     });
-    let (passes, folder, server) = loop {
+    let (passes, folder, digests, server) = loop {
         tokio::select! {
             done = &mut drained => break done,
             _ = tick(&mut watchdog) => notify(&[NotifyState::Watchdog]),
@@ -166,6 +172,9 @@ pub async fn run(
     }
     if let Err(e) = folder {
         failures.push(format!("the import folder's task: {e}"));
+    }
+    if let Err(e) = digests {
+        failures.push(format!("the digest's task: {e}"));
     }
     match server {
         Ok(Ok(Ok(()))) => {}
@@ -333,7 +342,7 @@ async fn folder_loop(
     stop: watch::Receiver<bool>,
 ) {
     let mut folder = app::watch::Folder::default();
-    let mut failing = None;
+    let mut failing = Failing::default();
     loop {
         let r = Arc::clone(&running.borrow());
         let go_on = || !*stop.borrow();
@@ -346,21 +355,69 @@ async fn folder_loop(
                 go_on,
             )
             .await;
-        // A folder that stays unreadable is told once, not on every look.
-        match looked.map_err(|e| e.to_string()) {
-            Err(e) if failing.as_ref() != Some(&e) => {
-                tracing::error!(error = %e, "import folder: the look failed; the next one tries again");
-                failing = Some(e);
+        failing.tell(
+            looked.map(drop),
+            "import folder: the look failed; the next one tries again",
+        );
+        let every = Duration::from_secs(r.config.settings.import.watch_every_secs);
+        if !pause(&stop, every).await {
+            break;
+        }
+    }
+}
+
+/// Sends the morning digest when it is due, until the stop: it wakes at the
+/// next digest's time, and at least once a minute to follow a reload.
+async fn digest_loop(
+    db: DatabaseConnection,
+    running: watch::Receiver<Arc<Running>>,
+    stop: watch::Receiver<bool>,
+) {
+    const AT_MOST: Duration = Duration::from_secs(60);
+    let mut digests = app::digest::Digests::default();
+    let mut failing = Failing::default();
+    loop {
+        let r = Arc::clone(&running.borrow());
+        let sent = digests
+            .tick(&db, &r.config, &r.transports, chrono::Utc::now())
+            .await;
+        failing.tell(
+            sent.map(drop),
+            "the digest failed; it is tried again within a minute",
+        );
+        let now = chrono::Utc::now();
+        let wait = app::digest::next(&r.config, now)
+            .and_then(|next| (next - now).to_std().ok())
+            .map_or(AT_MOST, |d| d.min(AT_MOST));
+        if !pause(&stop, wait).await {
+            break;
+        }
+    }
+}
+
+/// A failure that repeats is told once, not on every try.
+#[derive(Default)]
+struct Failing(Option<String>);
+
+impl Failing {
+    fn tell(&mut self, outcome: Result<(), Failure>, what: &str) {
+        match outcome.map_err(|e| e.to_string()) {
+            Err(e) if self.0.as_ref() != Some(&e) => {
+                tracing::error!(error = %e, "{what}");
+                self.0 = Some(e);
             }
             Err(_) => {}
-            Ok(_) => failing = None,
+            Ok(()) => self.0 = None,
         }
-        let every = Duration::from_secs(r.config.settings.import.watch_every_secs);
-        tokio::select! {
-            biased;
-            () = stopped(stop.clone()) => break,
-            () = tokio::time::sleep(every) => {}
-        }
+    }
+}
+
+/// Waits `wait`; false when the stop came first.
+async fn pause(stop: &watch::Receiver<bool>, wait: Duration) -> bool {
+    tokio::select! {
+        biased;
+        () = stopped(stop.clone()) => false,
+        () = tokio::time::sleep(wait) => true,
     }
 }
 

@@ -8,6 +8,7 @@ pub mod actions;
 pub mod calls;
 pub mod customers;
 pub mod desk;
+pub mod digest;
 mod dispatch;
 pub mod facts;
 pub mod held;

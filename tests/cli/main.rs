@@ -9,6 +9,7 @@ mod calls;
 mod commands;
 mod contracts;
 mod crash;
+mod digest;
 mod dispatch;
 mod environment;
 mod equivalence;
