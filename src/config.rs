@@ -53,6 +53,7 @@ pub struct Settings {
     pub daemon: Daemon,
     pub calls: Calls,
     pub approval: Approval,
+    pub digest: Digest,
     pub log: Log,
 }
 
@@ -397,6 +398,29 @@ impl Default for Approval {
     }
 }
 
+/// `[digest]`: the morning email that `touchpoint run` sends the service
+/// team: the day's calls, what goes out, what is held for review.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Digest {
+    /// Who gets it (email addresses); none: no digest.
+    pub to: Vec<String>,
+    /// When, `HH:MM` in `time_zone`.
+    pub at: String,
+    /// The IANA time zone of `at`; empty: `[plan] default_timezone`.
+    pub time_zone: String,
+}
+
+impl Default for Digest {
+    fn default() -> Self {
+        Self {
+            to: Vec::new(),
+            at: "07:30".into(),
+            time_zone: String::new(),
+        }
+    }
+}
+
 /// `touchpoint run`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -440,6 +464,14 @@ pub struct Import {
     pub distance_unit: DistanceUnit,
     /// Rows written per database statement.
     pub batch_size: usize,
+    /// The import folder `touchpoint run` imports DMS exports from
+    /// (relative to the config file's folder); empty: off.
+    pub watch_dir: PathBuf,
+    /// Seconds between two looks into the import folder.
+    pub watch_every_secs: u64,
+    /// Seconds a file's size and modification time must stay the same
+    /// before it is imported.
+    pub watch_settle_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -564,6 +596,7 @@ impl Default for Settings {
             daemon: Daemon::default(),
             calls: Calls::default(),
             approval: Approval::default(),
+            digest: Digest::default(),
             log: Log::default(),
         }
     }
@@ -593,6 +626,9 @@ impl Default for Import {
             default_region: "DE".into(),
             distance_unit: DistanceUnit::Km,
             batch_size: 500,
+            watch_dir: PathBuf::new(),
+            watch_every_secs: 5,
+            watch_settle_secs: 10,
         }
     }
 }
@@ -808,6 +844,18 @@ impl Config {
         if s.import.batch_size == 0 {
             return Err(ConfigError::new("import.batch_size", "must be at least 1"));
         }
+        if !(1..=3600).contains(&s.import.watch_every_secs) {
+            return Err(ConfigError::new(
+                "import.watch_every_secs",
+                "must be between 1 and 3600",
+            ));
+        }
+        if s.import.watch_settle_secs > 86_400 {
+            return Err(ConfigError::new(
+                "import.watch_settle_secs",
+                "must be between 0 and 86400",
+            ));
+        }
         let p = &s.prediction;
         if !(p.default_monthly_km.is_finite() && p.default_monthly_km > 0.0) {
             return Err(ConfigError::new(
@@ -926,6 +974,20 @@ impl Config {
                 ));
             }
         }
+        let digest = &s.digest;
+        match parse_hhmm(&digest.at) {
+            Ok(minutes) if minutes < 24 * 60 => {}
+            Ok(_) => return Err(ConfigError::new("digest.at", "must be before 24:00")),
+            Err(r) => return Err(ConfigError::new("digest.at", r)),
+        }
+        if !digest.time_zone.is_empty() {
+            crate::domain::parse_timezone(&digest.time_zone)
+                .map_err(|e| ConfigError::new("digest.time_zone", e.0))?;
+        }
+        for (i, to) in digest.to.iter().enumerate() {
+            crate::domain::EmailAddress::parse(to)
+                .map_err(|e| ConfigError::new(format!("digest.to[{i}]"), e.0))?;
+        }
         if !matches!(s.log.format.as_str(), "text" | "json") {
             return Err(ConfigError::new(
                 "log.format",
@@ -1038,6 +1100,13 @@ impl Config {
         self.resolve(&self.settings.outbox.dir)
     }
 
+    /// The import folder, resolved; `None` when `[import] watch_dir` is
+    /// empty (the folder is not watched).
+    pub fn watch_dir(&self) -> Option<PathBuf> {
+        let dir = &self.settings.import.watch_dir;
+        (!dir.as_os_str().is_empty()).then(|| self.resolve(dir))
+    }
+
     /// The plan template text: the configured file, or the built-in default.
     pub fn plan_template_text(&self) -> Result<String, ConfigError> {
         let template = &self.settings.plan.template;
@@ -1118,6 +1187,18 @@ impl Config {
             wait: chrono::Duration::hours(a.wait_hours),
             send_at_deadline: a.on_deadline == "send",
         }
+    }
+
+    /// When the digest goes out: `[digest] at` in `[digest] time_zone`
+    /// (or the default time zone).
+    pub fn digest_time(&self) -> (chrono::NaiveTime, Tz) {
+        let d = &self.settings.digest;
+        let at = parse_hhmm(&d.at)
+            .ok()
+            .and_then(|m| chrono::NaiveTime::from_hms_opt(m / 60, m % 60, 0))
+            .unwrap_or(chrono::NaiveTime::MIN);
+        let tz = crate::domain::parse_timezone(&d.time_zone).unwrap_or(self.default_timezone());
+        (at, tz)
     }
 
     pub fn default_timezone(&self) -> Tz {
@@ -1391,6 +1472,24 @@ mod tests {
                 "approval.on_deadline",
             ),
             ("[approval]\nwait_hours = 0\n", "approval.wait_hours"),
+            (
+                "[import]\nwatch_every_secs = 0\n",
+                "import.watch_every_secs",
+            ),
+            (
+                "[import]\nwatch_settle_secs = 90000\n",
+                "import.watch_settle_secs",
+            ),
+            ("[digest]\nat = \"24:00\"\n", "digest.at"),
+            ("[digest]\nat = \"7.30\"\n", "digest.at"),
+            (
+                "[digest]\ntime_zone = \"Europe/Hamburg\"\n",
+                "digest.time_zone",
+            ),
+            (
+                "[digest]\nto = [\"lead@dealer.example\", \"nobody\"]\n",
+                "digest.to[1]",
+            ),
         ] {
             let path = write(dir.path(), text);
             let err =
@@ -1596,6 +1695,20 @@ mod tests {
         }];
         assert_eq!(c.schedule_for("SKODA", "octavia").interval_km, 30_000);
         assert_eq!(c.schedule_for("Skoda", "Fabia").interval_km, 15_000);
+    }
+
+    #[test]
+    fn the_import_folder_is_off_by_default_and_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "");
+        let c = Config::load_with_env(Some(&path), Env::prefixed("TP_TEST_NONE__")).unwrap();
+        assert_eq!(c.watch_dir(), None);
+        let path = write(dir.path(), "[import]\nwatch_dir = \"import\"\n");
+        let c = Config::load_with_env(Some(&path), Env::prefixed("TP_TEST_NONE__")).unwrap();
+        assert_eq!(c.watch_dir(), Some(dir.path().join("import")));
+        let path = write(dir.path(), "[import]\nwatch_dir = \"/srv/dms\"\n");
+        let c = Config::load_with_env(Some(&path), Env::prefixed("TP_TEST_NONE__")).unwrap();
+        assert_eq!(c.watch_dir(), Some(PathBuf::from("/srv/dms")));
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! `touchpoint run`: the HTTP endpoints, a planning and dispatch pass on the
-//! `[daemon] dispatch_cron` schedule, readiness and watchdog through
-//! sd_notify, a reload on SIGHUP, and a clean stop on SIGTERM or SIGINT: the
-//! listener stops accepting, a pass in flight finishes, the process exits 0.
+//! `[daemon] dispatch_cron` schedule, the import folder, the morning
+//! digest, readiness and watchdog through sd_notify, a reload on SIGHUP,
+//! and a clean stop on SIGTERM or SIGINT: the listener stops accepting, a
+//! pass, an import or a digest in flight finishes, the process exits 0.
 //!
 //! A reload reads the configuration again and puts it in force from the
-//! next pass and the next request: caps, quiet hours, the plan template,
-//! transports, the schedule. A configuration that does not load keeps the
-//! old one in force; `/healthz` says so. `[database]`, `[http] listen`,
+//! next pass, the next request and the next look into the import folder:
+//! caps, quiet hours, the plan template, transports, the schedule, the
+//! folder, the digest. A configuration that does not load keeps the old
+//! one in force; `/healthz` says so. `[database]`, `[http] listen`,
 //! `[http] secret` and `[log]` stay as they were until a restart.
 
 use crate::app::{self, Failure};
@@ -78,6 +80,8 @@ pub async fn run(
         transports,
         catalog,
     }));
+    let folder = tokio::spawn(folder_loop(db.clone(), running_rx.clone(), stop_rx.clone()));
+    let digests = tokio::spawn(digest_loop(db.clone(), running_rx.clone(), stop_rx.clone()));
     let passes = tokio::spawn(pass_loop(
         db.clone(),
         running_rx,
@@ -145,18 +149,27 @@ pub async fn run(
         }
     };
 
-    tracing::info!(signal, "stopping: the pass in flight finishes first");
+    tracing::info!(
+        signal,
+        "stopping: the pass and the import in flight finish first"
+    );
     notify(&[NotifyState::Stopping]);
     let _ = stop_tx.send(true);
     if let Err(e) = scheduler.shutdown().await {
         tracing::warn!(error = %e, "the scheduler did not stop cleanly");
     }
     // Keep the watchdog fed while the pass drains. Open HTTP requests get
-    // HTTP_DRAIN to finish; a pass in flight always finishes.
+    // HTTP_DRAIN to finish; a pass or an import in flight always finishes.
     let http = server.abort_handle();
-    let mut drained =
-        std::pin::pin!(async { tokio::join!(passes, tokio::time::timeout(HTTP_DRAIN, server)) });
-    let (passes, server) = loop {
+    let mut drained = std::pin::pin!(async {
+        tokio::join!(
+            passes,
+            folder,
+            digests,
+            tokio::time::timeout(HTTP_DRAIN, server)
+        )
+    });
+    let (passes, folder, digests, server) = loop {
         tokio::select! {
             done = &mut drained => break done,
             _ = tick(&mut watchdog) => notify(&[NotifyState::Watchdog]),
@@ -165,6 +178,12 @@ pub async fn run(
     let mut failures = Vec::new();
     if let Err(e) = passes {
         failures.push(format!("the dispatch task: {e}"));
+    }
+    if let Err(e) = folder {
+        failures.push(format!("the import folder's task: {e}"));
+    }
+    if let Err(e) = digests {
+        failures.push(format!("the digest's task: {e}"));
     }
     match server {
         Ok(Ok(Ok(()))) => {}
@@ -386,6 +405,39 @@ async fn put_in_force(
     }
 }
 
+/// Looks into the import folder every `[import] watch_every_secs` until the
+/// stop, with what is running at each look; an import in flight finishes,
+/// and none starts after the stop.
+async fn folder_loop(
+    db: DatabaseConnection,
+    running: watch::Receiver<Arc<Running>>,
+    stop: watch::Receiver<bool>,
+) {
+    let mut folder = app::watch::Folder::default();
+    let mut failing = Failing::default();
+    loop {
+        let r = Arc::clone(&running.borrow());
+        let go_on = || !*stop.borrow();
+        let looked = folder
+            .look(
+                &db,
+                &r.config,
+                std::time::Instant::now(),
+                chrono::Utc::now(),
+                go_on,
+            )
+            .await;
+        failing.tell(
+            looked.map(drop),
+            "import folder: the look failed; the next one tries again",
+        );
+        let every = Duration::from_secs(r.config.settings.import.watch_every_secs);
+        if !pause(&stop, every).await {
+            break;
+        }
+    }
+}
+
 /// After a pass: the queue counted for the metrics, and the desk sessions
 /// that ran out removed.
 async fn housekeeping(db: &DatabaseConnection, config: &Config) {
@@ -399,6 +451,61 @@ async fn housekeeping(db: &DatabaseConnection, config: &Config) {
     if let Err(e) = app::sessions::sweep(db).await {
         crate::metrics::error("sessions");
         tracing::warn!(error = %e, "removing expired sessions failed");
+    }
+}
+
+/// Sends the morning digest when it is due, until the stop: it wakes at the
+/// next digest's time, and at least once a minute to follow a reload.
+async fn digest_loop(
+    db: DatabaseConnection,
+    running: watch::Receiver<Arc<Running>>,
+    stop: watch::Receiver<bool>,
+) {
+    const AT_MOST: Duration = Duration::from_secs(60);
+    let mut digests = app::digest::Digests::default();
+    let mut failing = Failing::default();
+    loop {
+        let r = Arc::clone(&running.borrow());
+        let sent = digests
+            .tick(&db, &r.config, &r.transports, chrono::Utc::now())
+            .await;
+        failing.tell(
+            sent.map(drop),
+            "the digest failed; it is tried again within a minute",
+        );
+        let now = chrono::Utc::now();
+        let wait = app::digest::next(&r.config, now)
+            .and_then(|next| (next - now).to_std().ok())
+            .map_or(AT_MOST, |d| d.min(AT_MOST));
+        if !pause(&stop, wait).await {
+            break;
+        }
+    }
+}
+
+/// A failure that repeats is told once, not on every try.
+#[derive(Default)]
+struct Failing(Option<String>);
+
+impl Failing {
+    fn tell(&mut self, outcome: Result<(), Failure>, what: &str) {
+        match outcome.map_err(|e| e.to_string()) {
+            Err(e) if self.0.as_ref() != Some(&e) => {
+                tracing::error!(error = %e, "{what}");
+                self.0 = Some(e);
+            }
+            Err(_) => {}
+            Ok(()) => self.0 = None,
+        }
+    }
+}
+
+/// Waits `wait`; false when the stop came first.
+async fn pause(stop: &watch::Receiver<bool>, wait: Duration) -> bool {
+    tokio::select! {
+        biased;
+        () = stopped(stop.clone()) => false,
+        () = tokio::time::sleep(wait) => true,
     }
 }
 

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod daemon;
+pub mod digest;
 pub mod dispatch;
 pub mod domain;
 pub mod http;

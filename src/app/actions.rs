@@ -247,23 +247,36 @@ pub async fn import(
     require(act, Permission::Act)?;
     let report = super::import_upload(db, config, kind, name, content, dry_run, now).await;
     if !dry_run {
-        let after = match &report {
-            Ok(r) => format!(
-                "{} rows: {} new, {} updated, {} unchanged",
-                r.rows, r.inserted, r.updated, r.unchanged
-            ),
-            Err(e) => super::desk::refused_import_report(&e.to_string()),
-        };
-        let change = Change {
-            action: "import".into(),
-            subject: format!("{} {name}", kind.as_str()),
-            customer: None,
-            before: None,
-            after: Some(after),
-        };
-        log(db, act, change, now).await?;
+        record_import(db, act, kind, name, &report, now).await?;
     }
     report
+}
+
+/// Writes an import of the file `name` and what came of it to the imports
+/// history (the audit log).
+pub(super) async fn record_import(
+    db: &DatabaseConnection,
+    act: &Act<'_>,
+    kind: crate::import::Kind,
+    name: &str,
+    report: &Result<crate::import::Report, Failure>,
+    now: DateTime<Utc>,
+) -> Result<(), Failure> {
+    let after = match report {
+        Ok(r) => format!(
+            "{} rows: {} new, {} updated, {} unchanged",
+            r.rows, r.inserted, r.updated, r.unchanged
+        ),
+        Err(e) => super::desk::refused_import_report(&e.to_string()),
+    };
+    let change = Change {
+        action: "import".into(),
+        subject: format!("{} {name}", kind.as_str()),
+        customer: None,
+        before: None,
+        after: Some(after),
+    };
+    log(db, act, change, now).await
 }
 
 /// Adds a user (administrators only).

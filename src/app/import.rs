@@ -18,8 +18,23 @@ pub async fn import_file(
     dry_run: bool,
     now: DateTime<Utc>,
 ) -> Result<Report, Failure> {
+    let shown = path.display().to_string();
+    import_file_as(db, config, kind, path, &shown, dry_run, now).await
+}
+
+/// [`import_file`], naming the file `shown` in the report and its problems.
+#[allow(clippy::too_many_arguments)]
+pub async fn import_file_as(
+    db: &DatabaseConnection,
+    config: &Config,
+    kind: Kind,
+    path: &Path,
+    shown: &str,
+    dry_run: bool,
+    now: DateTime<Utc>,
+) -> Result<Report, Failure> {
     let today = now.with_timezone(&config.default_timezone()).date_naive();
-    Ok(import::run(db, config, kind, path, dry_run, today).await?)
+    Ok(import::run_as(db, config, kind, path, shown, dry_run, today).await?)
 }
 
 /// Imports an uploaded file named `name` (as the person's computer named
@@ -45,6 +60,5 @@ pub async fn import_upload(
     tokio::fs::write(&path, content)
         .await
         .map_err(|e| Failure::Other(format!("cannot keep the upload: {e}")))?;
-    let today = now.with_timezone(&config.default_timezone()).date_naive();
-    Ok(import::run_as(db, config, kind, &path, &name, dry_run, today).await?)
+    import_file_as(db, config, kind, &path, &name, dry_run, now).await
 }

@@ -8,6 +8,7 @@ pub mod actions;
 pub mod calls;
 pub mod customers;
 pub mod desk;
+pub mod digest;
 mod dispatch;
 pub mod facts;
 pub mod held;
@@ -24,12 +25,13 @@ pub mod status;
 pub mod timeline;
 pub mod touchpoints;
 pub mod visits;
+pub mod watch;
 
 pub use calls::{
     CLAIM_LAPSES, Call, OutcomeReport, call_list, claim, record_call_outcome, unclaim,
 };
 pub use dispatch::{Dispatcher, reconsider_deferred};
-pub use import::{import_file, import_upload};
+pub use import::{import_file, import_file_as, import_upload};
 pub use planning::{PassReport, planning_pass};
 pub use show::{NextService, PlanAnswer, QueueAnswer, next_service, queue, vehicle_plan};
 

@@ -15,6 +15,8 @@ use serde::Serialize;
 
 /// Every API token starts so, to be recognised in a leak or a log.
 pub const TOKEN_PREFIX: &str = "tp_";
+/// Who the imports history names for the files of the import folder.
+pub const IMPORT_FOLDER: &str = "import folder";
 /// The shortest password a person may choose.
 pub const MIN_PASSWORD: usize = 10;
 /// Failed sign-ins in a row before the account locks.
@@ -37,6 +39,16 @@ impl Principal {
     pub fn command_line(by: Option<&str>) -> Self {
         Self {
             name: super::actor(by),
+            role: Role::Admin,
+            user_id: None,
+            locale: None,
+        }
+    }
+
+    /// The daemon's import folder, as the imports history names it.
+    pub fn import_folder() -> Self {
+        Self {
+            name: IMPORT_FOLDER.into(),
             role: Role::Admin,
             user_id: None,
             locale: None,

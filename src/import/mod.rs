@@ -9,6 +9,7 @@
 //! `FILE:LINE: column: reason`.
 
 mod customers;
+pub mod folder;
 mod pipeline;
 pub mod readings;
 pub mod rows;

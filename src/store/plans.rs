@@ -270,6 +270,25 @@ pub async fn planned_per_channel<C: ConnectionTrait>(
         .context("counting due touchpoints")
 }
 
+/// Deferred touchpoints (quiet hours, caps) whose next attempt comes
+/// before `until`, per channel.
+pub async fn deferred_per_channel<C: ConnectionTrait>(
+    db: &C,
+    until: DateTime<Utc>,
+) -> Result<Vec<(String, i64)>, StoreError> {
+    touchpoint::Entity::find()
+        .select_only()
+        .column(touchpoint::Column::Channel)
+        .column_as(touchpoint::Column::Id.count(), "n")
+        .filter(touchpoint::Column::State.eq(TouchpointState::Deferred.as_str()))
+        .filter(touchpoint::Column::NextAttemptAt.lt(until))
+        .group_by(touchpoint::Column::Channel)
+        .into_tuple()
+        .all(db)
+        .await
+        .context("counting deferred touchpoints")
+}
+
 /// The vehicles a pass at `now` must look at: facts changed since their plan,
 /// never planned, or their planned cycle ends (on the earliest "today" of
 /// any time zone; each vehicle's own is checked in the pass).

@@ -4,12 +4,12 @@
 use super::entities::{call_task, message, setting, touchpoint};
 use super::{Context, StoreError};
 use crate::domain::{CallTaskState, MessageState, TouchpointState};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use migration::{Migrator, MigratorTrait};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter,
+    PaginatorTrait, QueryFilter, TryInsertResult,
 };
 
 /// How many touchpoints, messages and calls wait, by kind.
@@ -89,6 +89,57 @@ pub async fn record_pass<C: ConnectionTrait>(
     .exec(db)
     .await
     .context("recording the pass")?;
+    Ok(())
+}
+
+/// The setting under which the digest of a local day is recorded.
+fn digest_setting(day: NaiveDate) -> String {
+    format!("digest:{day}")
+}
+
+/// Claims the digest of the local day `day` for this instance at `at`:
+/// whether it was still unclaimed. One statement (an insert that does
+/// nothing when the row exists), so that of instances that claim the same
+/// day at once exactly one gets it.
+pub async fn claim_digest<C: ConnectionTrait>(
+    db: &C,
+    day: NaiveDate,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let inserted = setting::Entity::insert(setting::ActiveModel {
+        name: Set(digest_setting(day)),
+        value: Set("claimed".into()),
+        created_at: Set(at),
+    })
+    .on_conflict_do_nothing_on([setting::Column::Name])
+    .exec_without_returning(db)
+    .await
+    .context("claiming the day's digest")?;
+    Ok(matches!(inserted, TryInsertResult::Inserted(n) if n > 0))
+}
+
+/// Records that the digest of `day` went out (to `recipients`, a summary).
+pub async fn digest_sent<C: ConnectionTrait>(
+    db: &C,
+    day: NaiveDate,
+    recipients: &str,
+) -> Result<(), StoreError> {
+    setting::Entity::update_many()
+        .col_expr(setting::Column::Value, Expr::value(recipients))
+        .filter(setting::Column::Name.eq(digest_setting(day)))
+        .exec(db)
+        .await
+        .context("recording the day's digest")?;
+    Ok(())
+}
+
+/// Gives up the claim on the digest of `day` (it could not be sent): a
+/// later try, by any instance, may claim it again.
+pub async fn release_digest<C: ConnectionTrait>(db: &C, day: NaiveDate) -> Result<(), StoreError> {
+    setting::Entity::delete_by_id(digest_setting(day))
+        .exec(db)
+        .await
+        .context("giving up the day's digest")?;
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 //! expires at its deadline, or goes out then when `on_deadline = "send"`.
 //! On every backend, through the application's passes and review actions.
 
-use crate::support::{databases, pass, touchpoint_of};
+use crate::support::{databases, load_csv, pass, touchpoint_of};
 use chrono::{Duration, NaiveTime, Utc};
 use sea_orm::DatabaseConnection;
 use touchpoint::app::{self, held};
@@ -42,14 +42,7 @@ async fn bases(
              {VIN_B},B1,Skoda,Fabia,2025,{bought},0,\r\n"
         );
         let now = Utc::now();
-        for (kind, body) in [
-            (touchpoint::import::Kind::Customers, customers.to_string()),
-            (touchpoint::import::Kind::Vehicles, vehicles),
-        ] {
-            app::import_upload(&db, &config, kind, "dms.csv", body.as_bytes(), false, now)
-                .await
-                .unwrap();
-        }
+        load_csv(&db, &config, customers, &vehicles, now).await;
         // The first pass plans them (and rings nobody: no phones).
         pass(&db, &config, now).await;
         let backend = if url.starts_with("sqlite") {

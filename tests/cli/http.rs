@@ -618,6 +618,15 @@ impl Daemon {
 
     /// Started with `env` added to its environment.
     pub fn start_with(instance: &Instance, env: &[(&str, &str)]) -> Self {
+        Self::launch(instance, env, &[])
+    }
+
+    /// Started with `--set` of each of `sets` (`SECTION.KEY=VALUE`).
+    pub fn start_set(instance: &Instance, sets: &[&str]) -> Self {
+        Self::launch(instance, &[], sets)
+    }
+
+    fn launch(instance: &Instance, env: &[(&str, &str)], sets: &[&str]) -> Self {
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
         let mut child = Command::cargo_bin("touchpoint")
@@ -628,6 +637,7 @@ impl Daemon {
             .args(["--set", &format!("http.listen=\"127.0.0.1:{port}\"")])
             .args(["--set", &format!("http.public_url=\"{base}\"")])
             .args(["--set", "daemon.dispatch_cron=\"* * * * * *\""])
+            .args(sets.iter().flat_map(|s| ["--set", s]))
             .envs(env.iter().copied())
             .arg("run")
             .stdout(Stdio::null())

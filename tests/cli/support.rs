@@ -174,6 +174,25 @@ pub async fn pass(
         .dispatch
 }
 
+/// Imports customers and then vehicles from CSV texts at `now`, as an
+/// upload of the desk does; each must load.
+pub async fn load_csv(
+    db: &DatabaseConnection,
+    config: &Config,
+    customers: &str,
+    vehicles: &str,
+    now: chrono::DateTime<Utc>,
+) {
+    for (kind, body) in [
+        (touchpoint::import::Kind::Customers, customers),
+        (touchpoint::import::Kind::Vehicles, vehicles),
+    ] {
+        touchpoint::app::import_upload(db, config, kind, "dms.csv", body.as_bytes(), false, now)
+            .await
+            .unwrap();
+    }
+}
+
 /// The stored touchpoint of a dedup key.
 pub async fn touchpoint_of(db: &DatabaseConnection, key: &str) -> entities::touchpoint::Model {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
