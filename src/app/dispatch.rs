@@ -66,9 +66,6 @@ impl<'a> Dispatcher<'a> {
         for t in writes::due_touchpoints(self.db, now).await? {
             by_customer.entry(t.customer_id).or_default().push(t);
         }
-        for rows in by_customer.values_mut() {
-            rows.sort_unstable_by_key(|t| t.id);
-        }
         // What the rules need of everyone due, loaded in a few queries.
         let people: Vec<(i64, Vec<Touchpoint>)> = by_customer.into_iter().collect();
         let ids: Vec<i64> = people.iter().map(|(id, _)| *id).collect();
@@ -81,15 +78,30 @@ impl<'a> Dispatcher<'a> {
         vehicle_ids.dedup();
         let vehicles = store::vehicles_by_id(self.db, &vehicle_ids).await?;
         let since = now - self.book.policy.history_window();
-        let mut histories = writes::histories(self.db, &ids, since).await?;
-        // Decisions are stored for a group of people in one short
-        // transaction, then that group's messages are sent outside it.
+        // A group of people is claimed, decided and stored in one short
+        // transaction, then its messages are sent outside it. The claim
+        // reads their touchpoints again, locked: another dispatcher on the
+        // database (a second instance) skips them, and what it took first
+        // is not decided twice. Their histories are read inside it too, so
+        // that the caps count what another instance just sent.
         for group in people.chunks(PEOPLE_PER_TRANSACTION) {
+            let txn = store::begin_writing(self.db, "claiming due touchpoints").await?;
+            let ids: Vec<i64> = group
+                .iter()
+                .flat_map(|(_, rows)| rows.iter().map(|t| t.id))
+                .collect();
+            let mut claimed: BTreeMap<i64, Vec<Touchpoint>> = BTreeMap::new();
+            for t in writes::lock_due(&txn, &ids, now).await? {
+                claimed.entry(t.customer_id).or_default().push(t);
+            }
+            let people_ids: Vec<i64> = claimed.keys().copied().collect();
+            let mut histories = writes::histories(&txn, &people_ids, since).await?;
             let mut decided = Decided::default();
-            for (customer_id, rows) in group {
+            for (customer_id, rows) in &mut claimed {
                 let Some(customer) = customers.get(customer_id) else {
                     continue;
                 };
+                rows.sort_unstable_by_key(|t| t.id);
                 let history = histories.remove(customer_id).unwrap_or_default();
                 decide::person(
                     &self.book,
@@ -102,7 +114,6 @@ impl<'a> Dispatcher<'a> {
                     &mut report,
                 );
             }
-            let txn = store::begin(self.db, "storing dispatch decisions").await?;
             Changes::from(decided.moves).apply(&txn, now).await?;
             // Another dispatcher may have got to some first: those are left to it.
             let created = create_messages(&txn, decided.drafts, now).await?;

@@ -353,26 +353,55 @@ pub async fn due_touchpoints(
     now: DateTime<Utc>,
 ) -> Result<Vec<Touchpoint>, StoreError> {
     touchpoint::Entity::find()
-        .filter(
-            Condition::any()
-                .add(
-                    Condition::all()
-                        .add(touchpoint::Column::State.eq(TouchpointState::Planned.as_str()))
-                        .add(
-                            touchpoint::Column::DueDate
-                                .lte(crate::predict::add_days(now.date_naive(), 1)),
-                        ),
-                )
-                .add(
-                    Condition::all()
-                        .add(touchpoint::Column::State.eq(TouchpointState::Deferred.as_str()))
-                        .add(touchpoint::Column::NextAttemptAt.lte(now)),
-                ),
-        )
+        .filter(due(now))
         .all(db)
         .await
         .context("loading due touchpoints")
         .map(super::records)
+}
+
+/// Planned touchpoints whose day has come (UTC+14 is the earliest any day
+/// begins), and deferred ones whose time has come.
+fn due(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(
+            Condition::all()
+                .add(touchpoint::Column::State.eq(TouchpointState::Planned.as_str()))
+                .add(
+                    touchpoint::Column::DueDate.lte(crate::predict::add_days(now.date_naive(), 1)),
+                ),
+        )
+        .add(
+            Condition::all()
+                .add(touchpoint::Column::State.eq(TouchpointState::Deferred.as_str()))
+                .add(touchpoint::Column::NextAttemptAt.lte(now)),
+        )
+}
+
+/// Of the touchpoints `ids`, those still due, as they are now, locked for
+/// this transaction. On PostgreSQL rows another dispatcher has locked are
+/// skipped (`FOR UPDATE SKIP LOCKED`): instances on one database split the
+/// work instead of waiting for each other. (SQLite's write lock serialises
+/// dispatchers anyway.)
+pub async fn lock_due(
+    txn: &DatabaseTransaction,
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<Vec<Touchpoint>, StoreError> {
+    use sea_orm::sea_query::{LockBehavior, LockType};
+    let mut locked = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(IN_CHUNK) {
+        locked.extend(
+            touchpoint::Entity::find()
+                .filter(touchpoint::Column::Id.is_in(chunk.iter().copied()))
+                .filter(due(now))
+                .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+                .all(txn)
+                .await
+                .context("claiming due touchpoints")?,
+        );
+    }
+    Ok(super::records(locked))
 }
 
 /// The earliest of what is pending, each from its index.
@@ -526,8 +555,8 @@ type Sent = (i64, String, String, Option<DateTime<Utc>>, DateTime<Utc>);
 
 /// The people's messages and calls that went out since `since`, per person
 /// (every one of them, with or without).
-pub async fn histories(
-    db: &DatabaseConnection,
+pub async fn histories<C: ConnectionTrait>(
+    db: &C,
     people: &[i64],
     since: DateTime<Utc>,
 ) -> Result<HashMap<i64, History>, StoreError> {

@@ -438,6 +438,21 @@ pub async fn begin(db: &DatabaseConnection, what: &str) -> Result<DatabaseTransa
     db.begin().await.context(what)
 }
 
+/// Starts a transaction that reads, then writes what it decided: on SQLite
+/// it takes the write lock at the start (`BEGIN IMMEDIATE`), so that a
+/// writer elsewhere cannot make its first write fail; an overlapping one
+/// waits within the busy timeout.
+pub async fn begin_writing(
+    db: &DatabaseConnection,
+    what: &str,
+) -> Result<DatabaseTransaction, StoreError> {
+    let options = TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    };
+    db.begin_with_options(options).await.context(what)
+}
+
 /// Commits a transaction.
 pub async fn commit(txn: DatabaseTransaction, what: &str) -> Result<(), StoreError> {
     txn.commit().await.context(what)

@@ -22,6 +22,7 @@ mod operator;
 mod overlap;
 mod people;
 mod planning;
+mod scaleout;
 mod simulate;
 mod site;
 mod sms;
