@@ -2,7 +2,7 @@
 //! reached (connection refused, DNS, TLS, authentication) or fails every
 //! send in a row, the channel pauses. While it is paused nothing is sent on
 //! it and queued messages keep their attempts; one probe goes out per
-//! interval (30 s, doubling to 10 min) until the transport answers again.
+//! interval (30 s, doubling to 2 min) until the transport answers again.
 //! An outage of any length therefore costs no message its attempts.
 
 use chrono::{DateTime, Duration, Utc};
@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 pub const FAILURES_TO_PAUSE: u32 = 5;
 /// The first interval between probes; it doubles up to [`MAX_PROBE_EVERY`].
 pub const FIRST_PROBE_AFTER: Duration = Duration::seconds(30);
-pub const MAX_PROBE_EVERY: Duration = Duration::minutes(10);
+pub const MAX_PROBE_EVERY: Duration = Duration::minutes(2);
 
 /// What the breaker lets a send do.
 #[derive(Debug, Clone, PartialEq, Eq)]
