@@ -518,6 +518,13 @@ fn count(report: &crate::dispatch::DispatchReport) {
             ("deferred", Some(r)) if r.starts_with(crate::dispatch::RETRYING) => {
                 crate::metrics::retry(&e.channel);
             }
+            // Waits for the hours or the day are their own kinds here.
+            ("deferred", Some(crate::dispatch::QUIET_HOURS)) => {
+                crate::metrics::not_sent(&e.channel, "deferred", "quiet_hours");
+            }
+            ("deferred", Some(crate::dispatch::NOT_DUE)) => {
+                crate::metrics::not_sent(&e.channel, "deferred", "not_due");
+            }
             (outcome, reason) => {
                 let kind = crate::app::overview::reason_kind(reason);
                 crate::metrics::not_sent(&e.channel, outcome, kind.as_label());
@@ -595,5 +602,62 @@ async fn tick(watchdog: &mut Option<tokio::time::Interval>) {
 fn notify(state: &[NotifyState]) {
     if let Err(e) = sd_notify::notify(false, state) {
         tracing::warn!(error = %e, "sd_notify failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatch::{DispatchReport, Event};
+
+    fn event(channel: &str, outcome: &str, reason: Option<&str>) -> Event {
+        Event {
+            at: "2026-12-01T08:00:00Z".into(),
+            key: "K".into(),
+            vin: "V".into(),
+            customer_id: "C1".into(),
+            code: "service-email".into(),
+            channel: channel.into(),
+            category: "service".into(),
+            recipient: "r".into(),
+            outcome: outcome.into(),
+            reason: reason.map(str::to_string),
+        }
+    }
+
+    /// The value of the `not_sent` sample with these labels, 0 when absent.
+    fn not_sent(labels: &str) -> f64 {
+        let wanted = format!("touchpoint_not_sent_total{{{labels}}} ");
+        crate::metrics::encode()
+            .lines()
+            .find_map(|l| l.strip_prefix(&wanted)?.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    #[test]
+    fn a_pass_is_counted_by_kind_of_reason() {
+        let quiet = "channel=\"sms\",outcome=\"deferred\",reason=\"quiet_hours\"";
+        let not_due = "channel=\"sms\",outcome=\"deferred\",reason=\"not_due\"";
+        let opted = "channel=\"sms\",outcome=\"suppressed\",reason=\"opted_out\"";
+        let before = [quiet, not_due, opted].map(not_sent);
+        count(&DispatchReport {
+            events: vec![
+                event("sms", "deferred", Some(crate::dispatch::QUIET_HOURS)),
+                event("sms", "deferred", Some(crate::dispatch::QUIET_HOURS)),
+                event("sms", "deferred", Some(crate::dispatch::NOT_DUE)),
+                event("sms", "suppressed", Some("the owner opted out of sms")),
+                event("sms", "sent", None),
+            ],
+            ..DispatchReport::default()
+        });
+        let after = [quiet, not_due, opted].map(not_sent);
+        assert_eq!(
+            [
+                after[0] - before[0],
+                after[1] - before[1],
+                after[2] - before[2]
+            ],
+            [2.0, 1.0, 1.0]
+        );
     }
 }

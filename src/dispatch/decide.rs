@@ -580,10 +580,15 @@ pub(super) fn channel_of(s: &str) -> Channel {
     Channel::of_stored(s)
 }
 
+/// The reasons of touchpoints deferred to their day, and to the end of the
+/// quiet hours.
+pub const NOT_DUE: &str = "not due yet in the owner's time zone";
+pub const QUIET_HOURS: &str = "quiet hours in the owner's time zone";
+
 fn describe(why: Wait) -> &'static str {
     match why {
-        Wait::NotDue => "not due yet in the owner's time zone",
-        Wait::QuietHours => "quiet hours in the owner's time zone",
+        Wait::NotDue => NOT_DUE,
+        Wait::QuietHours => QUIET_HOURS,
         Wait::Cap => "frequency cap: waits for room",
     }
 }
