@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Import scale benchmark: touchpoint's CSV import against sqlite3's own.
 #
-#   benches/scale.sh [--sqlite-only] [--keep] [--check] [N]
+#   benches/scale.sh [--sqlite-only] [--keep] [--check] [--pass] [N]
 #
 # 1. generates N customers and N vehicles (default 1,000,000 each) with
 #    benches/gen_data.py into a temporary directory;
@@ -11,12 +11,16 @@
 # 3. touchpoint: `touchpoint init DIR`, then times
 #    `touchpoint --config DIR/touchpoint.toml import customers FILE` and
 #    `... import vehicles FILE`;
-# 4. prints both times and their ratio (goal: touchpoint <= 3x sqlite3).
+# 4. prints both times and their ratio (goal: touchpoint <= 3x sqlite3);
+# 5. with --pass: times the first planning and dispatch pass over the base
+#    (`touchpoint dispatch`, sending to the outbox folder), its peak RSS
+#    (GNU time), and the database's size per vehicle after it.
 #
 # Options:
 #   --sqlite-only  steps 1 and 2 only (no touchpoint binary needed)
 #   --keep         keep the temporary directory and print its path
 #   --check        exit 3 when the ratio misses the goal
+#   --pass         also the first pass, its peak RSS and the size per vehicle
 #
 # Environment:
 #   TOUCHPOINT_BIN  the binary [default: $CARGO_TARGET_DIR/release/touchpoint,
@@ -31,12 +35,13 @@ GOAL_RATIO=3
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 
-sqlite_only=0 keep=0 check=0 n=1000000
+sqlite_only=0 keep=0 check=0 pass=0 n=1000000
 for arg in "$@"; do
     case "$arg" in
         --sqlite-only) sqlite_only=1 ;;
         --keep) keep=1 ;;
         --check) check=1 ;;
+        --pass) pass=1 ;;
         -h | --help) sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
         *[!0-9_]* | '') echo "scale.sh: unknown argument '$arg' (see --help)" >&2; exit 64 ;;
         *) n=${arg//_/} ;;
@@ -160,6 +165,24 @@ echo "import of $n customers + $n vehicles"
 echo "  sqlite3 .import:    $sqlite_secs s"
 echo "  touchpoint import:  $tp_secs s (customers $customers_secs s, vehicles $vehicles_secs s)"
 echo "  ratio:              ${ratio}x (goal <= ${GOAL_RATIO}x: $met)"
+
+# ---------------------------------------------------------------------------
+# The first pass: every vehicle planned, what is due sent to the outbox.
+if ((pass)); then
+    echo
+    echo "== touchpoint dispatch (the first pass)"
+    measure=()
+    [[ -x /usr/bin/time ]] && measure=(/usr/bin/time -f '%M' -o "$work/rss")
+    t0=$(now)
+    "${measure[@]}" "$bin" --config "$config" dispatch >"$work/pass.log" 2>&1 ||
+        { tail -n 20 "$work/pass.log" >&2; die "the first pass failed"; }
+    t1=$(now)
+    head -n 2 "$work/pass.log"
+    bytes=$(du -cb "$db"* | tail -n 1 | cut -f1)
+    echo "first pass over $n vehicles: $(elapsed "$t0" "$t1") s (goal: $((n * 60 / 1000000)) s at this size, 60 s a million)"
+    [[ -f $work/rss ]] && echo "peak RSS: $(($(cat "$work/rss") / 1024)) MiB (goal <= 500)"
+    echo "database after it: $((bytes / 1024 / 1024)) MiB, $((bytes / n)) bytes per vehicle (goal <= 3072)"
+fi
 if ((check)) && [[ $met != met ]]; then
     exit 3
 fi

@@ -43,19 +43,22 @@ fn a_pass_logs_json_lines_without_secrets_or_message_texts() {
         daemon.wait_for_line("pass done", Duration::from_secs(30));
         helpers::block_on(crate::http::seed_welcome_due(&instance));
         // A pass tries the welcome email.
-        let db = helpers::block_on(instance.db());
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        let body = loop {
-            let sent = helpers::block_on(message::Entity::find().all(&db)).unwrap();
-            if let Some(m) = sent.into_iter().find(|m| m.channel == "email") {
-                break m.body;
+        // One runtime for the pool and every query through it.
+        let body = helpers::block_on(async {
+            let db = instance.db().await;
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                let sent = message::Entity::find().all(&db).await.unwrap();
+                if let Some(m) = sent.into_iter().find(|m| m.channel == "email") {
+                    break m.body;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{backend}: no message"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{backend}: no message"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        };
+        });
         daemon.wait_for_line("pass done", Duration::from_secs(10));
         daemon.signal("-HUP");
         daemon.wait_for_line("configuration reloaded", Duration::from_secs(10));

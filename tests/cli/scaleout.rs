@@ -78,25 +78,26 @@ fn three_daemons_share_the_work_and_a_killed_one_sends_nothing_twice() {
     daemons[0].signal("-KILL");
     // The survivors go on; the killed daemon's sends in flight are held once
     // their lease has run out.
-    let db = helpers::block_on(instance.db());
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let messages = loop {
-        let messages = helpers::block_on(
-            message::Entity::find()
+    // One runtime for the pool and every query through it.
+    let messages = helpers::block_on(async {
+        let db = instance.db().await;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let messages = message::Entity::find()
                 .filter(message::Column::Channel.eq("email"))
-                .all(&db),
-        )
-        .unwrap();
-        if messages.len() == PEOPLE
-            && messages
+                .all(&db)
+                .await
+                .unwrap();
+            let settled = messages
                 .iter()
-                .all(|m| m.state == "sent" || m.state == "held")
-        {
-            break messages;
+                .all(|m| m.state == "sent" || m.state == "held");
+            if messages.len() == PEOPLE && settled {
+                break messages;
+            }
+            assert!(Instant::now() < deadline, "the work did not finish");
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        assert!(Instant::now() < deadline, "the work did not finish");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    });
     let survivors: Vec<(std::process::ExitStatus, String)> =
         daemons.drain(1..).map(|d| d.stop("postgres")).collect();
     let (_, killed_log) = daemons.remove(0).stop("postgres");
