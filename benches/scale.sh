@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Import scale benchmark: touchpoint's CSV import against sqlite3's own.
+# Scale benchmark: touchpoint's CSV import against sqlite3's own, and with --pass
+# the first pass, its peak RSS, the database per vehicle and the daily pass,
+# on SQLite or (DATABASE_URL) PostgreSQL.
 #
 #   benches/scale.sh [--sqlite-only] [--keep] [--check] [--pass] [N]
 #
@@ -30,6 +32,11 @@
 #   SQLITE3         the sqlite3 shell [default: /usr/bin/sqlite3, else PATH]
 #   PYTHON          [default: python3]
 #   TMPDIR          where the temporary directory goes (needs ~1 GB for 1M)
+#   DATABASE_URL    a fresh, empty PostgreSQL database to measure instead of
+#                   SQLite (e.g. `createdb touchpoint_scale` and
+#                   postgres://postgres@127.0.0.1/touchpoint_scale); the size
+#                   per vehicle is then pg_database_size's growth, and the
+#                   peak RSS is touchpoint's alone
 set -euo pipefail
 
 GOAL_RATIO=3
@@ -131,11 +138,21 @@ tp=$work/touchpoint
 "$bin" init "$tp" >/dev/null || die "'$bin init $tp' failed"
 config=$tp/touchpoint.toml
 [[ -f $config ]] || die "'touchpoint init $tp' wrote no $config"
+tpcfg=(--config "$config")
+pg=${DATABASE_URL:-}
+if [[ -n $pg ]]; then
+    tpcfg+=(--set "database.url=\"$pg\"")
+    "$bin" "${tpcfg[@]}" migrate >/dev/null || die "'touchpoint migrate' on $pg failed"
+    [[ $(psql "$pg" -Atc "SELECT count(*) FROM customers") == 0 ]] ||
+        die "$pg is not empty: give a fresh database (createdb)"
+    pg_empty=$(psql "$pg" -Atc "SELECT pg_database_size(current_database())")
+    echo "touchpoint measured on PostgreSQL ($pg)"
+fi
 
 run_import() { # kind -> seconds on stdout
     local kind=$1 t0 t1
     t0=$(now)
-    if ! "$bin" --config "$config" import "$kind" "$data/$kind.csv" >"$work/import-$kind.log" 2>&1; then
+    if ! "$bin" "${tpcfg[@]}" import "$kind" "$data/$kind.csv" >"$work/import-$kind.log" 2>&1; then
         echo "scale.sh: 'touchpoint import $kind' failed; last lines of its output:" >&2
         tail -n 20 "$work/import-$kind.log" >&2
         exit 1
@@ -151,7 +168,11 @@ tp_secs=$(awk -v a="$customers_secs" -v b="$vehicles_secs" 'BEGIN { printf "%.2f
 
 # A sanity check where the schema uses the obvious table names.
 db=$tp/touchpoint.db
-if [[ -f $db ]] && counts=$("$sqlite" "$db" "SELECT (SELECT count(*) FROM customers) || ' ' || (SELECT count(*) FROM vehicles)" 2>/dev/null); then
+if [[ -n $pg ]]; then
+    counts=$(psql "$pg" -Atc "SELECT (SELECT count(*) FROM customers) || ' ' || (SELECT count(*) FROM vehicles)")
+    [[ $counts == "$n $n" ]] || die "touchpoint's database holds $counts customers/vehicles, expected $n each"
+    echo "touchpoint's database holds $n customers and $n vehicles"
+elif [[ -f $db ]] && counts=$("$sqlite" "$db" "SELECT (SELECT count(*) FROM customers) || ' ' || (SELECT count(*) FROM vehicles)" 2>/dev/null); then
     [[ $counts == "$n $n" ]] || die "touchpoint's database holds $counts customers/vehicles, expected $n each"
     echo "touchpoint's database holds $n customers and $n vehicles"
 else
@@ -175,11 +196,15 @@ if ((pass)); then
     measure=()
     [[ -x /usr/bin/time ]] && measure=(/usr/bin/time -f '%M' -o "$work/rss")
     t0=$(now)
-    "${measure[@]}" "$bin" --config "$config" dispatch >"$work/pass.log" 2>&1 ||
+    "${measure[@]}" "$bin" "${tpcfg[@]}" dispatch >"$work/pass.log" 2>&1 ||
         { tail -n 20 "$work/pass.log" >&2; die "the first pass failed"; }
     t1=$(now)
     head -n 2 "$work/pass.log"
-    bytes=$(du -cb "$db"* | tail -n 1 | cut -f1)
+    if [[ -n $pg ]]; then
+        bytes=$(( $(psql "$pg" -Atc "SELECT pg_database_size(current_database())") - pg_empty ))
+    else
+        bytes=$(du -cb "$db"* | tail -n 1 | cut -f1)
+    fi
     echo "first pass over $n vehicles: $(elapsed "$t0" "$t1") s (goal: $(awk -v n="$n" 'BEGIN { printf "%.1f", n * 60 / 1e6 }') s at this size, 60 s a million)"
     [[ -f $work/rss ]] && echo "peak RSS: $(($(cat "$work/rss") / 1024)) MiB (goal <= 500)"
     echo "database after it: $((bytes / 1024 / 1024)) MiB, $((bytes / n)) bytes per vehicle (goal <= 3072)"
@@ -198,10 +223,10 @@ with open(sys.argv[1], encoding="utf-8-sig") as f, open(sys.argv[2], "w") as out
         km = int(row["purchase_odometer_km"] or 0) + max(1, (today - bought).days) * 40
         out.write(f"{row['vin']},{today.isoformat()},{km},service\n")
 PY
-    "$bin" --config "$config" import visits "$work/visits-today.csv" >"$work/import-visits.log" 2>&1 ||
+    "$bin" "${tpcfg[@]}" import visits "$work/visits-today.csv" >"$work/import-visits.log" 2>&1 ||
         { tail -n 20 "$work/import-visits.log" >&2; die "importing the day's visits failed"; }
     t0=$(now)
-    "$bin" --config "$config" dispatch >"$work/daily.log" 2>&1 ||
+    "$bin" "${tpcfg[@]}" dispatch >"$work/daily.log" 2>&1 ||
         { tail -n 20 "$work/daily.log" >&2; die "the daily pass failed"; }
     t1=$(now)
     head -n 1 "$work/daily.log"
