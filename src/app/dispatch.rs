@@ -180,18 +180,33 @@ impl<'a> Dispatcher<'a> {
         report: &mut DispatchReport,
     ) -> Result<(), StoreError> {
         let carried = writes::touchpoints_of_message(self.db, m.id).await?;
-        let Some(customer) = store::customer(self.db, m.customer_id).await? else {
+        let customer = store::customer(self.db, m.customer_id).await?;
+        self.carried_events(&carried, customer.as_ref(), outcome, reason, now, report)
+            .await
+    }
+
+    /// Lines for each of the `carried` touchpoints of `customer`'s message.
+    async fn carried_events(
+        &self,
+        carried: &[Touchpoint],
+        customer: Option<&Customer>,
+        outcome: TouchpointState,
+        reason: Option<String>,
+        now: DateTime<Utc>,
+        report: &mut DispatchReport,
+    ) -> Result<(), StoreError> {
+        let Some(customer) = customer else {
             return Ok(());
         };
         let mut ids: Vec<i64> = carried.iter().map(|t| t.vehicle_id).collect();
         ids.sort_unstable();
         ids.dedup();
         let vehicles = store::vehicles_by_id(self.db, &ids).await?;
-        for t in &carried {
+        for t in carried {
             report.events.push(decide::event(
                 t,
                 &vehicles,
-                &customer,
+                customer,
                 outcome,
                 reason.clone(),
                 now,
@@ -240,35 +255,42 @@ impl<'a> Dispatcher<'a> {
         report: &mut DispatchReport,
     ) -> Result<(), StoreError> {
         for m in writes::due_retries(self.db, now).await? {
-            // However long the transport was away, a reminder is never sent
-            // after its last day.
             let carried = writes::touchpoints_of_message(self.db, m.id).await?;
             let customer = store::customer(self.db, m.customer_id).await?;
-            let due = carried.iter().map(|t| t.due_date);
-            if let Some(reason) = decide::too_late(&self.book, customer.as_ref(), due, now) {
-                if writes::claim_retry(self.db, &m, now + self.book.lease).await? {
-                    let settled = crate::dispatch::skipped_late(&m, reason);
-                    store_outcomes(self.db, std::slice::from_ref(&settled), now).await?;
-                    report.skipped += 1;
-                    self.message_events(&m, settled.outcome, settled.reason, now, report)
-                        .await?;
-                }
+            let lease = now + self.book.lease;
+            if !writes::claim_retry(self.db, &m, lease).await? {
                 continue;
             }
-            let lease = now + self.book.lease;
-            if writes::claim_retry(self.db, &m, lease).await? {
-                let m = Message {
-                    attempts: m.attempts + 1,
-                    state: MessageState::Sending.as_str().into(),
-                    lease_until: Some(lease),
-                    ..m
-                };
-                let settled = self.send(&m, now).await;
-                store_outcomes(self.db, std::slice::from_ref(&settled), now).await?;
-                tally(&settled, report);
-                self.message_events(&m, settled.outcome, settled.reason, now, report)
-                    .await?;
-            }
+            // However long the transport was away, a reminder is never sent
+            // after its last day.
+            let due = carried.iter().map(|t| t.due_date);
+            let settled = match decide::too_late(&self.book, customer.as_ref(), due, now) {
+                Some(reason) => {
+                    report.skipped += 1;
+                    crate::dispatch::skipped_late(&m, reason)
+                }
+                None => {
+                    let m = Message {
+                        attempts: m.attempts + 1,
+                        state: MessageState::Sending.as_str().into(),
+                        lease_until: Some(lease),
+                        ..m
+                    };
+                    let settled = self.send(&m, now).await;
+                    tally(&settled, report);
+                    settled
+                }
+            };
+            store_outcomes(self.db, std::slice::from_ref(&settled), now).await?;
+            self.carried_events(
+                &carried,
+                customer.as_ref(),
+                settled.outcome,
+                settled.reason,
+                now,
+                report,
+            )
+            .await?;
         }
         Ok(())
     }

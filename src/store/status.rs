@@ -8,8 +8,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, TryInsertResult,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    TryInsertResult,
 };
 
 /// How many touchpoints, messages and calls wait, by kind.
@@ -28,33 +28,27 @@ pub struct Waiting {
     pub open_calls: u64,
 }
 
+/// How many wait, by kind: [`depth`] summed over the channels.
 pub async fn waiting<C: ConnectionTrait>(db: &C) -> Result<Waiting, StoreError> {
-    let what = "counting what waits";
-    let touchpoints = |state: TouchpointState| {
-        touchpoint::Entity::find()
-            .filter(touchpoint::Column::State.eq(state.as_str()))
-            .count(db)
-    };
-    let messages = |state: MessageState| {
-        message::Entity::find()
-            .filter(message::Column::State.eq(state.as_str()))
-            .count(db)
-    };
-    Ok(Waiting {
-        deferred: touchpoints(TouchpointState::Deferred).await.context(what)?,
-        on_hold: touchpoints(TouchpointState::OnHold).await.context(what)?,
-        held_messages: message::Entity::find()
-            .filter(message::Column::State.is_in(MessageState::FOR_REVIEW.map(|m| m.as_str())))
-            .count(db)
-            .await
-            .context(what)?,
-        retrying: messages(MessageState::Retry).await.context(what)?,
-        open_calls: call_task::Entity::find()
-            .filter(call_task::Column::State.eq(CallTaskState::Open.as_str()))
-            .count(db)
-            .await
-            .context(what)?,
-    })
+    let mut w = Waiting::default();
+    for (_, state, n) in depth(db).await? {
+        let state = state.as_str();
+        let count = if state == TouchpointState::Deferred.as_str() {
+            &mut w.deferred
+        } else if state == TouchpointState::OnHold.as_str() {
+            &mut w.on_hold
+        } else if state == MessageState::Retry.as_str() {
+            &mut w.retrying
+        } else if state == CallTaskState::Open.as_str() {
+            &mut w.open_calls
+        } else if MessageState::FOR_REVIEW.iter().any(|m| m.as_str() == state) {
+            &mut w.held_messages
+        } else {
+            continue;
+        };
+        *count += n;
+    }
+    Ok(w)
 }
 
 /// The schema: the names of the migrations applied, oldest first.
